@@ -1,0 +1,1 @@
+"""Tocsin core: the neutral model, domain services and the engine. Imports no platform SDK."""

@@ -1,0 +1,1 @@
+"""Alerts: normalised events from any source, fingerprints, tiers, routes and the ingest service."""

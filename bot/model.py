@@ -1,0 +1,173 @@
+"""The neutral model every platform translates to and from.
+
+Inbound, each platform event becomes a `CommandRequest`, a `CardActionRequest` or is ignored.
+Outbound, the core emits `Card` and `Text`; each chat adapter renders them natively.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Tier(enum.StrEnum):
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+
+    @property
+    def rank(self) -> int:
+        return int(self.value[1])
+
+
+class ActionKind(enum.StrEnum):
+    ACK = "ack"
+    SILENCE = "silence"
+    RESOLVE = "resolve"
+    ROLLBACK = "rollback"
+    UNACK = "unack"
+
+
+class ButtonStyle(enum.StrEnum):
+    PRIMARY = "primary"
+    DANGER = "danger"
+    DEFAULT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A card button: pressing it sends `action` with `value` back to the core."""
+
+    label: str
+    action: ActionKind
+    value: str = ""
+    style: ButtonStyle = ButtonStyle.DEFAULT
+    confirm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A platform-neutral card. `ref` names what the card shows (e.g. ``incident:42``)."""
+
+    ref: str
+    title: str
+    tier: Tier | None
+    status: str
+    fields: tuple[Field, ...] = ()
+    body: str = ""
+    buttons: tuple[Button, ...] = ()
+    footer: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "title": self.title,
+            "tier": self.tier.value if self.tier else None,
+            "status": self.status,
+            "fields": [{"label": f.label, "value": f.value} for f in self.fields],
+            "body": self.body,
+            "buttons": [
+                {
+                    "label": b.label,
+                    "action": b.action.value,
+                    "value": b.value,
+                    "style": b.style.value,
+                    "confirm": b.confirm,
+                }
+                for b in self.buttons
+            ],
+            "footer": self.footer,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Card:
+        return cls(
+            ref=data["ref"],
+            title=data["title"],
+            tier=Tier(data["tier"]) if data.get("tier") else None,
+            status=data["status"],
+            fields=tuple(Field(f["label"], f["value"]) for f in data.get("fields", ())),
+            body=data.get("body", ""),
+            buttons=tuple(
+                Button(
+                    label=b["label"],
+                    action=ActionKind(b["action"]),
+                    value=b.get("value", ""),
+                    style=ButtonStyle(b.get("style", "default")),
+                    confirm=b.get("confirm"),
+                )
+                for b in data.get("buttons", ())
+            ),
+            footer=data.get("footer", ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A chat on a platform, e.g. ``console:ops`` or ``slack:C024BE91L``."""
+
+    platform: str
+    chat: str
+
+    @classmethod
+    def parse(cls, text: str) -> Destination:
+        platform, sep, chat = text.partition(":")
+        if not sep or not platform or not chat:
+            raise ValueError(f"destination must look like 'platform:chat', got {text!r}")
+        return cls(platform, chat)
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.chat}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who did something, as the platform knows them."""
+
+    platform: str
+    platform_user_id: str
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    """A chat command such as ``/deploy orders v1.4.2 prod``, already stripped of any @-mention."""
+
+    text: str
+    sender: Sender
+    chat: Destination
+    event_id: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CardActionRequest:
+    """A button pressed on a card (or an action link opened)."""
+
+    action: ActionKind
+    card_ref: str
+    value: str
+    sender: Sender
+    chat: Destination
+    event_id: str
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The core's answer to a command or action. `private` replies go only to the sender."""
+
+    text: str
+    private: bool = False
+    card: Card | None = None
+    ok: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)

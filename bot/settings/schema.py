@@ -1,0 +1,216 @@
+"""The typed, frozen settings. `config/example.yaml` documents every key defined here."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from bot.alerts.matchers import Matcher, parse_matcher
+from bot.model import Destination, Tier
+from bot.settings.durations import Duration
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+def _matchers(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(parse_matcher(f'{k}="{v}"') for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return tuple(v if isinstance(v, Matcher) else parse_matcher(str(v)) for v in value)
+    raise ValueError("matchers must be a list like ['severity=\"critical\"'] or a mapping")
+
+
+Matchers = Annotated[tuple[Matcher, ...], BeforeValidator(_matchers)]
+
+
+def _destination(value: Any) -> Any:
+    return value if isinstance(value, Destination) else Destination.parse(str(value))
+
+
+Dest = Annotated[Destination, BeforeValidator(_destination)]
+
+
+class General(_Frozen):
+    language: Literal["zh", "en"] = "en"
+    public_url: str = "http://127.0.0.1:8080"
+    secret_key: str = Field(min_length=16)
+    log_format: Literal["json", "console"] = "json"
+    demo: bool = False
+
+
+class Server(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+
+
+class Database(_Frozen):
+    url: str = "sqlite+aiosqlite:///tocsin.db"
+    auto_migrate: bool = False
+    pool_size: int = Field(10, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _driver(cls, url: str) -> str:
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST/DB")
+        return url
+
+
+class SourceAuth(_Frozen):
+    bearer_token: str | None = None
+    hmac_secret: str | None = None
+    hmac_header: str = "X-Tocsin-Signature"
+
+    @model_validator(mode="after")
+    def _one(self) -> SourceAuth:
+        if not self.bearer_token and not self.hmac_secret:
+            raise ValueError("set bearer_token or hmac_secret")
+        return self
+
+
+class Source(_Frozen):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: Literal["alertmanager", "grafana", "generic"]
+    auth: SourceAuth
+
+
+class TierRule(_Frozen):
+    matchers: Matchers
+    tier: Tier
+
+
+class Tiers(_Frozen):
+    rules: tuple[TierRule, ...] = (
+        TierRule(matchers=(parse_matcher('severity=~"critical|p0|page|emergency"'),), tier=Tier.P0),
+        TierRule(matchers=(parse_matcher('severity=~"high|error|major|p1"'),), tier=Tier.P1),
+        TierRule(matchers=(parse_matcher('severity=~"warning|warn|medium|p2"'),), tier=Tier.P2),
+    )
+    default: Tier = Tier.P3
+
+
+class Route(_Frozen):
+    name: str = ""
+    matchers: Matchers = ()
+    destinations: tuple[Dest, ...] = Field(min_length=1)
+    group_by: tuple[str, ...] = ("alertname", "service")
+    escalation_policy: str | None = None
+    notify: tuple[str, ...] = ("chat",)
+    tiers: tuple[Tier, ...] = ()
+    """When set, the route applies only to these tiers."""
+    continue_: bool = Field(False, alias="continue")
+
+
+class Flapping(_Frozen):
+    window: Duration = timedelta(minutes=10)
+    max_changes: int = Field(4, ge=2)
+
+
+class Incidents(_Frozen):
+    ack_timeout: Duration | None = timedelta(hours=4)
+    reopen_window: Duration = timedelta(hours=1)
+    flapping: Flapping = Flapping()
+    silence_choices: tuple[Duration, ...] = (
+        timedelta(minutes=30), timedelta(hours=2), timedelta(hours=24),
+    )
+
+
+class User(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str = ""
+    language: Literal["zh", "en"] | None = None
+    identities: dict[str, str] = {}
+    roles: tuple[str, ...] = ()
+
+
+class Role(_Frozen):
+    grants: tuple[str, ...]
+
+
+class RateLimit(_Frozen):
+    rate: float = Field(gt=0)
+    """Messages per second (0.333 for 20 per minute)."""
+    burst: int = Field(ge=1)
+
+
+class Outbox(_Frozen):
+    max_attempts: int = Field(8, ge=1)
+    base_backoff: Duration = timedelta(seconds=1)
+    max_backoff: Duration = timedelta(minutes=5)
+    poll_interval: Duration = timedelta(milliseconds=250)
+    rate_limits: dict[str, RateLimit] = {}
+    """Per platform overrides of the platform's declared rate (key: platform name)."""
+    storm_horizon: Duration = timedelta(seconds=60)
+    """New incidents fold into a digest when the destination cannot post them within this time."""
+
+
+class Console(_Frozen):
+    enabled: bool = True
+    auth: Literal["demo", "token"] = "token"
+    chats: tuple[str, ...] = ("ops",)
+    tokens: dict[str, str] = {}
+    """Console sign-in tokens per Tocsin user id (auth: token)."""
+
+
+class Service(_Frozen):
+    owner: str = ""
+    environments: tuple[str, ...] = ()
+    rollback_priority: int = 0
+
+
+class Settings(_Frozen):
+    tocsin: General
+    server: Server = Server()
+    database: Database = Database()
+    sources: tuple[Source, ...] = ()
+    environments: tuple[str, ...] = ("staging", "prod")
+    services: dict[str, Service] = {}
+    tiers: Tiers = Tiers()
+    routes: tuple[Route, ...] = ()
+    default_route: Route | None = None
+    incidents: Incidents = Incidents()
+    users: tuple[User, ...] = ()
+    roles: dict[str, Role] = {}
+    outbox: Outbox = Outbox()
+    console: Console = Console()
+
+    @model_validator(mode="after")
+    def _references(self) -> Settings:
+        problems = []
+        for index, user in enumerate(self.users):
+            for role in user.roles:
+                if role not in self.roles:
+                    problems.append(f"users.{index}.roles: unknown role {role!r}")
+        names = [s.name for s in self.sources]
+        if len(names) != len(set(names)):
+            problems.append("sources: source names must be unique")
+        ids = [u.id for u in self.users]
+        if len(ids) != len(set(ids)):
+            problems.append("users: user ids must be unique")
+        seen: dict[tuple[str, str], str] = {}
+        for user in self.users:
+            for platform, pid in user.identities.items():
+                if (platform, pid) in seen:
+                    problems.append(
+                        f"users: {platform} identity {pid!r} is given to both "
+                        f"{seen[(platform, pid)]!r} and {user.id!r}"
+                    )
+                seen[(platform, pid)] = user.id
+        for user_id in self.console.tokens:
+            if user_id not in ids:
+                problems.append(f"console.tokens: unknown user {user_id!r}")
+        for name, service in self.services.items():
+            for env in service.environments:
+                if env not in self.environments:
+                    problems.append(f"services.{name}.environments: unknown environment {env!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def service_environments(self, service: str) -> tuple[str, ...]:
+        svc = self.services.get(service)
+        return (svc.environments if svc and svc.environments else self.environments)

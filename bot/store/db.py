@@ -1,0 +1,72 @@
+"""The database handle: one async engine, dialect-aware helpers, SQLite tuned for WAL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.schema import Table
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+    # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE (see `_sqlite_begin`).
+    dbapi_conn.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # Take the write lock up front: writers then queue on busy_timeout instead of failing
+    # with "database is locked" when a read transaction tries to upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Owns the engine. `begin()` yields a connection inside one transaction."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine: AsyncEngine = create_async_engine(url)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        else:
+            self.engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.connect() as conn:
+            yield conn
+
+    def insert(self, table: Table) -> Any:
+        """A dialect-specific INSERT that supports ``on_conflict_do_nothing/update``."""
+        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
+
+    def for_update(self, stmt: Any, *, skip_locked: bool = False) -> Any:
+        """Row locks on PostgreSQL; SQLite serialises writers itself."""
+        if self.is_sqlite:
+            return stmt
+        return stmt.with_for_update(skip_locked=skip_locked)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

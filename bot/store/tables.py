@@ -1,0 +1,227 @@
+"""The schema. Changes here need an Alembic migration (`bot/store/migrations/versions`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive, in UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+TS = UTCDateTime()
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group_key", String(512), nullable=False),
+    Column("route", String(128), nullable=False),
+    Column("tier", String(2), nullable=False),
+    Column("title", String(512), nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("service", String(128), nullable=False, default=""),
+    Column("environment", String(64), nullable=False, default=""),
+    Column("labels", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("silenced_until", TS),
+    Column("acked_by", String(64)),
+    Column("acked_at", TS),
+    Column("ack_expires_at", TS),
+    Column("resolved_by", String(64)),
+    Column("resolved_at", TS),
+    Column("flapping", Boolean, nullable=False, default=False),
+    Column("firing_count", Integer, nullable=False, default=0),
+    Column("alert_count", Integer, nullable=False, default=0),
+    Column("destinations", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Index(
+        "uq_incidents_open_group",
+        "group_key",
+        unique=True,
+        sqlite_where=text("status != 'resolved'"),
+        postgresql_where=text("status != 'resolved'"),
+    ),
+    Index("ix_incidents_status_due", "status", "silenced_until", "ack_expires_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("fingerprint", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("generator_url", Text, nullable=False, default=""),
+    Column("starts_at", TS),
+    Column("ends_at", TS),
+    Column("first_seen_at", TS, nullable=False),
+    Column("last_seen_at", TS, nullable=False),
+    Column("received_count", Integer, nullable=False, default=1),
+    Column("changes", JSON, nullable=False),
+    Column("incident_id", Id, nullable=False),
+    UniqueConstraint("source", "fingerprint"),
+    Index("ix_alerts_incident", "incident_id"),
+)
+
+card_posts = Table(
+    "card_posts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("card_ref", String(128), nullable=False),
+    Column("destination", String(256), nullable=False),
+    Column("ref", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("card_ref", "destination"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("destination", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("card_ref", String(128), nullable=False, default=""),
+    Column("payload", JSON, nullable=False),
+    Column("priority", Integer, nullable=False, default=3),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS, nullable=False),
+    Column("claimed_until", TS),
+    Column("last_error", Text),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+    Index("ix_outbox_due", "status", "next_attempt_at"),
+    Index("ix_outbox_card", "card_ref", "destination", "status"),
+)
+
+inbound_events = Table(
+    "inbound_events",
+    metadata,
+    Column("platform", String(32), primary_key=True),
+    Column("event_id", String(256), primary_key=True),
+    Column("received_at", TS, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("at", TS, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("platform", String(32), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(256), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", Id, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+used_links = Table(
+    "used_links",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("used_by", String(64), nullable=False),
+    Column("used_at", TS, nullable=False),
+)
+
+preferences = Table(
+    "preferences",
+    metadata,
+    Column("scope", String(300), primary_key=True),
+    Column("language", String(8), nullable=False),
+)
+
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("destination", String(256), nullable=False),
+    Column("open", Boolean, nullable=False),
+    Column("incident_ids", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index(
+        "uq_digests_open_destination",
+        "destination",
+        unique=True,
+        sqlite_where=text("open"),
+        postgresql_where=text("open"),
+    ),
+)
+
+console_messages = Table(
+    "console_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("chat", String(128), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("text", Text, nullable=False, default=""),
+    Column("card", JSON),
+    Column("private_to", String(64)),
+    Column("reply_to", Id),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_console_messages_chat", "chat", "id"),
+)

@@ -1,0 +1,7 @@
+"""The text catalogue, merged from one module per area. Each maps key -> {"en": …, "zh": …}."""
+
+from __future__ import annotations
+
+from bot.texts import core, grammar
+
+CATALOGUE: dict[str, dict[str, str]] = {**core.TEXTS, **grammar.TEXTS}

@@ -1,0 +1,3 @@
+"""Texts of the core: incidents, cards, buttons, authorization."""
+
+TEXTS: dict[str, dict[str, str]] = {}
