@@ -7,7 +7,8 @@
     │   ├── PayloadTooLarge         body over the configured limit (413)
     │   └── NotFound                unknown route, incident, service (404)
     ├── CommandError                a chat command could not be parsed or run; text for the user
-    │   └── PermissionDenied        the person lacks the grant; text says which
+    │   └── UserError               the same, as a catalogue key worded in the person's language
+    │       └── PermissionDenied    the person lacks the grant; text says which
     ├── DatabaseNotReady            schema missing or behind the code's migrations
     └── DeliveryError               an outbound call to a platform failed
         ├── RetryableDelivery       try again later (5xx, timeouts, HTTP 429 with retry_after)
@@ -51,7 +52,16 @@ class CommandError(TocsinError):
         super().__init__(message)
 
 
-class PermissionDenied(CommandError):
+class UserError(CommandError):
+    """A `CommandError` named by a catalogue key, worded in the person's language later."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        self.text_key = key
+        self.text_params = params
+        super().__init__(key)
+
+
+class PermissionDenied(UserError):
     pass
 
 

@@ -46,6 +46,8 @@ class Button:
     value: str = ""
     style: ButtonStyle = ButtonStyle.DEFAULT
     confirm: str | None = None
+    url: str | None = None
+    """Set for platforms that cannot call back: the button opens this signed action link."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class Card:
                     "value": b.value,
                     "style": b.style.value,
                     "confirm": b.confirm,
+                    "url": b.url,
                 }
                 for b in self.buttons
             ],
@@ -104,6 +107,7 @@ class Card:
                     value=b.get("value", ""),
                     style=ButtonStyle(b.get("style", "default")),
                     confirm=b.get("confirm"),
+                    url=b.get("url"),
                 )
                 for b in data.get("buttons", ())
             ),

@@ -52,6 +52,8 @@ class RollbackTicket:
     accepted: bool
     message: str
     run_id: str = ""
+    unavailable: bool = False
+    """True when no deploy backend exists to run it: the user is told so in their language."""
 
 
 class DeployService(Protocol):

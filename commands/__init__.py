@@ -1,0 +1,12 @@
+"""Chat commands, one module per family. Each declares its grammar, permission and help text,
+and calls core services only. `all_commands()` is what `bootstrap` registers."""
+
+from __future__ import annotations
+
+from bot.services import Command
+
+
+def all_commands() -> list[Command]:
+    from commands import help, incident, whoami
+
+    return [*incident.COMMANDS, *help.COMMANDS, *whoami.COMMANDS]

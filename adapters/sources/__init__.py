@@ -1,0 +1,22 @@
+"""Alert sources: decoded webhook bodies in, neutral `AlertEvent`s out.
+
+Each module exposes `parse(payload, source) -> list[AlertEvent]`, raising `InputError` that names
+the bad field; `PARSERS` maps a source's configured `kind` to its parser. `auth.verify` checks a
+request's bearer token and/or HMAC signature before its body is parsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from adapters.sources import alertmanager, generic, grafana
+from bot.alerts.event import AlertEvent
+
+Parser = Callable[[Any, str], list[AlertEvent]]
+
+PARSERS: dict[str, Parser] = {
+    "alertmanager": alertmanager.parse,
+    "grafana": grafana.parse,
+    "generic": generic.parse,
+}

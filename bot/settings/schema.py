@@ -98,6 +98,9 @@ class Route(_Frozen):
     matchers: Matchers = ()
     destinations: tuple[Dest, ...] = Field(min_length=1)
     group_by: tuple[str, ...] = ("alertname", "service")
+    """Labels that group alerts into one incident; ``["..."]`` makes every alert its own."""
+    source_grouping: bool = True
+    """Use the source's own group (Alertmanager's groupKey) when it sends one."""
     escalation_policy: str | None = None
     notify: tuple[str, ...] = ("chat",)
     tiers: tuple[Tier, ...] = ()

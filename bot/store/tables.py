@@ -144,6 +144,7 @@ outbox = Table(
     Column("sent_at", TS),
     Index("ix_outbox_due", "status", "next_attempt_at"),
     Index("ix_outbox_card", "card_ref", "destination", "status"),
+    Index("ix_outbox_destination", "destination", "status"),
 )
 
 inbound_events = Table(

@@ -1,0 +1,332 @@
+"""One console WebSocket conversation, translated to and from the neutral model.
+
+Browser to server (JSON text frames)::
+
+    {"type": "hello", "user": "alice"}               demo mode
+    {"type": "hello", "token": "..."}                token mode
+    {"type": "command", "text": "/ack 42", "request_id": "7"}
+    {"type": "action", "message_id": 12, "action": "ack", "value": "", "card_ref": "incident:42",
+     "request_id": "8"}
+    {"type": "ping"}
+
+Server to browser::
+
+    {"type": "history", "chat": "ops", "user": {...}, "messages": [...]}   once, after hello
+    {"type": "message", "message": {...}}      a new message (or one already shown: replace it)
+    {"type": "update", "message": {...}}       a card changed: replace it in place
+    {"type": "error", "text": "..."}           shown to this tab only
+    {"type": "done", "request_id": "7", "ok": true}   a command or press has been handled
+    {"type": "pong"}
+
+A refused hello gets an ``error`` event, then the socket closes with a `CloseCode`. A button
+press is checked against the stored card: the card must be in this chat, visible to the presser,
+and still carry that button, so a stale or forged press changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from starlette.websockets import WebSocket
+
+from adapters.chat.console.hub import TOO_SLOW as _TOO_SLOW
+from adapters.chat.console.hub import ConsoleHub, Session
+from adapters.chat.console.identity import ConsoleUser, Directory
+from adapters.chat.console.platform import PRIVATE_PREFIX, ConsolePlatform, private_chat
+from bot.clock import Clock
+from bot.errors import AuthenticationError, InputError, NotFound
+from bot.inbound import InboundHandler
+from bot.model import ActionKind, Card, CardActionRequest, CommandRequest, Destination, Reply
+from bot.ports import PostedRef
+
+HELLO_TIMEOUT = 10.0
+MAX_FRAME_CHARS = 16_384
+MAX_COMMAND_CHARS = 2_000
+HISTORY_LIMIT = 200
+MY_CHAT = "@me"
+"""What a page asks for to open the signed-in person's private chat."""
+
+_MENTION = re.compile(r"^@tocsin\b[\s,:，：]*", re.IGNORECASE)
+
+log = structlog.stdlib.get_logger(__name__)
+
+
+class CloseCode(enum.IntEnum):
+    """WebSocket close codes; the page reconnects only after `TOO_SLOW` and ordinary drops."""
+
+    BAD_HELLO = 4400
+    UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
+    NO_SUCH_CHAT = 4404
+    HELLO_TIMEOUT = 4408
+    TOO_SLOW = _TOO_SLOW
+
+
+class ForbiddenChat(InputError):
+    """Someone else's private chat."""
+
+    status_code = 403
+
+
+def command_text(typed: str) -> str | None:
+    """The command in what someone typed (``/ack 42``, ``@Tocsin ack 42``), None for chatter."""
+    stripped = _MENTION.sub("", typed, count=1).strip()
+    if stripped.startswith("/"):
+        return stripped
+    if stripped and stripped != typed:
+        return "/" + stripped
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleContext:
+    """What every console request needs."""
+
+    platform: ConsolePlatform
+    hub: ConsoleHub
+    inbound: InboundHandler
+    directory: Directory
+    clock: Clock
+
+    @property
+    def default_chat(self) -> str:
+        return self.platform.chats[0] if self.platform.chats else MY_CHAT
+
+    def chat_for(self, requested: str | None, user: ConsoleUser | None) -> str:
+        """The chat `user` may open for `requested`; raises an `InputError` with the reason."""
+        chat = requested or self.default_chat
+        if chat == MY_CHAT:
+            if user is None:
+                raise AuthenticationError("sign in to open your private chat")
+            return private_chat(user.id)
+        if chat.startswith(PRIVATE_PREFIX):
+            if user is None or chat[len(PRIVATE_PREFIX) :] not in user.names:
+                raise ForbiddenChat("that is someone else's private chat")
+            return chat
+        if chat not in self.platform.chats:
+            raise NotFound(f"there is no console chat {chat!r}")
+        return chat
+
+
+class _BadFrame(InputError):
+    pass
+
+
+async def _receive_object(ws: WebSocket) -> dict[str, Any] | None:
+    """The next JSON object from the browser; None once it has gone."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    raw = message.get("text")
+    if raw is None:
+        raw = (message.get("bytes") or b"").decode("utf-8", "replace")
+    if len(raw) > MAX_FRAME_CHARS:
+        raise _BadFrame(f"message too large (at most {MAX_FRAME_CHARS} characters)")
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise _BadFrame("messages must be JSON objects") from None
+    if not isinstance(data, dict):
+        raise _BadFrame("messages must be JSON objects")
+    return data
+
+
+async def _refuse(ws: WebSocket, code: CloseCode, text: str) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_json({"type": "error", "text": text})
+        await ws.close(code)
+
+
+async def _pump(ws: WebSocket, session: Session) -> None:
+    """Send the session's events in order; close the socket once the hub closes the session."""
+    while (event := await session.next_event()) is not None:
+        await ws.send_json(event)
+    await ws.close(session.close_code)
+
+
+async def serve(ws: WebSocket, ctx: ConsoleContext) -> None:
+    """Run one browser tab's conversation until it goes away."""
+    await ws.accept()
+    try:
+        async with asyncio.timeout(HELLO_TIMEOUT):
+            hello = await _receive_object(ws)
+    except TimeoutError:
+        await _refuse(ws, CloseCode.HELLO_TIMEOUT, "say hello first")
+        return
+    except _BadFrame as exc:
+        await _refuse(ws, CloseCode.BAD_HELLO, str(exc))
+        return
+    if hello is None:
+        return
+    if hello.get("type") != "hello":
+        await _refuse(ws, CloseCode.BAD_HELLO, "say hello first")
+        return
+    try:
+        user = ctx.directory.sign_in(hello)
+        chat = ctx.chat_for(ws.query_params.get("chat"), user)
+    except AuthenticationError as exc:
+        await _refuse(ws, CloseCode.UNAUTHORIZED, str(exc))
+        return
+    except ForbiddenChat as exc:
+        await _refuse(ws, CloseCode.FORBIDDEN, str(exc))
+        return
+    except NotFound as exc:
+        await _refuse(ws, CloseCode.NO_SUCH_CHAT, str(exc))
+        return
+
+    session = ctx.hub.connect(chat, user.id, user.names)
+    pump: asyncio.Task[None] | None = None
+    try:
+        history = await ctx.platform.history(chat, user.names, limit=HISTORY_LIMIT)
+        await ws.send_json(
+            {
+                "type": "history",
+                "chat": chat,
+                "user": user.to_json(),
+                "messages": [message.to_json() for message in history],
+            }
+        )
+        pump = asyncio.create_task(_pump(ws, session))
+        await Conversation(ctx, session, user, chat).run(ws)
+    finally:
+        ctx.hub.disconnect(session)
+        if pump is not None:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+
+
+class Conversation:
+    """The signed-in part: commands and button presses of one person in one chat."""
+
+    def __init__(self, ctx: ConsoleContext, session: Session, user: ConsoleUser, chat: str) -> None:
+        self._ctx = ctx
+        self._session = session
+        self._user = user
+        self._chat = chat
+        self._dest = Destination(ctx.platform.name, chat)
+
+    async def run(self, ws: WebSocket) -> None:
+        while True:
+            try:
+                data = await _receive_object(ws)
+            except _BadFrame as exc:
+                self._error(str(exc))
+                continue
+            if data is None:
+                return
+            await self.handle(data)
+
+    async def handle(self, data: dict[str, Any]) -> None:
+        kind = data.get("type")
+        if kind == "ping":
+            self._session.send({"type": "pong"})
+            return
+        ok = False
+        try:
+            if kind == "command":
+                ok = await self._command(data)
+            elif kind == "action":
+                ok = await self._action(data)
+            else:
+                raise InputError(f"unknown message type {kind!r}")
+        except InputError as exc:
+            self._error(str(exc))
+        except Exception:
+            log.exception("console.request_failed", kind=kind, chat=self._chat, user=self._user.id)
+            self._error("Something went wrong; the error has been logged.")
+        request_id = data.get("request_id")
+        if isinstance(request_id, str | int) and not isinstance(request_id, bool):
+            self._session.send({"type": "done", "request_id": request_id, "ok": ok})
+
+    async def _command(self, data: dict[str, Any]) -> bool:
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise InputError("a command needs a text")
+        text = text.strip()
+        if not text:
+            return True
+        if len(text) > MAX_COMMAND_CHARS:
+            raise InputError(f"that is too long (at most {MAX_COMMAND_CHARS} characters)")
+        typed = await self._ctx.platform.post_as_user(self._chat, self._user.name, text)
+        command = command_text(text)
+        if command is None:
+            return True
+        reply = await self._ctx.inbound.command(
+            CommandRequest(
+                text=command,
+                sender=self._user.sender(),
+                chat=self._dest,
+                event_id=str(uuid.uuid4()),
+                received_at=self._ctx.clock.now(),
+            )
+        )
+        await self._deliver(reply, reply_to=typed.id)
+        return reply.ok
+
+    async def _action(self, data: dict[str, Any]) -> bool:
+        message_id = data.get("message_id")
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise InputError("a button press needs the card's message_id")
+        try:
+            action = ActionKind(str(data.get("action")))
+        except ValueError:
+            raise InputError(f"unknown action {data.get('action')!r}") from None
+        value = data.get("value") or ""
+        if not isinstance(value, str):
+            raise InputError("a button value must be a string")
+        message = await self._ctx.platform.message(message_id)
+        if (
+            message is None
+            or message.card is None
+            or message.chat != self._chat
+            or not message.visible_to(self._user.names)
+        ):
+            raise InputError("that card is not in this chat")
+        card = Card.from_json(message.card)
+        claimed = data.get("card_ref")
+        if claimed is not None and claimed != card.ref:
+            raise InputError("that card has changed; press the button again")
+        if not any(b.action is action and b.value == value for b in card.buttons):
+            raise InputError("that button is no longer on the card")
+        reply = await self._ctx.inbound.action(
+            CardActionRequest(
+                action=action,
+                card_ref=card.ref,
+                value=value,
+                sender=self._user.sender(),
+                chat=self._dest,
+                event_id=str(uuid.uuid4()),
+                received_at=self._ctx.clock.now(),
+            )
+        )
+        await self._deliver(reply, reply_to=message.id)
+        return reply.ok
+
+    async def _deliver(self, reply: Reply, *, reply_to: int) -> None:
+        platform = self._ctx.platform
+        if reply.private:
+            if reply.text:
+                await platform.post_private(
+                    self._chat, self._user.id, reply.text, reply_to=reply_to
+                )
+            if reply.card is not None:
+                await platform.post_private_card(self._chat, self._user.id, reply.card)
+            return
+        if reply.text:
+            await platform.post_text(
+                self._dest, reply.text, reply_to=PostedRef({"message_id": reply_to})
+            )
+        if reply.card is not None:
+            await platform.post_card(self._dest, reply.card, lang=self._user.language or "en")
+
+    def _error(self, text: str) -> None:
+        self._session.send({"type": "error", "text": text})

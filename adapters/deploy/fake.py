@@ -1,0 +1,39 @@
+"""The in-memory deploy service: records rollback requests and says plainly that nothing ran.
+
+Used until a real deploy engine is configured, and by tests to see what was asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.ports import RollbackTicket
+
+
+@dataclass(slots=True)
+class RecordedRollback:
+    service: str
+    environment: str
+    requested_by: str
+    reason: str
+
+
+@dataclass(slots=True)
+class FakeDeployService:
+    requests: list[RecordedRollback] = field(default_factory=list)
+    accept: bool = False
+    """False: answer honestly that no backend performed anything (the default)."""
+
+    async def request_rollback(
+        self, *, service: str, environment: str, requested_by: str, reason: str
+    ) -> RollbackTicket:
+        self.requests.append(RecordedRollback(service, environment, requested_by, reason))
+        if self.accept:
+            run_id = f"fake-{len(self.requests)}"
+            return RollbackTicket(True, f"rollback recorded as run {run_id} (test backend)",
+                                  run_id)
+        return RollbackTicket(
+            False,
+            "no deploy backend is configured, so nothing was rolled back",
+            unavailable=True,
+        )

@@ -1,0 +1,48 @@
+"""Prometheus Alertmanager webhook (payload version "4") to `AlertEvent`s.
+
+Only the fields Tocsin uses are read: `groupKey` and, per alert, `status`, `labels`,
+`annotations`, `startsAt`, `endsAt`, `generatorURL` and `fingerprint`. Everything else
+(`version`, `truncatedAlerts`, `commonLabels`, and keys newer Alertmanagers add) is ignored, so a
+payload is judged by the shape of what is read rather than by its version string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.sources._common import (
+    alert_items,
+    join,
+    optional_str,
+    parse_status,
+    parse_time,
+    require_object,
+    string_map,
+)
+from bot.alerts.event import AlertEvent, label_fingerprint
+
+
+def parse(payload: Any, source: str) -> list[AlertEvent]:
+    """The alerts of one decoded webhook body; `InputError` names the first bad field."""
+    body = require_object(payload, "payload")
+    group_key = optional_str(body, "groupKey", "")
+    return [
+        parse_alert(alert, where, source=source, group_key=group_key)
+        for where, alert in alert_items(body)
+    ]
+
+
+def parse_alert(alert: dict[str, Any], where: str, *, source: str, group_key: str) -> AlertEvent:
+    """One entry of `alerts[]`, found at `where`. Grafana's entries share this shape."""
+    labels = string_map(alert.get("labels"), join(where, "labels"), required=True)
+    return AlertEvent(
+        source=source,
+        fingerprint=optional_str(alert, "fingerprint", where) or label_fingerprint(labels),
+        status=parse_status(alert.get("status"), join(where, "status")),
+        labels=labels,
+        annotations=string_map(alert.get("annotations"), join(where, "annotations")),
+        starts_at=parse_time(alert.get("startsAt"), join(where, "startsAt")),
+        ends_at=parse_time(alert.get("endsAt"), join(where, "endsAt")),
+        generator_url=optional_str(alert, "generatorURL", where),
+        group_key=group_key,
+    )

@@ -1,0 +1,169 @@
+"""The composition root: the only place that picks concrete adapters and wires them together.
+
+`bootstrap(settings)` builds everything without connecting or starting anything; the ASGI app's
+lifespan (or a test) calls `start()` and `stop()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from typing import Any
+
+import structlog
+from starlette.applications import Starlette
+from starlette.responses import RedirectResponse
+from starlette.routing import BaseRoute, Route
+
+from adapters.chat.console.hub import ConsoleHub
+from adapters.chat.console.platform import ConsolePlatform
+from adapters.chat.console.routes import console_routes
+from adapters.deploy.fake import FakeDeployService
+from adapters.sources import PARSERS
+from adapters.sources.auth import verify as verify_source
+from bot.alerts.ingest import IngestService
+from bot.authz import Directory
+from bot.cards import render
+from bot.clock import Clock, SystemClock
+from bot.demo import demo_alert
+from bot.dispatch import Dispatcher
+from bot.engine import Engine
+from bot.incidents.actions import IncidentActions
+from bot.incidents.service import IncidentService
+from bot.links import LinkSigner
+from bot.metrics import Metrics
+from bot.outbox.enqueue import Outbox
+from bot.outbox.ratelimit import Buckets
+from bot.outbox.worker import OutboxWorker, WorkerSettings
+from bot.ports import ChatPlatform, DeployService
+from bot.services import Registry, Services
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.migrate import ensure_current
+from bot.web.actions import ActionLinks
+from bot.web.alerts import AlertEndpoint
+from bot.web.ops import ops_routes
+from commands import all_commands
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class Tocsin:
+    """A wired Tocsin: its services, dispatcher, engine and ASGI app."""
+
+    settings: Settings
+    services: Services
+    dispatcher: Dispatcher
+    engine: Engine
+    worker: OutboxWorker
+    platforms: dict[str, ChatPlatform]
+    app: Starlette = field(init=False)
+    tick_interval: float = 0.25
+
+    async def start(self, *, run_engine: bool = True) -> None:
+        await ensure_current(self.services.db, auto_migrate=self.settings.database.auto_migrate)
+        if run_engine:
+            self.engine.start(self.tick_interval)
+
+    async def stop(self) -> None:
+        self.engine.stop()
+        await self.services.db.dispose()
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    platforms: Mapping[str, ChatPlatform] | None = None,
+    deploys: DeployService | None = None,
+    database: Database | None = None,
+) -> Tocsin:
+    clock = clock or SystemClock()
+    db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
+    metrics = Metrics()
+    chat: dict[str, ChatPlatform] = dict(platforms or {})
+    hub = ConsoleHub()
+    console: ConsolePlatform | None = None
+    if settings.console.enabled and "console" not in chat:
+        console = ConsolePlatform(db, clock, hub, chats=settings.console.chats)
+        chat["console"] = console
+    buckets = Buckets(_rates(settings, chat))
+    outbox = Outbox(db, buckets, settings.outbox.storm_horizon.total_seconds())
+    incidents = IncidentService(db, outbox, ack_timeout=settings.incidents.ack_timeout)
+    deploy_service: DeployService = deploys or FakeDeployService()
+    registry = Registry()
+    for command in all_commands():
+        registry.add(command)
+    services = Services(
+        settings=settings, db=db, clock=clock, directory=Directory(settings),
+        incidents=incidents, outbox=outbox, deploys=deploy_service, metrics=metrics,
+        registry=registry, actions=IncidentActions(incidents, deploy_service, outbox),
+    )
+    dispatcher = Dispatcher(services)
+    signer = LinkSigner(settings.tocsin.secret_key, settings.tocsin.public_url)
+    worker = OutboxWorker(
+        db, clock, chat, buckets,
+        partial(_render, silence_choices=settings.incidents.silence_choices),
+        signer,
+        WorkerSettings(
+            max_attempts=settings.outbox.max_attempts,
+            base_backoff=settings.outbox.base_backoff,
+            max_backoff=settings.outbox.max_backoff,
+            default_language=settings.tocsin.language,
+        ),
+        metrics,
+    )
+    engine = Engine(services, worker)
+    ingest = IngestService(db, outbox, settings, clock)
+    tocsin = Tocsin(settings, services, dispatcher, engine, worker, chat,
+                    tick_interval=settings.outbox.poll_interval.total_seconds())
+
+    routes: list[BaseRoute] = [
+        *AlertEndpoint(settings.sources, PARSERS, verify_source, ingest, metrics,
+                       settings.server.max_body_bytes, on_ingested=engine.wake).routes(),
+        *ops_routes(db, metrics),
+        *ActionLinks(signer, dispatcher, clock, settings.console.tokens,
+                     settings.tocsin.language).routes(),
+    ]
+    if console is not None:
+        fire: Callable[[], Awaitable[str]] | None = None
+        if settings.tocsin.demo:
+            fire = partial(_fire_demo_alert, ingest, clock, engine)
+        routes += console_routes(console, hub, dispatcher, settings.console, settings.users,
+                                 clock, fire)
+        routes.append(Route("/", lambda _r: RedirectResponse("/console")))
+    tocsin.app = Starlette(routes=routes, lifespan=tocsin.lifespan)
+    return tocsin
+
+
+async def _render(conn: Any, ref: str, now: Any, lang: str, *,
+                  silence_choices: tuple[timedelta, ...]) -> Any:
+    return await render(conn, ref, now, lang, silence_choices=silence_choices)
+
+
+async def _fire_demo_alert(ingest: IngestService, clock: Clock, engine: Engine) -> str:
+    event = demo_alert(clock.now())
+    result = await ingest.ingest([event])
+    engine.wake()
+    return f"{event.labels['alertname']} on {event.labels['service']} ({event.labels['env']}): " \
+           f"incident #{result.incident_ids[0] if result.incident_ids else '?'}"
+
+
+def _rates(settings: Settings, chat: Mapping[str, ChatPlatform]) -> dict[str, tuple[float, int]]:
+    rates = {name: (p.capabilities.rate_per_second, p.capabilities.burst)
+             for name, p in chat.items()}
+    for name, limit in settings.outbox.rate_limits.items():
+        rates[name] = (limit.rate, limit.burst)
+    return rates

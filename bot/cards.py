@@ -1,0 +1,138 @@
+"""Cards the core posts: incident cards and storm digests, rendered from the stored state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.i18n import t
+from bot.incidents.status import Status, card_ref, display_status, parse_card_ref
+from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Tier
+from bot.settings.durations import format_duration
+from bot.store.tables import digests, incidents
+
+
+def when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def incident_card(
+    row: Any, now: datetime, lang: str, *, silence_choices: Sequence[timedelta]
+) -> Card:
+    status = display_status(row, now)
+    fields = []
+    if row.service:
+        fields.append(Field(t("card.service", lang), row.service))
+    if row.environment:
+        fields.append(Field(t("card.environment", lang), row.environment))
+    fields.append(Field(t("card.status", lang), t(f"status.{status}", lang)))
+    fields.append(
+        Field(t("card.alerts", lang),
+              t("card.firing", lang, firing=row.firing_count, total=row.alert_count))
+    )
+    fields.append(Field(t("card.started", lang), when(row.created_at)))
+    if row.status == Status.ACKNOWLEDGED and row.acked_by:
+        fields.append(Field(t("card.acked_by", lang), row.acked_by))
+    if row.status == Status.RESOLVED and row.resolved_by:
+        fields.append(Field(t("card.resolved_by", lang), row.resolved_by))
+    if status == "silenced":
+        fields.append(Field(t("card.silenced_until", lang), when(row.silenced_until)))
+    body = row.summary
+    if row.flapping:
+        body = f"{body}\n{t('card.flapping', lang)}".strip()
+    return Card(
+        ref=card_ref(row.id),
+        title=row.title,
+        tier=Tier(row.tier),
+        status=status,
+        fields=tuple(fields),
+        body=body,
+        buttons=_buttons(row, lang, silence_choices),
+        footer=t("card.footer", lang, id=row.id, route=row.route),
+    )
+
+
+def _buttons(row: Any, lang: str, silence_choices: Sequence[timedelta]) -> tuple[Button, ...]:
+    if row.status == Status.RESOLVED:
+        return ()
+    buttons = []
+    if row.status == Status.TRIGGERED:
+        buttons.append(Button(t("button.ack", lang), ActionKind.ACK, style=ButtonStyle.PRIMARY))
+    else:
+        buttons.append(Button(t("button.unack", lang), ActionKind.UNACK))
+    for choice in silence_choices:
+        text = format_duration(choice)
+        buttons.append(
+            Button(t("button.silence", lang, duration=text), ActionKind.SILENCE, value=text)
+        )
+    buttons.append(Button(t("button.resolve", lang), ActionKind.RESOLVE))
+    if row.service and row.environment:
+        buttons.append(
+            Button(
+                t("button.rollback", lang),
+                ActionKind.ROLLBACK,
+                value=f"{row.service}/{row.environment}",
+                style=ButtonStyle.DANGER,
+                confirm=t("button.rollback.confirm", lang, service=row.service,
+                          environment=row.environment),
+            )
+        )
+    return tuple(buttons)
+
+
+def digest_card(digest_id: int, incidents: Sequence[Any], now: datetime, lang: str) -> Card:
+    """One live card standing for many incidents during a storm; every one is counted."""
+    open_rows = [r for r in incidents if r.status != Status.RESOLVED]
+    by_service = Counter(r.service or "-" for r in incidents)
+    by_tier = Counter(r.tier for r in incidents)
+    top = sorted(open_rows, key=lambda r: (r.tier, r.id))[:5]
+    worst = min((Tier(r.tier) for r in incidents), key=lambda x: x.rank, default=Tier.P3)
+    fields = (
+        Field(t("digest.by_tier", lang),
+              ", ".join(f"{tier} {n}" for tier, n in sorted(by_tier.items()))),
+        Field(t("digest.by_service", lang),
+              ", ".join(f"{svc} {n}" for svc, n in by_service.most_common(8))),
+        Field(t("card.status", lang),
+              f"{len(open_rows)}/{len(incidents)} {t('status.triggered', lang)}"),
+    )
+    lines = [f"#{r.id} [{r.tier}] {r.title} ({t(f'status.{display_status(r, now)}', lang)})"
+             for r in top]
+    body = "\n".join([t("digest.body", lang), "", t("digest.top", lang) + ":", *lines])
+    buttons: tuple[Button, ...] = ()
+    if open_rows:
+        buttons = (
+            Button(t("button.ack_all", lang), ActionKind.ACK, style=ButtonStyle.PRIMARY),
+            Button(t("button.silence_all", lang, duration="2h"), ActionKind.SILENCE, value="2h"),
+        )
+    return Card(
+        ref=f"digest:{digest_id}",
+        title=t("digest.title", lang, count=len(incidents)),
+        tier=worst,
+        status="triggered" if open_rows else "resolved",
+        fields=fields,
+        body=body,
+        buttons=buttons,
+    )
+
+
+async def render(
+    conn: AsyncConnection, ref: str, now: datetime, lang: str,
+    *, silence_choices: Sequence[timedelta],
+) -> Card | None:
+    """The card for `ref` as of now, or None when what it showed no longer exists."""
+    kind, number = parse_card_ref(ref)
+    if kind == "incident":
+        row = (await conn.execute(select(incidents).where(incidents.c.id == number))).first()
+        return incident_card(row, now, lang, silence_choices=silence_choices) if row else None
+    digest = (await conn.execute(select(digests).where(digests.c.id == number))).first()
+    if digest is None:
+        return None
+    rows = (
+        await conn.execute(select(incidents).where(incidents.c.id.in_(digest.incident_ids)))
+    ).all()
+    return digest_card(number, rows, now, lang)

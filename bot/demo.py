@@ -1,0 +1,123 @@
+"""The embedded demo: SQLite, the web console, three services and three people with different
+roles, and realistic alerts to fire at it."""
+
+from __future__ import annotations
+
+import random
+import secrets
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.alerts.event import AlertEvent, AlertStatus, label_fingerprint
+from bot.settings import Settings, parse_settings
+
+DEMO_SOURCE = "demo"
+
+
+def _secret(data_dir: Path, name: str) -> str:
+    path = data_dir / name
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(24)
+    path.write_text(value + "\n")
+    path.chmod(0o600)
+    return value
+
+
+def demo_token(data_dir: Path) -> str:
+    """The bearer token of the demo's alert sources (made on first start, kept in the folder)."""
+    return _secret(data_dir, "demo-token")
+
+
+def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> Settings:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = demo_token(data_dir)
+    auth = {"bearer_token": token}
+    raw: dict[str, Any] = {
+        "tocsin": {
+            "language": "en",
+            "public_url": f"http://{host}:{port}",
+            "secret_key": _secret(data_dir, "secret-key"),
+            "log_format": "console",
+            "demo": True,
+        },
+        "server": {"host": host, "port": port},
+        "database": {"url": f"sqlite+aiosqlite:///{data_dir / 'tocsin.db'}", "auto_migrate": True},
+        "sources": [
+            {"name": "alertmanager", "kind": "alertmanager", "auth": auth},
+            {"name": "grafana", "kind": "grafana", "auth": auth},
+            {"name": DEMO_SOURCE, "kind": "generic", "auth": auth},
+        ],
+        "environments": ["staging", "prod"],
+        "services": {
+            "orders": {"owner": "alice", "rollback_priority": 10},
+            "payments": {"owner": "alice", "rollback_priority": 10},
+            "storefront": {"owner": "bob"},
+        },
+        "routes": [
+            {"name": f"demo-{tier.lower()}", "tiers": [tier], "destinations": ["console:ops"]}
+            for tier in ("P0", "P1", "P2", "P3")
+        ],
+        "users": [
+            {"id": "alice", "name": "Alice Chen", "language": "en", "roles": ["sre"],
+             "identities": {"console": "alice"}},
+            {"id": "bob", "name": "王博 (Bob)", "language": "zh", "roles": ["developer"],
+             "identities": {"console": "bob"}},
+            {"id": "carol", "name": "Carol Diaz", "roles": ["viewer"],
+             "identities": {"console": "carol"}},
+        ],
+        "roles": {
+            "sre": {"grants": ["*"]},
+            "developer": {"grants": ["view", "ack", "silence:storefront", "resolve:*:staging",
+                                     "rollback:storefront:staging"]},
+            "viewer": {"grants": ["view"]},
+        },
+        "console": {"enabled": True, "auth": "demo", "chats": ["ops"]},
+    }
+    return parse_settings(raw, env={})
+
+
+_SCENARIOS: list[dict[str, Any]] = [
+    {"alertname": "HighErrorRate", "service": "orders", "env": "prod", "severity": "critical",
+     "summary": "5xx rate on POST /api/orders is 7.4% (threshold 5%) for 5 minutes",
+     "description": "Checkout requests fail since the last release; orders are being lost."},
+    {"alertname": "SlowOrderProcessing", "service": "orders", "env": "prod", "severity": "high",
+     "summary": "p99 order processing latency is 34 s (threshold 30 s)",
+     "description": "The order queue backs up; customers see 'processing' for a long time."},
+    {"alertname": "PaymentGatewayTimeouts", "service": "payments", "env": "prod",
+     "severity": "critical", "summary": "12% of payment authorisations time out",
+     "description": "Calls to the card processor exceed 10 s."},
+    {"alertname": "PodCrashLooping", "service": "storefront", "env": "staging",
+     "severity": "warning", "summary": "storefront-7d9f pod restarted 6 times in 10 minutes",
+     "description": "OOMKilled after the new image rollout."},
+    {"alertname": "CertificateExpiresSoon", "service": "storefront", "env": "prod",
+     "severity": "info", "summary": "TLS certificate for shop.example.com expires in 12 days",
+     "description": "Renew it before customers see browser warnings."},
+]
+
+
+def demo_alert(now: datetime, pick: int | None = None) -> AlertEvent:
+    """A realistic alert, a different one each time unless `pick` chooses."""
+    scenario = _SCENARIOS[pick if pick is not None else random.randrange(len(_SCENARIOS))]
+    labels = {k: scenario[k] for k in ("alertname", "service", "env", "severity")}
+    labels["instance"] = f"{scenario['service']}-{random.randrange(1, 4)}"
+    return AlertEvent(
+        source=DEMO_SOURCE,
+        fingerprint=label_fingerprint(labels),
+        status=AlertStatus.FIRING,
+        labels=labels,
+        annotations={"summary": scenario["summary"], "description": scenario["description"]},
+        starts_at=now,
+    )
+
+
+def demo_alert_json(pick: int | None = None) -> dict[str, Any]:
+    """The same, in the generic webhook format (for `tocsin alert fire --demo`)."""
+    scenario = _SCENARIOS[pick if pick is not None else random.randrange(len(_SCENARIOS))]
+    return {
+        "name": scenario["alertname"], "status": "firing", "severity": scenario["severity"],
+        "service": scenario["service"], "environment": scenario["env"],
+        "labels": {"instance": f"{scenario['service']}-{random.randrange(1, 4)}"},
+        "summary": scenario["summary"], "description": scenario["description"],
+    }

@@ -1,0 +1,114 @@
+"""The engine: idempotent reconcile passes over the database, woken on a timer.
+
+Every timer is a row with a due time (ack expiry, silence end, flapping settling, digest
+closing, outbox delivery). A pass claims what is due and advances it; passes are safe to run
+twice and on several replicas at once. APScheduler only wakes the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import and_, func, select, update
+
+from bot.incidents.status import Status, card_ref
+from bot.model import Tier
+from bot.outbox.worker import OutboxWorker
+from bot.services import Services
+from bot.store.tables import digests, incidents, outbox
+
+log = structlog.get_logger(__name__)
+
+
+class Engine:
+    def __init__(self, services: Services, worker: OutboxWorker) -> None:
+        self.s = services
+        self.worker = worker
+        self._scheduler: Any = None
+        self._lock = asyncio.Lock()
+
+    async def tick(self) -> None:
+        """One round of every pass. Overlapping wake-ups wait for the running round."""
+        async with self._lock:
+            now = self.s.clock.now()
+            for name, step in (
+                ("acks", self._expire_acks), ("silences", self._end_silences),
+                ("flapping", self._settle_flapping), ("digests", self._close_digests),
+            ):
+                try:
+                    await step(now)
+                except Exception:
+                    log.exception("engine pass failed", step=name)
+            try:
+                while await self.worker.run_once():
+                    pass
+                await self._measure_outbox(self.s.clock.now())
+            except Exception:
+                log.exception("outbox pass failed")
+
+    async def _expire_acks(self, now: datetime) -> None:
+        async with self.s.db.begin() as conn:
+            await self.s.incidents.expire_acks(conn, now)
+
+    async def _end_silences(self, now: datetime) -> None:
+        async with self.s.db.begin() as conn:
+            await self.s.incidents.end_silences(conn, now)
+
+    async def _settle_flapping(self, now: datetime) -> None:
+        """A flapping incident whose alerts kept still for a window is no longer flapping."""
+        quiet = now - self.s.settings.incidents.flapping.window
+        async with self.s.db.begin() as conn:
+            stmt = self.s.db.for_update(
+                select(incidents).where(and_(
+                    incidents.c.flapping, incidents.c.status != Status.RESOLVED,
+                    incidents.c.updated_at <= quiet,
+                )).limit(100),
+                skip_locked=True,
+            )
+            for row in (await conn.execute(stmt)).all():
+                values: dict[str, Any] = {"flapping": False, "updated_at": now}
+                if row.firing_count <= 0:
+                    values.update(status=Status.RESOLVED, resolved_at=now,
+                                  resolved_by="monitoring", silenced_until=None,
+                                  ack_expires_at=None)
+                await conn.execute(update(incidents).where(incidents.c.id == row.id)
+                                   .values(**values, version=incidents.c.version + 1))
+                await self.s.outbox.card(conn, card_ref(row.id), row.destinations,
+                                         priority=Tier(row.tier).rank, now=now)
+
+    async def _close_digests(self, now: datetime) -> None:
+        """A digest that took nothing new for the storm horizon closes; later incidents get
+        their own cards again."""
+        cutoff = now - self.s.settings.outbox.storm_horizon
+        async with self.s.db.begin() as conn:
+            await conn.execute(update(digests).where(and_(
+                digests.c.open, digests.c.updated_at <= cutoff)).values(open=False))
+
+    async def _measure_outbox(self, now: datetime) -> None:
+        async with self.s.db.connect() as conn:
+            row = (await conn.execute(
+                select(func.count(), func.min(outbox.c.created_at))
+                .where(outbox.c.status == "pending"))).one()
+        self.s.metrics.outbox_depth.set(row[0])
+        self.s.metrics.outbox_lag.set((now - row[1]).total_seconds() if row[1] else 0.0)
+
+    def start(self, interval: float) -> None:
+        self._scheduler = AsyncIOScheduler()
+        self._scheduler.add_job(self.tick, "interval", seconds=interval, max_instances=1,
+                                coalesce=True, misfire_grace_time=None)
+        self._scheduler.start()
+
+    def wake(self) -> None:
+        """Ask for a pass soon (after an ingest or an action), without waiting for the timer."""
+        if self._scheduler is not None:
+            self._scheduler.add_job(self.tick, max_instances=1, coalesce=True,
+                                    misfire_grace_time=None, id="wake", replace_existing=True)
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None

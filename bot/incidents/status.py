@@ -1,0 +1,31 @@
+"""Incident states and the pure rules between them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+def display_status(row: Any, now: datetime) -> str:
+    """What a card shows: the status, or "silenced" while a silence runs on an open incident."""
+    if row.status != Status.RESOLVED and row.silenced_until and row.silenced_until > now:
+        return "silenced"
+    return str(row.status)
+
+
+def card_ref(incident_id: int) -> str:
+    return f"incident:{incident_id}"
+
+
+def parse_card_ref(ref: str) -> tuple[str, int]:
+    kind, _, number = ref.partition(":")
+    if kind not in ("incident", "digest") or not number.isdigit():
+        raise ValueError(f"not a card reference: {ref!r}")
+    return kind, int(number)

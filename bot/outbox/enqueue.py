@@ -1,0 +1,126 @@
+"""Writing outbox rows inside the caller's transaction.
+
+Card rows carry no content: the worker renders the card from the current state when it delivers,
+so any number of updates to one card coalesce into one delivery of the latest state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.model import Destination
+from bot.outbox.ratelimit import Buckets
+from bot.store.db import Database
+from bot.store.tables import card_posts, digests, outbox
+
+URGENT = 0
+"""Priority of P0 incidents: delivered before everything else."""
+
+
+class Outbox:
+    def __init__(self, db: Database, buckets: Buckets, storm_horizon: float) -> None:
+        self.db = db
+        self.buckets = buckets
+        self.storm_horizon = storm_horizon
+
+    async def card(
+        self,
+        conn: AsyncConnection,
+        card_ref: str,
+        destinations: Iterable[str],
+        *,
+        priority: int,
+        now: datetime,
+        new: bool = False,
+    ) -> None:
+        """Post or update `card_ref` on each destination.
+
+        For a `new` card on a destination whose rate budget cannot carry its queue within the
+        storm horizon, the card is folded into that destination's live digest instead.
+        """
+        rows = []
+        for dest in destinations:
+            if new and priority > URGENT and await self._over_budget(conn, dest):
+                digest_ref = await self._fold(conn, dest, card_ref, now)
+                rows.append(self._row(dest, digest_ref, priority, now, {}))
+                continue
+            rows.append(self._row(dest, card_ref, priority, now, {}))
+        if rows:
+            await conn.execute(outbox.insert(), rows)
+
+    async def text(
+        self,
+        conn: AsyncConnection,
+        destination: str,
+        key: str,
+        params: dict[str, object],
+        *,
+        now: datetime,
+        reply_to_card: str = "",
+        priority: int = 2,
+    ) -> None:
+        """Queue a text from the catalogue; it is worded in the destination's language when sent."""
+        await conn.execute(
+            outbox.insert().values(
+                destination=destination, kind="text", card_ref="", priority=priority,
+                payload={"key": key, "params": params, "reply_to_card": reply_to_card},
+                status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            )
+        )
+
+    @staticmethod
+    def _row(dest: str, card_ref: str, priority: int, now: datetime,
+             payload: dict[str, str]) -> dict[str, object]:
+        Destination.parse(dest)
+        return {
+            "destination": dest, "kind": "card", "card_ref": card_ref, "priority": priority,
+            "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+            "created_at": now,
+        }
+
+    async def _over_budget(self, conn: AsyncConnection, dest: str) -> bool:
+        rate, burst = self.buckets.rate(dest.partition(":")[0])
+        capacity = burst + rate * self.storm_horizon
+        queued = (
+            await conn.execute(
+                select(func.count(func.distinct(outbox.c.card_ref))).where(
+                    and_(outbox.c.destination == dest, outbox.c.status == "pending")
+                )
+            )
+        ).scalar_one()
+        return bool(queued + 1 > capacity)
+
+    async def _fold(self, conn: AsyncConnection, dest: str, card_ref: str, now: datetime) -> str:
+        """Add `card_ref` to the destination's open digest (opening one if needed)."""
+        open_digest = self.db.for_update(
+            select(digests.c.id, digests.c.incident_ids).where(
+                and_(digests.c.destination == dest, digests.c.open)
+            )
+        )
+        row = (await conn.execute(open_digest)).first()
+        if row is None:
+            await conn.execute(
+                self.db.insert(digests)
+                .values(destination=dest, open=True, incident_ids=[], created_at=now,
+                        updated_at=now)
+                .on_conflict_do_nothing()
+            )
+            row = (await conn.execute(open_digest)).one()
+        incident_id = int(card_ref.partition(":")[2])
+        await conn.execute(
+            update(digests)
+            .where(digests.c.id == row.id)
+            .values(incident_ids=[*row.incident_ids, incident_id], updated_at=now)
+        )
+        digest_ref = f"digest:{row.id}"
+        await conn.execute(
+            self.db.insert(card_posts)
+            .values(card_ref=card_ref, destination=dest, ref={"digest": digest_ref},
+                    created_at=now, updated_at=now)
+            .on_conflict_do_nothing()
+        )
+        return digest_ref

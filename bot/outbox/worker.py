@@ -1,0 +1,252 @@
+"""Delivering the outbox: claim due rows, coalesce per card, respect each destination's budget.
+
+A pass claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, with a lease so a crashed
+replica's claims come back), renders each card once from the current state, posts it or updates
+it in place, and records where it lives. Failures back off exponentially, honour Retry-After,
+and end as `failed` after `max_attempts`, never silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.clock import Clock
+from bot.errors import DeliveryError, PermanentDelivery, RetryableDelivery
+from bot.i18n import t
+from bot.links import LinkSigner
+from bot.metrics import Metrics
+from bot.model import Card, Destination
+from bot.outbox.ratelimit import Buckets
+from bot.ports import ChatPlatform, PostedRef
+from bot.prefs import chat_scope, get_language
+from bot.store.db import Database
+from bot.store.tables import card_posts, outbox
+
+log = structlog.get_logger(__name__)
+
+Renderer = Callable[[AsyncConnection, str, datetime, str], Awaitable[Card | None]]
+LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    max_attempts: int
+    base_backoff: timedelta
+    max_backoff: timedelta
+    default_language: str
+    batch: int = 200
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        platforms: Mapping[str, ChatPlatform],
+        buckets: Buckets,
+        render: Renderer,
+        links: LinkSigner,
+        settings: WorkerSettings,
+        metrics: Metrics,
+    ) -> None:
+        self.db, self.clock, self.platforms, self.buckets = db, clock, platforms, buckets
+        self.render, self.links, self.settings, self.metrics = render, links, settings, metrics
+        self.monotonic: Callable[[], float] = time.monotonic
+
+    async def run_once(self) -> int:
+        """One pass; returns the number of deliveries made."""
+        now = self.clock.now()
+        rows = await self._claim(now)
+        if not rows:
+            return 0
+        by_destination: dict[str, list[list[Any]]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for row in rows:
+            if row.kind == "card":
+                key = (row.destination, row.card_ref)
+                if key not in groups:
+                    groups[key] = []
+                    by_destination[row.destination].append(groups[key])
+                groups[key].append(row)
+            else:
+                by_destination[row.destination].append([row])
+        counts = await asyncio.gather(
+            *(self._deliver_destination(dest, items) for dest, items in by_destination.items())
+        )
+        return sum(counts)
+
+    async def _claim(self, now: datetime) -> list[Any]:
+        async with self.db.begin() as conn:
+            stmt = (
+                select(outbox)
+                .where(and_(
+                    outbox.c.status == "pending",
+                    outbox.c.next_attempt_at <= now,
+                    or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+                ))
+                .order_by(outbox.c.priority, outbox.c.id)
+                .limit(self.settings.batch)
+            )
+            rows = list((await conn.execute(self.db.for_update(stmt, skip_locked=True))).all())
+            if rows:
+                await conn.execute(
+                    update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                    .values(claimed_until=now + LEASE)
+                )
+        return rows
+
+    async def _deliver_destination(self, destination: str, items: list[list[Any]]) -> int:
+        delivered = 0
+        bucket = self.buckets.get(destination)
+        for index, group in enumerate(items):
+            mono = self.monotonic()
+            if not bucket.take(mono):
+                wait = bucket.available_at(mono) - mono
+                rest = [row for g in items[index:] for row in g]
+                await self._release(rest, self.clock.now() + timedelta(seconds=wait))
+                break
+            try:
+                await self._deliver(destination, group)
+                delivered += 1
+            except DeliveryError as exc:
+                await self._failed(group, exc, bucket_block=True)
+            except Exception as exc:  # a bug in an adapter must not stop the queue
+                log.exception("outbox delivery crashed", destination=destination)
+                await self._failed(group, RetryableDelivery(f"internal error: {exc!r}"))
+        return delivered
+
+    async def _deliver(self, destination: str, group: list[Any]) -> None:
+        dest = Destination.parse(destination)
+        platform = self.platforms.get(dest.platform)
+        if platform is None:
+            raise PermanentDelivery(f"no chat platform {dest.platform!r} is configured")
+        if group[0].kind == "text":
+            await self._deliver_text(platform, dest, group[0])
+        else:
+            await self._deliver_card(platform, dest, group[0])
+
+    async def _language(self, conn: AsyncConnection, destination: str) -> str:
+        stored = await get_language(conn, chat_scope(destination))
+        return stored or self.settings.default_language
+
+    async def _deliver_text(self, platform: ChatPlatform, dest: Destination, row: Any) -> None:
+        started = self.clock.now()
+        async with self.db.connect() as conn:  # read, then let go before the network call
+            lang = await self._language(conn, str(dest))
+            text, reply_to = await self._text(conn, str(dest), row, lang)
+            await conn.commit()
+        await platform.post_text(dest, text, reply_to=reply_to)
+        self.metrics.cards_sent.labels(dest.platform, "text").inc()
+        await self._done([row.id], started)
+
+    async def _deliver_card(self, platform: ChatPlatform, dest: Destination, first: Any) -> None:
+        started, destination = self.clock.now(), str(dest)
+        async with self.db.connect() as conn:  # read, then let go before the network call
+            lang = await self._language(conn, destination)
+            card_ref = first.card_ref
+            post = await self._post_row(conn, card_ref, destination)
+            if post is not None and "digest" in post.ref:  # folded into a storm digest
+                card_ref = post.ref["digest"]
+                post = await self._post_row(conn, card_ref, destination)
+            newest = (await conn.execute(
+                select(func.max(outbox.c.id)).where(and_(
+                    outbox.c.destination == destination, outbox.c.card_ref == first.card_ref,
+                    outbox.c.status == "pending"))
+            )).scalar_one()
+            card = await self.render(conn, card_ref, started, lang)
+            await conn.commit()
+        if card is not None:
+            if not platform.capabilities.buttons:
+                card = self.links.with_links(card, dest, started)
+            if post is None:
+                ref, kind = await platform.post_card(dest, card, lang=lang), "post"
+            elif platform.capabilities.update_in_place:
+                ref = await platform.update_card(dest, PostedRef(post.ref), card, lang=lang)
+                kind = "update"
+            else:
+                ref, kind = await platform.post_card(dest, card, lang=lang), "repost"
+            await self._remember(card_ref, destination, ref, started)
+            self.metrics.cards_sent.labels(dest.platform, kind).inc()
+        await self._done_group(destination, first.card_ref, newest or first.id, started)
+
+    async def _text(self, conn: AsyncConnection, destination: str, row: Any,
+                    lang: str) -> tuple[str, PostedRef | None]:
+        payload = row.payload
+        text = t(payload["key"], lang, **payload.get("params", {}))
+        if payload.get("reply_to_card"):
+            post = await self._post_row(conn, payload["reply_to_card"], destination)
+            if post is not None and "digest" not in post.ref:
+                return text, PostedRef(post.ref)
+        return text, None
+
+    async def _post_row(self, conn: AsyncConnection, card_ref: str, destination: str) -> Any:
+        stmt = select(card_posts).where(
+            and_(card_posts.c.card_ref == card_ref, card_posts.c.destination == destination)
+        )
+        return (await conn.execute(stmt)).first()
+
+    async def _remember(self, card_ref: str, destination: str, ref: PostedRef,
+                        now: datetime) -> None:
+        async with self.db.begin() as conn:
+            stmt = self.db.insert(card_posts).values(
+                card_ref=card_ref, destination=destination, ref=ref.data, created_at=now,
+                updated_at=now,
+            )
+            await conn.execute(stmt.on_conflict_do_update(
+                index_elements=["card_ref", "destination"],
+                set_={"ref": ref.data, "updated_at": now},
+            ))
+
+    async def _done(self, ids: list[int], now: datetime) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id.in_(ids))
+                               .values(status="sent", sent_at=now, claimed_until=None))
+
+    async def _done_group(self, destination: str, card_ref: str, newest: int,
+                          now: datetime) -> None:
+        """Every pending update of this card up to what was rendered is now delivered."""
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(outbox).where(and_(
+                    outbox.c.destination == destination, outbox.c.card_ref == card_ref,
+                    outbox.c.status == "pending", outbox.c.id <= newest,
+                )).values(status="sent", sent_at=now, claimed_until=None)
+            )
+
+    async def _release(self, rows: list[Any], when: datetime) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                               .values(claimed_until=None, next_attempt_at=when))
+
+    async def _failed(self, group: list[Any], exc: DeliveryError, *,
+                      bucket_block: bool = False) -> None:
+        now = self.clock.now()
+        attempts = max(r.attempts for r in group) + 1
+        retry_after = exc.retry_after if isinstance(exc, RetryableDelivery) else None
+        if retry_after and bucket_block:
+            self.buckets.get(group[0].destination).block(self.monotonic() + retry_after)
+        final = not exc.retryable or attempts >= self.settings.max_attempts
+        backoff = min(self.settings.base_backoff * (2 ** (attempts - 1)), self.settings.max_backoff)
+        if retry_after:
+            backoff = max(backoff, timedelta(seconds=retry_after))
+        log.warning("outbox delivery failed", destination=group[0].destination,
+                    attempts=attempts, final=final, error=str(exc))
+        if final:
+            self.metrics.outbox_failed.inc(len(group))
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(outbox).where(outbox.c.id.in_([r.id for r in group])).values(
+                    attempts=attempts, last_error=str(exc)[:2000], claimed_until=None,
+                    status="failed" if final else "pending", next_attempt_at=now + backoff,
+                )
+            )

@@ -1,0 +1,91 @@
+"""The services a command or card action may use, built once by `bootstrap`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.authz import Directory, Person
+from bot.clock import Clock
+from bot.grammar import CommandSpec, ParsedCommand
+from bot.incidents.service import IncidentService, Outcome
+from bot.metrics import Metrics
+from bot.model import ActionKind, Destination, Reply
+from bot.outbox.enqueue import Outbox
+from bot.ports import DeployService
+from bot.settings import Settings
+from bot.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    directory: Directory
+    incidents: IncidentService
+    outbox: Outbox
+    deploys: DeployService
+    metrics: Metrics
+    registry: Registry
+    actions: Actions
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a handler sees: one transaction, the person, their language and the chat."""
+
+    conn: AsyncConnection
+    person: Person
+    lang: str
+    chat: Destination
+    now: datetime
+    services: Services
+
+
+class Actions(Protocol):
+    """Runs an authorized card action on a locked incident row (the dispatcher does)."""
+
+    async def perform(self, ctx: Context, row: Any, kind: ActionKind, value: str) -> Outcome: ...
+
+
+Scope = tuple[str, str]
+"""(service, environment) an action touches; "" means none, "*" any."""
+
+Handler = Callable[[Context, ParsedCommand], Awaitable[Reply]]
+Scoper = Callable[[Context, ParsedCommand], Awaitable[Scope]]
+
+
+async def _anywhere(_ctx: Context, _cmd: ParsedCommand) -> Scope:
+    return ("*", "*")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    spec: CommandSpec
+    handler: Handler
+    scope: Scoper = _anywhere
+
+
+@dataclass(slots=True)
+class Registry:
+    commands: dict[str, Command] = field(default_factory=dict)
+
+    def add(self, command: Command) -> None:
+        for word in (command.spec.name, *command.spec.aliases):
+            if word in self.commands:
+                raise ValueError(f"command {word!r} is registered twice")
+            self.commands[word] = command
+
+    @property
+    def specs(self) -> dict[str, CommandSpec]:
+        return {word: command.spec for word, command in self.commands.items()}
+
+    def get(self, word: str) -> Command:
+        return self.commands[word]
+
+

@@ -1,0 +1,1 @@
+"""The HTTP edge: one Starlette app for alert webhooks, chat callbacks, the console and ops."""

@@ -1,0 +1,35 @@
+"""/help: the commands the asking person may run, or the details of one."""
+
+from __future__ import annotations
+
+from bot.grammar import Arg, CommandSpec, ParsedCommand, help_lines
+from bot.i18n import t
+from bot.model import Reply
+from bot.services import Command, Context
+
+
+async def _help(ctx: Context, cmd: ParsedCommand) -> Reply:
+    specs = ctx.services.registry.specs
+    name = cmd.args["command"]
+    if name:
+        spec = specs.get(str(name).lstrip("/").lower())
+        if spec is not None and ctx.person.may(spec.permission):
+            return Reply("\n".join(spec.details(ctx.lang)), private=True)
+    lines = help_lines(specs, ctx.lang, lambda spec: ctx.person.may(spec.permission))
+    if not lines:
+        return Reply(t("cmd.help_none", ctx.lang), private=True)
+    return Reply("\n".join([t("cmd.help_header", ctx.lang), *lines]), private=True)
+
+
+COMMANDS = [
+    Command(
+        CommandSpec(
+            "help",
+            (Arg("command", "word", required=False, help_en="a command name",
+                 help_zh="命令名称"),),
+            "view", "Show what you can do here.", "显示您可以使用的命令。",
+            aliases=("帮助",),
+        ),
+        _help,
+    ),
+]

@@ -1,0 +1,82 @@
+"""/ack, /unack, /silence, /resolve and /incident (show, list)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from bot.cards import incident_card
+from bot.errors import UserError
+from bot.grammar import Arg, CommandSpec, ParsedCommand
+from bot.i18n import t
+from bot.incidents.status import display_status
+from bot.model import ActionKind, Reply
+from bot.services import Command, Context, Scope
+
+INCIDENT = Arg("incident", "int", help_en="incident number, e.g. 42", help_zh="事件编号，例如 42")
+
+
+async def _incident_scope(ctx: Context, cmd: ParsedCommand) -> Scope:
+    row = await ctx.services.incidents.load(ctx.conn, cmd.args["incident"])
+    return (row.service, row.environment)
+
+
+def _action(kind: ActionKind) -> Callable[[Context, ParsedCommand], Awaitable[Reply]]:
+    async def handler(ctx: Context, cmd: ParsedCommand) -> Reply:
+        row = await ctx.services.incidents.load(ctx.conn, cmd.args["incident"], lock=True)
+        value = ""
+        if isinstance(cmd.args.get("duration"), timedelta):
+            value = f"{int(cmd.args['duration'].total_seconds())}s"
+        outcome = await ctx.services.actions.perform(ctx, row, kind, value)
+        return Reply(outcome.text(ctx.lang), private=not outcome.changed)
+
+    return handler
+
+
+async def _show(ctx: Context, cmd: ParsedCommand) -> Reply:
+    if cmd.args["what"] == "list":
+        rows = await ctx.services.incidents.list_open(ctx.conn)
+        if not rows:
+            return Reply(t("incident.list_empty", ctx.lang))
+        lines = [t("incident.list_header", ctx.lang)]
+        for row in rows:
+            status = t(f"status.{display_status(row, ctx.now)}", ctx.lang)
+            lines.append(f"#{row.id} [{row.tier}] {row.title} — {status}")
+        return Reply("\n".join(lines))
+    number = cmd.args["incident"] or cmd.args["what"]
+    if not str(number).isdigit():
+        raise UserError("incident.usage")
+    row = await ctx.services.incidents.load(ctx.conn, int(number))
+    card = incident_card(row, ctx.now, ctx.lang,
+                         silence_choices=ctx.services.settings.incidents.silence_choices)
+    return Reply(f"#{row.id} {row.title}", card=card)
+
+
+def _spec(name: str, permission: str, en: str, zh: str, *extra: Arg) -> CommandSpec:
+    return CommandSpec(name, (INCIDENT, *extra), permission, en, zh)
+
+
+COMMANDS = [
+    Command(_spec("ack", "ack", "Acknowledge an incident: you are on it.", "认领事件：由您负责处理。"),
+            _action(ActionKind.ACK), _incident_scope),
+    Command(_spec("unack", "ack", "Release an incident you acknowledged.", "取消认领事件。"),
+            _action(ActionKind.UNACK), _incident_scope),
+    Command(
+        _spec("silence", "silence", "Mute an incident's notifications for a while.",
+              "在一段时间内静默事件通知。",
+              Arg("duration", "duration", required=False, default="30m",
+                  help_en="how long, e.g. 30m, 2h, 1d", help_zh="时长，例如 30m、2h、1d")),
+        _action(ActionKind.SILENCE), _incident_scope),
+    Command(_spec("resolve", "resolve", "Mark an incident resolved.", "将事件标记为已恢复。"),
+            _action(ActionKind.RESOLVE), _incident_scope),
+    Command(
+        CommandSpec(
+            "incident",
+            (Arg("what", "word", required=False, default="list",
+                 help_en="list, show, or an incident number", help_zh="list、show 或事件编号"),
+             Arg("incident", "int", required=False)),
+            "view", "List open incidents or show one.", "列出未恢复的事件或查看某个事件。",
+            aliases=("incidents",),
+        ),
+        _show),
+]

@@ -1,0 +1,40 @@
+"""/whoami and /lang: who Tocsin thinks you are, and the language it answers you in."""
+
+from __future__ import annotations
+
+from bot.grammar import Arg, CommandSpec, ParsedCommand
+from bot.i18n import t
+from bot.model import Reply
+from bot.prefs import set_language, user_scope
+from bot.services import Command, Context
+
+
+async def _whoami(ctx: Context, _cmd: ParsedCommand) -> Reply:
+    person = ctx.person
+    roles = ", ".join(person.roles) or t("auth.no_roles", ctx.lang)
+    return Reply(
+        t("cmd.whoami", ctx.lang, name=person.display, id=person.id, roles=roles, lang=ctx.lang),
+        private=True,
+    )
+
+
+async def _lang(ctx: Context, cmd: ParsedCommand) -> Reply:
+    language = cmd.args["language"]
+    await set_language(ctx.services.db, ctx.conn, user_scope(ctx.person.id), language)
+    return Reply(t("cmd.lang_set", language), private=True)
+
+
+COMMANDS = [
+    Command(CommandSpec("whoami", (), "view", "Show who Tocsin thinks you are.",
+                        "显示 Tocsin 识别的您的身份。"), _whoami),
+    Command(
+        CommandSpec(
+            "lang",
+            (Arg("language", "choice", choices=("zh", "en"), help_en="zh or en",
+                 help_zh="zh 或 en"),),
+            "view", "Choose the language Tocsin answers you in.", "设置 Tocsin 回复您的语言。",
+            aliases=("language", "语言"),
+        ),
+        _lang,
+    ),
+]
