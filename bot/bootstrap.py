@@ -107,14 +107,24 @@ def bootstrap(
     for command in all_commands():
         registry.add(command)
     services = Services(
-        settings=settings, db=db, clock=clock, directory=Directory(settings),
-        incidents=incidents, outbox=outbox, deploys=deploy_service, metrics=metrics,
-        registry=registry, actions=IncidentActions(incidents, deploy_service, outbox),
+        settings=settings,
+        db=db,
+        clock=clock,
+        directory=Directory(settings),
+        incidents=incidents,
+        outbox=outbox,
+        deploys=deploy_service,
+        metrics=metrics,
+        registry=registry,
+        actions=IncidentActions(incidents, deploy_service, outbox),
     )
     dispatcher = Dispatcher(services)
     signer = LinkSigner(settings.tocsin.secret_key, settings.tocsin.public_url)
     worker = OutboxWorker(
-        db, clock, chat, buckets,
+        db,
+        clock,
+        chat,
+        buckets,
         partial(_render, silence_choices=settings.incidents.silence_choices),
         signer,
         WorkerSettings(
@@ -127,29 +137,46 @@ def bootstrap(
     )
     engine = Engine(services, worker)
     ingest = IngestService(db, outbox, settings, clock)
-    tocsin = Tocsin(settings, services, dispatcher, engine, worker, chat,
-                    tick_interval=settings.outbox.poll_interval.total_seconds())
+    tocsin = Tocsin(
+        settings,
+        services,
+        dispatcher,
+        engine,
+        worker,
+        chat,
+        tick_interval=settings.outbox.poll_interval.total_seconds(),
+    )
 
     routes: list[BaseRoute] = [
-        *AlertEndpoint(settings.sources, PARSERS, verify_source, ingest, metrics,
-                       settings.server.max_body_bytes, on_ingested=engine.wake).routes(),
+        *AlertEndpoint(
+            settings.sources,
+            PARSERS,
+            verify_source,
+            ingest,
+            metrics,
+            settings.server.max_body_bytes,
+            on_ingested=engine.wake,
+        ).routes(),
         *ops_routes(db, metrics),
-        *ActionLinks(signer, dispatcher, clock, settings.console.tokens,
-                     settings.tocsin.language).routes(),
+        *ActionLinks(
+            signer, dispatcher, clock, settings.console.tokens, settings.tocsin.language
+        ).routes(),
     ]
     if console is not None:
         fire: Callable[[], Awaitable[str]] | None = None
         if settings.tocsin.demo:
             fire = partial(_fire_demo_alert, ingest, clock, engine)
-        routes += console_routes(console, hub, dispatcher, settings.console, settings.users,
-                                 clock, fire)
+        routes += console_routes(
+            console, hub, dispatcher, settings.console, settings.users, clock, fire
+        )
         routes.append(Route("/", lambda _r: RedirectResponse("/console")))
     tocsin.app = Starlette(routes=routes, lifespan=tocsin.lifespan)
     return tocsin
 
 
-async def _render(conn: Any, ref: str, now: Any, lang: str, *,
-                  silence_choices: tuple[timedelta, ...]) -> Any:
+async def _render(
+    conn: Any, ref: str, now: Any, lang: str, *, silence_choices: tuple[timedelta, ...]
+) -> Any:
     return await render(conn, ref, now, lang, silence_choices=silence_choices)
 
 
@@ -157,13 +184,16 @@ async def _fire_demo_alert(ingest: IngestService, clock: Clock, engine: Engine) 
     event = demo_alert(clock.now())
     result = await ingest.ingest([event])
     engine.wake()
-    return f"{event.labels['alertname']} on {event.labels['service']} ({event.labels['env']}): " \
-           f"incident #{result.incident_ids[0] if result.incident_ids else '?'}"
+    return (
+        f"{event.labels['alertname']} on {event.labels['service']} ({event.labels['env']}): "
+        f"incident #{result.incident_ids[0] if result.incident_ids else '?'}"
+    )
 
 
 def _rates(settings: Settings, chat: Mapping[str, ChatPlatform]) -> dict[str, tuple[float, int]]:
-    rates = {name: (p.capabilities.rate_per_second, p.capabilities.burst)
-             for name, p in chat.items()}
+    rates = {
+        name: (p.capabilities.rate_per_second, p.capabilities.burst) for name, p in chat.items()
+    }
     for name, limit in settings.outbox.rate_limits.items():
         rates[name] = (limit.rate, limit.burst)
     return rates

@@ -32,8 +32,10 @@ def incident_card(
         fields.append(Field(t("card.environment", lang), row.environment))
     fields.append(Field(t("card.status", lang), t(f"status.{status}", lang)))
     fields.append(
-        Field(t("card.alerts", lang),
-              t("card.firing", lang, firing=row.firing_count, total=row.alert_count))
+        Field(
+            t("card.alerts", lang),
+            t("card.firing", lang, firing=row.firing_count, total=row.alert_count),
+        )
     )
     fields.append(Field(t("card.started", lang), when(row.created_at)))
     if row.status == Status.ACKNOWLEDGED and row.acked_by:
@@ -78,8 +80,12 @@ def _buttons(row: Any, lang: str, silence_choices: Sequence[timedelta]) -> tuple
                 ActionKind.ROLLBACK,
                 value=f"{row.service}/{row.environment}",
                 style=ButtonStyle.DANGER,
-                confirm=t("button.rollback.confirm", lang, service=row.service,
-                          environment=row.environment),
+                confirm=t(
+                    "button.rollback.confirm",
+                    lang,
+                    service=row.service,
+                    environment=row.environment,
+                ),
             )
         )
     return tuple(buttons)
@@ -93,15 +99,22 @@ def digest_card(digest_id: int, incidents: Sequence[Any], now: datetime, lang: s
     top = sorted(open_rows, key=lambda r: (r.tier, r.id))[:5]
     worst = min((Tier(r.tier) for r in incidents), key=lambda x: x.rank, default=Tier.P3)
     fields = (
-        Field(t("digest.by_tier", lang),
-              ", ".join(f"{tier} {n}" for tier, n in sorted(by_tier.items()))),
-        Field(t("digest.by_service", lang),
-              ", ".join(f"{svc} {n}" for svc, n in by_service.most_common(8))),
-        Field(t("card.status", lang),
-              f"{len(open_rows)}/{len(incidents)} {t('status.triggered', lang)}"),
+        Field(
+            t("digest.by_tier", lang),
+            ", ".join(f"{tier} {n}" for tier, n in sorted(by_tier.items())),
+        ),
+        Field(
+            t("digest.by_service", lang),
+            ", ".join(f"{svc} {n}" for svc, n in by_service.most_common(8)),
+        ),
+        Field(
+            t("card.status", lang),
+            f"{len(open_rows)}/{len(incidents)} {t('status.triggered', lang)}",
+        ),
     )
-    lines = [f"#{r.id} [{r.tier}] {r.title} ({t(f'status.{display_status(r, now)}', lang)})"
-             for r in top]
+    lines = [
+        f"#{r.id} [{r.tier}] {r.title} ({t(f'status.{display_status(r, now)}', lang)})" for r in top
+    ]
     body = "\n".join([t("digest.body", lang), "", t("digest.top", lang) + ":", *lines])
     buttons: tuple[Button, ...] = ()
     if open_rows:
@@ -121,8 +134,12 @@ def digest_card(digest_id: int, incidents: Sequence[Any], now: datetime, lang: s
 
 
 async def render(
-    conn: AsyncConnection, ref: str, now: datetime, lang: str,
-    *, silence_choices: Sequence[timedelta],
+    conn: AsyncConnection,
+    ref: str,
+    now: datetime,
+    lang: str,
+    *,
+    silence_choices: Sequence[timedelta],
 ) -> Card | None:
     """The card for `ref` as of now, or None when what it showed no longer exists."""
     kind, number = parse_card_ref(ref)

@@ -60,17 +60,38 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
             for tier in ("P0", "P1", "P2", "P3")
         ],
         "users": [
-            {"id": "alice", "name": "Alice Chen", "language": "en", "roles": ["sre"],
-             "identities": {"console": "alice"}},
-            {"id": "bob", "name": "王博 (Bob)", "language": "zh", "roles": ["developer"],
-             "identities": {"console": "bob"}},
-            {"id": "carol", "name": "Carol Diaz", "roles": ["viewer"],
-             "identities": {"console": "carol"}},
+            {
+                "id": "alice",
+                "name": "Alice Chen",
+                "language": "en",
+                "roles": ["sre"],
+                "identities": {"console": "alice"},
+            },
+            {
+                "id": "bob",
+                "name": "王博 (Bob)",
+                "language": "zh",
+                "roles": ["developer"],
+                "identities": {"console": "bob"},
+            },
+            {
+                "id": "carol",
+                "name": "Carol Diaz",
+                "roles": ["viewer"],
+                "identities": {"console": "carol"},
+            },
         ],
         "roles": {
             "sre": {"grants": ["*"]},
-            "developer": {"grants": ["view", "ack", "silence:storefront", "resolve:*:staging",
-                                     "rollback:storefront:staging"]},
+            "developer": {
+                "grants": [
+                    "view",
+                    "ack",
+                    "silence:storefront",
+                    "resolve:*:staging",
+                    "rollback:storefront:staging",
+                ]
+            },
             "viewer": {"grants": ["view"]},
         },
         "console": {"enabled": True, "auth": "demo", "chats": ["ops"]},
@@ -79,21 +100,46 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
 
 
 _SCENARIOS: list[dict[str, Any]] = [
-    {"alertname": "HighErrorRate", "service": "orders", "env": "prod", "severity": "critical",
-     "summary": "5xx rate on POST /api/orders is 7.4% (threshold 5%) for 5 minutes",
-     "description": "Checkout requests fail since the last release; orders are being lost."},
-    {"alertname": "SlowOrderProcessing", "service": "orders", "env": "prod", "severity": "high",
-     "summary": "p99 order processing latency is 34 s (threshold 30 s)",
-     "description": "The order queue backs up; customers see 'processing' for a long time."},
-    {"alertname": "PaymentGatewayTimeouts", "service": "payments", "env": "prod",
-     "severity": "critical", "summary": "12% of payment authorisations time out",
-     "description": "Calls to the card processor exceed 10 s."},
-    {"alertname": "PodCrashLooping", "service": "storefront", "env": "staging",
-     "severity": "warning", "summary": "storefront-7d9f pod restarted 6 times in 10 minutes",
-     "description": "OOMKilled after the new image rollout."},
-    {"alertname": "CertificateExpiresSoon", "service": "storefront", "env": "prod",
-     "severity": "info", "summary": "TLS certificate for shop.example.com expires in 12 days",
-     "description": "Renew it before customers see browser warnings."},
+    {
+        "alertname": "HighErrorRate",
+        "service": "orders",
+        "env": "prod",
+        "severity": "critical",
+        "summary": "5xx rate on POST /api/orders is 7.4% (threshold 5%) for 5 minutes",
+        "description": "Checkout requests fail since the last release; orders are being lost.",
+    },
+    {
+        "alertname": "SlowOrderProcessing",
+        "service": "orders",
+        "env": "prod",
+        "severity": "high",
+        "summary": "p99 order processing latency is 34 s (threshold 30 s)",
+        "description": "The order queue backs up; customers see 'processing' for a long time.",
+    },
+    {
+        "alertname": "PaymentGatewayTimeouts",
+        "service": "payments",
+        "env": "prod",
+        "severity": "critical",
+        "summary": "12% of payment authorisations time out",
+        "description": "Calls to the card processor exceed 10 s.",
+    },
+    {
+        "alertname": "PodCrashLooping",
+        "service": "storefront",
+        "env": "staging",
+        "severity": "warning",
+        "summary": "storefront-7d9f pod restarted 6 times in 10 minutes",
+        "description": "OOMKilled after the new image rollout.",
+    },
+    {
+        "alertname": "CertificateExpiresSoon",
+        "service": "storefront",
+        "env": "prod",
+        "severity": "info",
+        "summary": "TLS certificate for shop.example.com expires in 12 days",
+        "description": "Renew it before customers see browser warnings.",
+    },
 ]
 
 
@@ -116,8 +162,12 @@ def demo_alert_json(pick: int | None = None) -> dict[str, Any]:
     """The same, in the generic webhook format (for `tocsin alert fire --demo`)."""
     scenario = _SCENARIOS[pick if pick is not None else random.randrange(len(_SCENARIOS))]
     return {
-        "name": scenario["alertname"], "status": "firing", "severity": scenario["severity"],
-        "service": scenario["service"], "environment": scenario["env"],
+        "name": scenario["alertname"],
+        "status": "firing",
+        "severity": scenario["severity"],
+        "service": scenario["service"],
+        "environment": scenario["env"],
         "labels": {"instance": f"{scenario['service']}-{random.randrange(1, 4)}"},
-        "summary": scenario["summary"], "description": scenario["description"],
+        "summary": scenario["summary"],
+        "description": scenario["description"],
     }

@@ -19,7 +19,6 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -31,12 +30,10 @@ from bot.authz import Person
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.grammar import GrammarError, parse, split_command
 from bot.i18n import t
-from bot.incidents.service import Outcome
-from bot.incidents.status import Status, card_ref, parse_card_ref
-from bot.model import ActionKind, CardActionRequest, CommandRequest, Reply, Sender, Tier
+from bot.incidents.status import Status, parse_card_ref
+from bot.model import ActionKind, CardActionRequest, CommandRequest, Reply, Sender
 from bot.prefs import chat_scope, get_language, user_scope
 from bot.services import Context, Services
-from bot.settings.durations import parse_duration
 from bot.store.tables import digests, inbound_events
 
 log = structlog.get_logger(__name__)
@@ -63,20 +60,35 @@ class Dispatcher:
     # -- entry points ---------------------------------------------------------------------------
 
     async def command(self, request: CommandRequest) -> Reply:
-        return await self._run("command", request.sender, request.chat, request.event_id,
-                               request.text, lambda conn, person, lang:
-                               self._command(conn, person, lang, request))
+        return await self._run(
+            "command",
+            request.sender,
+            request.chat,
+            request.event_id,
+            request.text,
+            lambda conn, person, lang: self._command(conn, person, lang, request),
+        )
 
     async def action(self, request: CardActionRequest) -> Reply:
         target = f"{request.card_ref} {request.action.value} {request.value}".strip()
-        return await self._run("action", request.sender, request.chat, request.event_id,
-                               target, lambda conn, person, lang:
-                               self._action(conn, person, lang, request))
+        return await self._run(
+            "action",
+            request.sender,
+            request.chat,
+            request.event_id,
+            target,
+            lambda conn, person, lang: self._action(conn, person, lang, request),
+        )
 
     # -- the chain ----------------------------------------------------------------------------
 
     async def _run(
-        self, kind: str, sender: Sender, chat: Any, event_id: str, target: str,
+        self,
+        kind: str,
+        sender: Sender,
+        chat: Any,
+        event_id: str,
+        target: str,
         body: Callable[[AsyncConnection, Person, str], Awaitable[tuple[Reply, str, str]]],
     ) -> Reply:
         started = time.perf_counter()
@@ -92,11 +104,19 @@ class Dispatcher:
                 lang = await self._language(conn, person, str(chat))
                 if person is None:
                     outcome = "denied"
-                    await self._audit(conn, sender, None, kind, target, "denied",
-                                      {"reason": "unknown person"})
-                    return Reply(t("auth.unknown_person", lang, platform=sender.platform,
-                                   platform_user_id=sender.platform_user_id),
-                                 private=True, ok=False)
+                    await self._audit(
+                        conn, sender, None, kind, target, "denied", {"reason": "unknown person"}
+                    )
+                    return Reply(
+                        t(
+                            "auth.unknown_person",
+                            lang,
+                            platform=sender.platform,
+                            platform_user_id=sender.platform_user_id,
+                        ),
+                        private=True,
+                        ok=False,
+                    )
                 try:
                     reply, action, outcome = await body(conn, person, lang)
                 except _Denied as denied:
@@ -109,8 +129,9 @@ class Dispatcher:
         finally:
             self.s.metrics.commands.labels(kind, outcome).observe(time.perf_counter() - started)
 
-    async def _first_delivery(self, conn: AsyncConnection, platform: str, event_id: str,
-                              now: Any) -> bool:
+    async def _first_delivery(
+        self, conn: AsyncConnection, platform: str, event_id: str, now: Any
+    ) -> bool:
         if not event_id:
             return True
         stmt = (
@@ -128,33 +149,57 @@ class Dispatcher:
                 return stored or person.language or "en"
         return await get_language(conn, chat_scope(chat)) or self.s.settings.tocsin.language
 
-    async def _audit(self, conn: AsyncConnection, sender: Sender, person: Person | None,
-                     action: str, target: str, outcome: str, detail: dict[str, Any]) -> None:
+    async def _audit(
+        self,
+        conn: AsyncConnection,
+        sender: Sender,
+        person: Person | None,
+        action: str,
+        target: str,
+        outcome: str,
+        detail: dict[str, Any],
+    ) -> None:
         actor = person.id if person else f"{sender.platform}:{sender.platform_user_id}"
-        entry = AuditEntry(actor, sender.platform, action, target[:256], outcome,
-                           {"platform_user": sender.platform_user_id, **detail})
+        entry = AuditEntry(
+            actor,
+            sender.platform,
+            action,
+            target[:256],
+            outcome,
+            {"platform_user": sender.platform_user_id, **detail},
+        )
         await append(self.s.db, conn, entry, self.s.clock.now())
 
-    async def _failure(self, exc: Exception, kind: str, sender: Sender, target: str,
-                       chat: Any) -> Reply:
+    async def _failure(
+        self, exc: Exception, kind: str, sender: Sender, target: str, chat: Any
+    ) -> Reply:
         """The transaction is rolled back; say so in the audit log and to the person."""
         async with self.s.db.begin() as conn:
             person = self.s.directory.by_identity(sender.platform, sender.platform_user_id)
             lang = await self._language(conn, person, str(chat))
             if isinstance(exc, CommandError):
-                await self._audit(conn, sender, person, kind, target, "failed",
-                                  {"error": exc.message[:500]})
+                await self._audit(
+                    conn, sender, person, kind, target, "failed", {"error": exc.message[:500]}
+                )
                 return Reply(_word(exc, lang), private=True, ok=False)
             ref = secrets.token_hex(4)
             log.exception("request failed", ref=ref, kind=kind, target=target, exc_info=exc)
-            await self._audit(conn, sender, person, kind, target, "failed",
-                              {"error": type(exc).__name__, "ref": ref})
+            await self._audit(
+                conn,
+                sender,
+                person,
+                kind,
+                target,
+                "failed",
+                {"error": type(exc).__name__, "ref": ref},
+            )
             return Reply(t("error.internal", lang, ref=ref), private=True, ok=False)
 
     # -- commands -------------------------------------------------------------------------------
 
-    async def _command(self, conn: AsyncConnection, person: Person, lang: str,
-                       request: CommandRequest) -> tuple[Reply, str, str]:
+    async def _command(
+        self, conn: AsyncConnection, person: Person, lang: str, request: CommandRequest
+    ) -> tuple[Reply, str, str]:
         body = split_command(request.text, self.bot_names, direct=True) or request.text.strip()
         try:
             parsed = parse(body, self.s.registry.specs, self._vocabulary(), lang)
@@ -165,8 +210,9 @@ class Dispatcher:
         action = f"command:{parsed.spec.name}"
         service, environment = await command.scope(ctx, parsed)
         if not person.may(parsed.spec.permission, service, environment):
-            raise _Denied(_denial(person, parsed.spec.permission, service, environment, lang),
-                          "denied")
+            raise _Denied(
+                _denial(person, parsed.spec.permission, service, environment, lang), "denied"
+            )
         return await command.handler(ctx, parsed), action, "allowed"
 
     def _vocabulary(self) -> dict[str, list[str]]:
@@ -175,14 +221,16 @@ class Dispatcher:
 
     # -- card actions ---------------------------------------------------------------------------
 
-    async def _action(self, conn: AsyncConnection, person: Person, lang: str,
-                      request: CardActionRequest) -> tuple[Reply, str, str]:
+    async def _action(
+        self, conn: AsyncConnection, person: Person, lang: str, request: CardActionRequest
+    ) -> tuple[Reply, str, str]:
         action = f"button:{request.action.value}"
         try:
             kind, number = parse_card_ref(request.card_ref)
         except ValueError:
-            raise _Denied(Reply(t("error.bad_card", lang), private=True, ok=False),
-                          "invalid") from None
+            raise _Denied(
+                Reply(t("error.bad_card", lang), private=True, ok=False), "invalid"
+            ) from None
         ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s)
         if kind == "digest":
             return await self._digest_action(ctx, number, request), action, "allowed"
@@ -190,18 +238,16 @@ class Dispatcher:
         row = await incidents.load(conn, number, lock=True)
         permission = PERMISSION[request.action]
         if not person.may(permission, row.service, row.environment):
-            raise _Denied(_denial(person, permission, row.service, row.environment, lang),
-                          "denied")
+            raise _Denied(_denial(person, permission, row.service, row.environment, lang), "denied")
         outcome = await self.s.actions.perform(ctx, row, request.action, request.value)
         return Reply(outcome.text(lang), private=not outcome.changed), action, "allowed"
 
-    async def _digest_action(self, ctx: Context, digest_id: int,
-                             request: CardActionRequest) -> Reply:
-        digest = (await ctx.conn.execute(
-            select(digests).where(digests.c.id == digest_id))).first()
+    async def _digest_action(
+        self, ctx: Context, digest_id: int, request: CardActionRequest
+    ) -> Reply:
+        digest = (await ctx.conn.execute(select(digests).where(digests.c.id == digest_id))).first()
         if digest is None or request.action not in (ActionKind.ACK, ActionKind.SILENCE):
-            raise _Denied(Reply(t("error.bad_card", ctx.lang), private=True, ok=False),
-                          "invalid")
+            raise _Denied(Reply(t("error.bad_card", ctx.lang), private=True, ok=False), "invalid")
         permission = PERMISSION[request.action]
         done, denied = 0, []
         for incident_id in digest.incident_ids:
@@ -213,11 +259,17 @@ class Dispatcher:
                 continue
             outcome = await self.s.actions.perform(ctx, row, request.action, request.value)
             done += int(outcome.changed)
-        await self.s.outbox.card(ctx.conn, f"digest:{digest_id}", [digest.destination],
-                                 priority=1, now=ctx.now)
-        text = t("digest.done", ctx.lang, done=done, total=len(digest.incident_ids),
-                 verb=t(f"digest.verb.{request.action.value}", ctx.lang),
-                 denied=t("digest.denied", ctx.lang, ids=", ".join(denied)) if denied else "")
+        await self.s.outbox.card(
+            ctx.conn, f"digest:{digest_id}", [digest.destination], priority=1, now=ctx.now
+        )
+        text = t(
+            "digest.done",
+            ctx.lang,
+            done=done,
+            total=len(digest.incident_ids),
+            verb=t(f"digest.verb.{request.action.value}", ctx.lang),
+            denied=t("digest.denied", ctx.lang, ids=", ".join(denied)) if denied else "",
+        )
         return Reply(text.strip())
 
 
@@ -227,13 +279,13 @@ def _word(exc: CommandError, lang: str) -> str:
     return exc.message
 
 
-def _denial(person: Person, permission: str, service: str, environment: str,
-            lang: str) -> Reply:
+def _denial(person: Person, permission: str, service: str, environment: str, lang: str) -> Reply:
     if service in ("*", "") and environment in ("*", ""):
         scope = t("auth.scope_any", lang)
     else:
         scope = t("auth.scope", lang, service=service or "-", environment=environment or "-")
     roles = ", ".join(person.roles) or t("auth.no_roles", lang)
-    error = PermissionDenied("auth.denied", action=t(f"action.{permission}", lang), scope=scope,
-                             roles=roles)
+    error = PermissionDenied(
+        "auth.denied", action=t(f"action.{permission}", lang), scope=scope, roles=roles
+    )
     return Reply(_word(error, lang), private=True, ok=False)

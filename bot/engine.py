@@ -36,8 +36,10 @@ class Engine:
         async with self._lock:
             now = self.s.clock.now()
             for name, step in (
-                ("acks", self._expire_acks), ("silences", self._end_silences),
-                ("flapping", self._settle_flapping), ("digests", self._close_digests),
+                ("acks", self._expire_acks),
+                ("silences", self._end_silences),
+                ("flapping", self._settle_flapping),
+                ("digests", self._close_digests),
             ):
                 try:
                     await step(now)
@@ -63,50 +65,82 @@ class Engine:
         quiet = now - self.s.settings.incidents.flapping.window
         async with self.s.db.begin() as conn:
             stmt = self.s.db.for_update(
-                select(incidents).where(and_(
-                    incidents.c.flapping, incidents.c.status != Status.RESOLVED,
-                    incidents.c.updated_at <= quiet,
-                )).limit(100),
+                select(incidents)
+                .where(
+                    and_(
+                        incidents.c.flapping,
+                        incidents.c.status != Status.RESOLVED,
+                        incidents.c.updated_at <= quiet,
+                    )
+                )
+                .limit(100),
                 skip_locked=True,
             )
             for row in (await conn.execute(stmt)).all():
                 values: dict[str, Any] = {"flapping": False, "updated_at": now}
                 if row.firing_count <= 0:
-                    values.update(status=Status.RESOLVED, resolved_at=now,
-                                  resolved_by="monitoring", silenced_until=None,
-                                  ack_expires_at=None)
-                await conn.execute(update(incidents).where(incidents.c.id == row.id)
-                                   .values(**values, version=incidents.c.version + 1))
-                await self.s.outbox.card(conn, card_ref(row.id), row.destinations,
-                                         priority=Tier(row.tier).rank, now=now)
+                    values.update(
+                        status=Status.RESOLVED,
+                        resolved_at=now,
+                        resolved_by="monitoring",
+                        silenced_until=None,
+                        ack_expires_at=None,
+                    )
+                await conn.execute(
+                    update(incidents)
+                    .where(incidents.c.id == row.id)
+                    .values(**values, version=incidents.c.version + 1)
+                )
+                await self.s.outbox.card(
+                    conn, card_ref(row.id), row.destinations, priority=Tier(row.tier).rank, now=now
+                )
 
     async def _close_digests(self, now: datetime) -> None:
         """A digest that took nothing new for the storm horizon closes; later incidents get
         their own cards again."""
         cutoff = now - self.s.settings.outbox.storm_horizon
         async with self.s.db.begin() as conn:
-            await conn.execute(update(digests).where(and_(
-                digests.c.open, digests.c.updated_at <= cutoff)).values(open=False))
+            await conn.execute(
+                update(digests)
+                .where(and_(digests.c.open, digests.c.updated_at <= cutoff))
+                .values(open=False)
+            )
 
     async def _measure_outbox(self, now: datetime) -> None:
         async with self.s.db.connect() as conn:
-            row = (await conn.execute(
-                select(func.count(), func.min(outbox.c.created_at))
-                .where(outbox.c.status == "pending"))).one()
+            row = (
+                await conn.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.status == "pending"
+                    )
+                )
+            ).one()
         self.s.metrics.outbox_depth.set(row[0])
         self.s.metrics.outbox_lag.set((now - row[1]).total_seconds() if row[1] else 0.0)
 
     def start(self, interval: float) -> None:
         self._scheduler = AsyncIOScheduler()
-        self._scheduler.add_job(self.tick, "interval", seconds=interval, max_instances=1,
-                                coalesce=True, misfire_grace_time=None)
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=interval,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         self._scheduler.start()
 
     def wake(self) -> None:
         """Ask for a pass soon (after an ingest or an action), without waiting for the timer."""
         if self._scheduler is not None:
-            self._scheduler.add_job(self.tick, max_instances=1, coalesce=True,
-                                    misfire_grace_time=None, id="wake", replace_existing=True)
+            self._scheduler.add_job(
+                self.tick,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                id="wake",
+                replace_existing=True,
+            )
 
     def stop(self) -> None:
         if self._scheduler is not None:

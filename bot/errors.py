@@ -1,18 +1,18 @@
 """Tocsin's error hierarchy. Adapters wrap foreign exceptions into these (``raise … from exc``).
 
-    TocsinError
-    ├── ConfigError                 settings invalid (not retryable)
-    ├── InputError                  bad inbound input: the caller gets a clear 4xx (not retryable)
-    │   ├── AuthenticationError     missing/forged token or signature, replayed request (401)
-    │   ├── PayloadTooLarge         body over the configured limit (413)
-    │   └── NotFound                unknown route, incident, service (404)
-    ├── CommandError                a chat command could not be parsed or run; text for the user
-    │   └── UserError               the same, as a catalogue key worded in the person's language
-    │       └── PermissionDenied    the person lacks the grant; text says which
-    ├── DatabaseNotReady            schema missing or behind the code's migrations
-    └── DeliveryError               an outbound call to a platform failed
-        ├── RetryableDelivery       try again later (5xx, timeouts, HTTP 429 with retry_after)
-        └── PermanentDelivery       will never succeed (bad channel, revoked token)
+TocsinError
+├── ConfigError                 settings invalid (not retryable)
+├── InputError                  bad inbound input: the caller gets a clear 4xx (not retryable)
+│   ├── AuthenticationError     missing/forged token or signature, replayed request (401)
+│   ├── PayloadTooLarge         body over the configured limit (413)
+│   └── NotFound                unknown route, incident, service (404)
+├── CommandError                a chat command could not be parsed or run; text for the user
+│   └── UserError               the same, as a catalogue key worded in the person's language
+│       └── PermissionDenied    the person lacks the grant; text says which
+├── DatabaseNotReady            schema missing or behind the code's migrations
+└── DeliveryError               an outbound call to a platform failed
+    ├── RetryableDelivery       try again later (5xx, timeouts, HTTP 429 with retry_after)
+    └── PermanentDelivery       will never succeed (bad channel, revoked token)
 """
 
 from __future__ import annotations

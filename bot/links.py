@@ -46,12 +46,26 @@ class LinkSigner:
         self.public_url = public_url.rstrip("/")
         self.ttl = ttl
 
-    def token(self, action: ActionKind, card_ref: str, value: str, destination: str,
-              user_id: str, now: datetime) -> str:
-        body = orjson.dumps({
-            "a": action.value, "r": card_ref, "v": value, "d": destination, "u": user_id,
-            "e": int((now + self.ttl).timestamp()), "n": secrets.token_urlsafe(12),
-        })
+    def token(
+        self,
+        action: ActionKind,
+        card_ref: str,
+        value: str,
+        destination: str,
+        user_id: str,
+        now: datetime,
+    ) -> str:
+        body = orjson.dumps(
+            {
+                "a": action.value,
+                "r": card_ref,
+                "v": value,
+                "d": destination,
+                "u": user_id,
+                "e": int((now + self.ttl).timestamp()),
+                "n": secrets.token_urlsafe(12),
+            }
+        )
         mac = hmac.new(self._key, body, hashlib.sha256).digest()
         return f"{_b64(body)}.{_b64(mac)}"
 
@@ -67,8 +81,15 @@ class LinkSigner:
         data = orjson.loads(body)
         if int(data["e"]) < now.timestamp():
             raise AuthenticationError("link.expired")
-        return LinkClaim(ActionKind(data["a"]), data["r"], data["v"], data["d"], data["u"],
-                         int(data["e"]), data["n"])
+        return LinkClaim(
+            ActionKind(data["a"]),
+            data["r"],
+            data["v"],
+            data["d"],
+            data["u"],
+            int(data["e"]),
+            data["n"],
+        )
 
     def url(self, token: str) -> str:
         return f"{self.public_url}/a/{token}"
@@ -77,9 +98,23 @@ class LinkSigner:
         """The card with each button turned into a link; direct messages bind the recipient."""
         user_id = dest.chat[1:] if dest.chat.startswith("@") else ""
         buttons = tuple(
-            Button(b.label, b.action, b.value, b.style, b.confirm,
-                   url=self.url(self.token(b.action, card.ref, b.value, str(dest), user_id, now)))
+            Button(
+                b.label,
+                b.action,
+                b.value,
+                b.style,
+                b.confirm,
+                url=self.url(self.token(b.action, card.ref, b.value, str(dest), user_id, now)),
+            )
             for b in card.buttons
         )
-        return Card(card.ref, card.title, card.tier, card.status, card.fields, card.body,
-                    buttons, card.footer)
+        return Card(
+            card.ref,
+            card.title,
+            card.tier,
+            card.status,
+            card.fields,
+            card.body,
+            buttons,
+            card.footer,
+        )

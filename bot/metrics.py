@@ -2,40 +2,62 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 
 class Metrics:
     def __init__(self) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # *_created series are noise
         self.registry = CollectorRegistry()
         r = self.registry
         self.alerts_received = Counter(
-            "tocsin_alerts_received", "Alerts received, by source", ["source"], registry=r)
+            "tocsin_alerts_received", "Alerts received, by source", ["source"], registry=r
+        )
         self.alerts_deduplicated = Counter(
-            "tocsin_alerts_deduplicated", "Alerts that repeated a known alert", ["source"],
-            registry=r)
+            "tocsin_alerts_deduplicated",
+            "Alerts that repeated a known alert",
+            ["source"],
+            registry=r,
+        )
         self.alerts_unrouted = Counter(
-            "tocsin_alerts_unrouted", "Alerts that matched no route", registry=r)
+            "tocsin_alerts_unrouted", "Alerts that matched no route", registry=r
+        )
         self.alerts_rejected = Counter(
-            "tocsin_alert_requests_rejected", "Alert requests refused, by reason", ["reason"],
-            registry=r)
-        self.incidents_opened = Counter(
-            "tocsin_incidents_opened", "Incidents opened", registry=r)
+            "tocsin_alert_requests_rejected",
+            "Alert requests refused, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.incidents_opened = Counter("tocsin_incidents_opened", "Incidents opened", registry=r)
         self.cards_sent = Counter(
-            "tocsin_messages_sent", "Messages delivered to chat platforms",
-            ["platform", "kind"], registry=r)
+            "tocsin_messages_sent",
+            "Messages delivered to chat platforms",
+            ["platform", "kind"],
+            registry=r,
+        )
         self.outbox_failed = Counter(
-            "tocsin_outbox_failed", "Outbox messages given up after all attempts", registry=r)
+            "tocsin_outbox_failed", "Outbox messages given up after all attempts", registry=r
+        )
         self.outbox_depth = Gauge(
-            "tocsin_outbox_depth", "Outbox messages waiting to be delivered", registry=r)
+            "tocsin_outbox_depth", "Outbox messages waiting to be delivered", registry=r
+        )
         self.outbox_lag = Gauge(
-            "tocsin_outbox_lag_seconds", "Age of the oldest waiting outbox message", registry=r)
+            "tocsin_outbox_lag_seconds", "Age of the oldest waiting outbox message", registry=r
+        )
         self.inbound_duplicates = Counter(
-            "tocsin_inbound_duplicates", "Platform events seen before", ["platform"], registry=r)
+            "tocsin_inbound_duplicates", "Platform events seen before", ["platform"], registry=r
+        )
         self.commands = Histogram(
-            "tocsin_command_seconds", "Time to handle a command or card action",
-            ["kind", "outcome"], registry=r,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+            "tocsin_command_seconds",
+            "Time to handle a command or card action",
+            ["kind", "outcome"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
         self.ingest_seconds = Histogram(
-            "tocsin_ingest_seconds", "Time to ingest one alert request", ["source"], registry=r,
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1))
+            "tocsin_ingest_seconds",
+            "Time to ingest one alert request",
+            ["source"],
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+        )

@@ -41,8 +41,9 @@ class ChatPlatform(Protocol):
         self, dest: Destination, ref: PostedRef, card: Card, *, lang: str
     ) -> PostedRef: ...
 
-    async def post_text(self, dest: Destination, text: str, *, reply_to: PostedRef | None) -> None:
-        ...
+    async def post_text(
+        self, dest: Destination, text: str, *, reply_to: PostedRef | None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

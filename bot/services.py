@@ -87,5 +87,3 @@ class Registry:
 
     def get(self, word: str) -> Command:
         return self.commands[word]
-
-

@@ -25,9 +25,10 @@ COMMANDS = [
     Command(
         CommandSpec(
             "help",
-            (Arg("command", "word", required=False, help_en="a command name",
-                 help_zh="命令名称"),),
-            "view", "Show what you can do here.", "显示您可以使用的命令。",
+            (Arg("command", "word", required=False, help_en="a command name", help_zh="命令名称"),),
+            "view",
+            "Show what you can do here.",
+            "显示您可以使用的命令。",
             aliases=("帮助",),
         ),
         _help,

@@ -47,8 +47,9 @@ async def _show(ctx: Context, cmd: ParsedCommand) -> Reply:
     if not str(number).isdigit():
         raise UserError("incident.usage")
     row = await ctx.services.incidents.load(ctx.conn, int(number))
-    card = incident_card(row, ctx.now, ctx.lang,
-                         silence_choices=ctx.services.settings.incidents.silence_choices)
+    card = incident_card(
+        row, ctx.now, ctx.lang, silence_choices=ctx.services.settings.incidents.silence_choices
+    )
     return Reply(f"#{row.id} {row.title}", card=card)
 
 
@@ -57,26 +58,58 @@ def _spec(name: str, permission: str, en: str, zh: str, *extra: Arg) -> CommandS
 
 
 COMMANDS = [
-    Command(_spec("ack", "ack", "Acknowledge an incident: you are on it.", "认领事件：由您负责处理。"),
-            _action(ActionKind.ACK), _incident_scope),
-    Command(_spec("unack", "ack", "Release an incident you acknowledged.", "取消认领事件。"),
-            _action(ActionKind.UNACK), _incident_scope),
     Command(
-        _spec("silence", "silence", "Mute an incident's notifications for a while.",
-              "在一段时间内静默事件通知。",
-              Arg("duration", "duration", required=False, default="30m",
-                  help_en="how long, e.g. 30m, 2h, 1d", help_zh="时长，例如 30m、2h、1d")),
-        _action(ActionKind.SILENCE), _incident_scope),
-    Command(_spec("resolve", "resolve", "Mark an incident resolved.", "将事件标记为已恢复。"),
-            _action(ActionKind.RESOLVE), _incident_scope),
+        _spec("ack", "ack", "Acknowledge an incident: you are on it.", "认领事件：由您负责处理。"),
+        _action(ActionKind.ACK),
+        _incident_scope,
+    ),
+    Command(
+        _spec("unack", "ack", "Release an incident you acknowledged.", "取消认领事件。"),
+        _action(ActionKind.UNACK),
+        _incident_scope,
+    ),
+    Command(
+        _spec(
+            "silence",
+            "silence",
+            "Mute an incident's notifications for a while.",
+            "在一段时间内静默事件通知。",
+            Arg(
+                "duration",
+                "duration",
+                required=False,
+                default="30m",
+                help_en="how long, e.g. 30m, 2h, 1d",
+                help_zh="时长，例如 30m、2h、1d",
+            ),
+        ),
+        _action(ActionKind.SILENCE),
+        _incident_scope,
+    ),
+    Command(
+        _spec("resolve", "resolve", "Mark an incident resolved.", "将事件标记为已恢复。"),
+        _action(ActionKind.RESOLVE),
+        _incident_scope,
+    ),
     Command(
         CommandSpec(
             "incident",
-            (Arg("what", "word", required=False, default="list",
-                 help_en="list, show, or an incident number", help_zh="list、show 或事件编号"),
-             Arg("incident", "int", required=False)),
-            "view", "List open incidents or show one.", "列出未恢复的事件或查看某个事件。",
+            (
+                Arg(
+                    "what",
+                    "word",
+                    required=False,
+                    default="list",
+                    help_en="list, show, or an incident number",
+                    help_zh="list、show 或事件编号",
+                ),
+                Arg("incident", "int", required=False),
+            ),
+            "view",
+            "List open incidents or show one.",
+            "列出未恢复的事件或查看某个事件。",
             aliases=("incidents",),
         ),
-        _show),
+        _show,
+    ),
 ]

@@ -25,14 +25,27 @@ async def _lang(ctx: Context, cmd: ParsedCommand) -> Reply:
 
 
 COMMANDS = [
-    Command(CommandSpec("whoami", (), "view", "Show who Tocsin thinks you are.",
-                        "显示 Tocsin 识别的您的身份。"), _whoami),
+    Command(
+        CommandSpec(
+            "whoami", (), "view", "Show who Tocsin thinks you are.", "显示 Tocsin 识别的您的身份。"
+        ),
+        _whoami,
+    ),
     Command(
         CommandSpec(
             "lang",
-            (Arg("language", "choice", choices=("zh", "en"), help_en="zh or en",
-                 help_zh="zh 或 en"),),
-            "view", "Choose the language Tocsin answers you in.", "设置 Tocsin 回复您的语言。",
+            (
+                Arg(
+                    "language",
+                    "choice",
+                    choices=("zh", "en"),
+                    help_en="zh or en",
+                    help_zh="zh 或 en",
+                ),
+            ),
+            "view",
+            "Choose the language Tocsin answers you in.",
+            "设置 Tocsin 回复您的语言。",
             aliases=("language", "语言"),
         ),
         _lang,

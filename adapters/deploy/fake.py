@@ -30,8 +30,7 @@ class FakeDeployService:
         self.requests.append(RecordedRollback(service, environment, requested_by, reason))
         if self.accept:
             run_id = f"fake-{len(self.requests)}"
-            return RollbackTicket(True, f"rollback recorded as run {run_id} (test backend)",
-                                  run_id)
+            return RollbackTicket(True, f"rollback recorded as run {run_id} (test backend)", run_id)
         return RollbackTicket(
             False,
             "no deploy backend is configured, so nothing was rolled back",

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, select, tuple_, update
+from sqlalchemy import and_, bindparam, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.alerts.event import AlertEvent, AlertStatus
@@ -74,23 +74,32 @@ class IngestService:
     async def ingest(self, events: list[AlertEvent]) -> IngestResult:
         result = IngestResult(received=len(events))
         latest: dict[tuple[str, str], AlertEvent] = {}
+        copies: dict[tuple[str, str], int] = {}
         for event in events:  # one request may repeat an alert: its last word counts
             key = (event.source, event.fingerprint)
             if key in latest:
                 result.deduplicated += 1
             latest[key] = event
+            copies[key] = copies.get(key, 0) + 1
         if not latest:
             return result
         now = self.clock.now()
         async with self.db.begin() as conn:
-            await _Batch(self, conn, now, result).run(list(latest.values()))
+            await _Batch(self, conn, now, result, copies).run(list(latest.values()))
         return result
 
 
 class _Batch:
-    def __init__(self, svc: IngestService, conn: AsyncConnection, now: datetime,
-                 result: IngestResult) -> None:
+    def __init__(
+        self,
+        svc: IngestService,
+        conn: AsyncConnection,
+        now: datetime,
+        result: IngestResult,
+        copies: dict[tuple[str, str], int],
+    ) -> None:
         self.svc, self.conn, self.now, self.result = svc, conn, now, result
+        self.copies = copies
         self.db = svc.db
         self.settings = svc.settings
         self.touched: dict[int, _Touched] = {}
@@ -99,8 +108,10 @@ class _Batch:
     async def run(self, events: list[AlertEvent]) -> None:
         keys = sorted((e.source, e.fingerprint) for e in events)
         stmt = select(alerts).where(tuple_(alerts.c.source, alerts.c.fingerprint).in_(keys))
-        existing = {(r.source, r.fingerprint): r
-                    for r in (await self.conn.execute(self.db.for_update(stmt))).all()}
+        existing = {
+            (r.source, r.fingerprint): r
+            for r in (await self.conn.execute(self.db.for_update(stmt))).all()
+        }
         await self._load_incidents({r.incident_id for r in existing.values()})
         for event in sorted(events, key=lambda e: (e.source, e.fingerprint)):
             row = existing.get((event.source, event.fingerprint))
@@ -126,24 +137,37 @@ class _Batch:
             return
         incident = await self._incident_for(event)
         values = {
-            "source": event.source, "fingerprint": event.fingerprint, "status": event.status,
-            "name": event.name[:256], "summary": event.summary, "labels": event.labels,
-            "annotations": event.annotations, "generator_url": event.generator_url,
-            "starts_at": event.starts_at, "ends_at": event.ends_at, "first_seen_at": self.now,
-            "last_seen_at": self.now, "received_count": 1, "changes": [],
+            "source": event.source,
+            "fingerprint": event.fingerprint,
+            "status": event.status,
+            "name": event.name[:256],
+            "summary": event.summary,
+            "labels": event.labels,
+            "annotations": event.annotations,
+            "generator_url": event.generator_url,
+            "starts_at": event.starts_at,
+            "ends_at": event.ends_at,
+            "first_seen_at": self.now,
+            "last_seen_at": self.now,
+            "received_count": self._copies(event),
+            "changes": [],
             "incident_id": incident.row.id,
         }
         inserted = (
             await self.conn.execute(
-                self.db.insert(alerts).values(**values).on_conflict_do_nothing()
+                self.db.insert(alerts)
+                .values(**values)
+                .on_conflict_do_nothing()
                 .returning(alerts.c.id)
             )
         ).first()
         if inserted is None:  # another request inserted it a moment ago: treat it as known
-            stmt = select(alerts).where(and_(alerts.c.source == event.source,
-                                             alerts.c.fingerprint == event.fingerprint))
-            await self._known_alert(event, (await self.conn.execute(
-                self.db.for_update(stmt))).one())
+            stmt = select(alerts).where(
+                and_(alerts.c.source == event.source, alerts.c.fingerprint == event.fingerprint)
+            )
+            await self._known_alert(
+                event, (await self.conn.execute(self.db.for_update(stmt))).one()
+            )
             return
         incident.firing_delta += 1
         incident.alert_delta += 1
@@ -159,7 +183,7 @@ class _Batch:
         )
         if repeat:  # a re-delivery; only a new occurrence of a resolved incident's alert is news
             self.result.deduplicated += 1
-            self.seen.append({"b_id": row.id, "b_seen": self.now})
+            self.seen.append({"b_id": row.id, "b_seen": self.now, "b_n": self._copies(event)})
             return
         changes = self._changes(row)
         if event.status == AlertStatus.RESOLVED:
@@ -177,6 +201,9 @@ class _Batch:
         incident.firing_delta += 1
         self._flap(incident, changes)
 
+    def _copies(self, event: AlertEvent) -> int:
+        return self.copies.get((event.source, event.fingerprint), 1)
+
     def _changes(self, row: Any) -> list[str]:
         window = self.settings.incidents.flapping.window
         horizon = self.now - window
@@ -187,14 +214,23 @@ class _Batch:
         if len(changes) >= self.settings.incidents.flapping.max_changes:
             incident.flapping = True
 
-    async def _set_alert(self, row: Any, event: AlertEvent, changes: list[str],
-                         incident_id: int) -> None:
+    async def _set_alert(
+        self, row: Any, event: AlertEvent, changes: list[str], incident_id: int
+    ) -> None:
         await self.conn.execute(
-            update(alerts).where(alerts.c.id == row.id).values(
-                status=event.status, starts_at=event.starts_at or row.starts_at,
-                ends_at=event.ends_at, last_seen_at=self.now, changes=changes,
-                received_count=alerts.c.received_count + 1, incident_id=incident_id,
-                labels=event.labels, annotations=event.annotations, summary=event.summary,
+            update(alerts)
+            .where(alerts.c.id == row.id)
+            .values(
+                status=event.status,
+                starts_at=event.starts_at or row.starts_at,
+                ends_at=event.ends_at,
+                last_seen_at=self.now,
+                changes=changes,
+                received_count=alerts.c.received_count + self._copies(event),
+                incident_id=incident_id,
+                labels=event.labels,
+                annotations=event.annotations,
+                summary=event.summary,
             )
         )
 
@@ -209,8 +245,9 @@ class _Batch:
         routing = route_for(event.labels, tier, self.settings)
         if routing is None:
             self.result.unrouted += 1
-            log.warning("alert matched no route", source=event.source, alert=event.name,
-                        labels=event.labels)
+            log.warning(
+                "alert matched no route", source=event.source, alert=event.name, labels=event.labels
+            )
         group_key = self._group_key(event, routing)
         open_stmt = select(incidents).where(
             and_(incidents.c.group_key == group_key, incidents.c.status != Status.RESOLVED)
@@ -236,9 +273,13 @@ class _Batch:
         since = self.now - self.settings.incidents.reopen_window
         stmt = (
             select(incidents)
-            .where(and_(incidents.c.group_key == group_key,
-                        incidents.c.status == Status.RESOLVED,
-                        incidents.c.resolved_at >= since))
+            .where(
+                and_(
+                    incidents.c.group_key == group_key,
+                    incidents.c.status == Status.RESOLVED,
+                    incidents.c.resolved_at >= since,
+                )
+            )
             .order_by(incidents.c.resolved_at.desc())
             .limit(1)
         )
@@ -248,8 +289,9 @@ class _Batch:
             touched.retriggered = True
         return row
 
-    async def _open(self, event: AlertEvent, tier: Tier, routing: Routing | None,
-                    group_key: str, open_stmt: Any) -> _Touched:
+    async def _open(
+        self, event: AlertEvent, tier: Tier, routing: Routing | None, group_key: str, open_stmt: Any
+    ) -> _Touched:
         service = first_label(event.labels, SERVICE_LABELS)
         title = event.name if not service or service in event.name else f"{event.name} · {service}"
         values = {
@@ -270,10 +312,11 @@ class _Batch:
             "updated_at": self.now,
             "version": 1,
         }
-        index_where = incidents.c.status != Status.RESOLVED
+        index_where = text("status != 'resolved'")  # a literal, or PostgreSQL cannot match
         inserted = (
             await self.conn.execute(
-                self.db.insert(incidents).values(**values)
+                self.db.insert(incidents)
+                .values(**values)
                 .on_conflict_do_nothing(index_elements=["group_key"], index_where=index_where)
                 .returning(incidents.c.id)
             )
@@ -288,15 +331,23 @@ class _Batch:
     async def _flush(self) -> None:
         if self.seen:
             await self.conn.execute(
-                update(alerts).where(alerts.c.id == bindparam("b_id")).values(
+                update(alerts)
+                .where(alerts.c.id == bindparam("b_id"))
+                .values(
                     last_seen_at=bindparam("b_seen"),
-                    received_count=alerts.c.received_count + 1,
+                    received_count=alerts.c.received_count + bindparam("b_n"),
                 ),
                 self.seen,
             )
         for incident_id, item in self.touched.items():
-            if not (item.firing_delta or item.alert_delta or item.new or item.retriggered
-                    or item.flapping or item.tier != item.row.tier):
+            if not (
+                item.firing_delta
+                or item.alert_delta
+                or item.new
+                or item.retriggered
+                or item.flapping
+                or item.tier != item.row.tier
+            ):
                 continue
             await self._write_incident(incident_id, item)
 
@@ -315,23 +366,47 @@ class _Batch:
         status = row.status
         if item.retriggered and item.firing > 0 and status == Status.RESOLVED:
             status = Status.TRIGGERED
-            values.update(status=status, resolved_at=None, resolved_by=None, acked_by=None,
-                          acked_at=None, ack_expires_at=None)
+            values.update(
+                status=status,
+                resolved_at=None,
+                resolved_by=None,
+                acked_by=None,
+                acked_at=None,
+                ack_expires_at=None,
+            )
         elif item.firing <= 0 and status != Status.RESOLVED and not flapping:
             status = Status.RESOLVED
-            values.update(status=status, resolved_at=self.now, resolved_by="monitoring",
-                          silenced_until=None, ack_expires_at=None)
+            values.update(
+                status=status,
+                resolved_at=self.now,
+                resolved_by="monitoring",
+                silenced_until=None,
+                ack_expires_at=None,
+            )
             self.result.resolved += 1
-        await self.conn.execute(update(incidents).where(incidents.c.id == incident_id)
-                                .values(**values))
+        await self.conn.execute(
+            update(incidents).where(incidents.c.id == incident_id).values(**values)
+        )
         if not item.new:
             self.result.updated += 1
         self.result.incident_ids.append(incident_id)
         priority = Tier(item.tier).rank
-        await self.svc.outbox.card(self.conn, card_ref(incident_id), row.destinations,
-                                   priority=priority, now=self.now, new=item.new)
+        await self.svc.outbox.card(
+            self.conn,
+            card_ref(incident_id),
+            row.destinations,
+            priority=priority,
+            now=self.now,
+            new=item.new,
+        )
         if item.retriggered and status == Status.TRIGGERED and not flapping:
             for dest in row.destinations:
-                await self.svc.outbox.text(self.conn, dest, "incident.retriggered",
-                                           {"id": incident_id}, now=self.now,
-                                           reply_to_card=card_ref(incident_id), priority=priority)
+                await self.svc.outbox.text(
+                    self.conn,
+                    dest,
+                    "incident.retriggered",
+                    {"id": incident_id},
+                    now=self.now,
+                    reply_to_card=card_ref(incident_id),
+                    priority=priority,
+                )

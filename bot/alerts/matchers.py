@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_MATCHER = re.compile(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))\s*$')
+_MATCHER = re.compile(
+    r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S*))\s*$'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,9 @@ class Matcher:
 def parse_matcher(text: str) -> Matcher:
     match = _MATCHER.match(text)
     if not match:
-        raise ValueError(f'not a matcher: {text!r} (use e.g. severity="critical" or env=~"prod|live")')
+        raise ValueError(
+            f'not a matcher: {text!r} (use e.g. severity="critical" or env=~"prod|live")'
+        )
     name, op = match.group(1), match.group(2)
     value = match.group(3) if match.group(3) is not None else (match.group(4) or "")
     value = value.replace('\\"', '"')

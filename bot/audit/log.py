@@ -33,8 +33,16 @@ class AuditEntry:
 
 def _digest(prev: str, row_id: int, at: datetime, entry: AuditEntry) -> str:
     body = orjson.dumps(
-        [row_id, at.astimezone(UTC).isoformat(), entry.actor, entry.platform, entry.action, entry.target,
-         entry.outcome, entry.detail],
+        [
+            row_id,
+            at.astimezone(UTC).isoformat(),
+            entry.actor,
+            entry.platform,
+            entry.action,
+            entry.target,
+            entry.outcome,
+            entry.detail,
+        ],
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(prev.encode() + body).hexdigest()
@@ -46,18 +54,28 @@ async def append(db: Database, conn: AsyncConnection, entry: AuditEntry, at: dat
         await conn.execute(db.for_update(select(audit_head).where(audit_head.c.id == 1)))
     ).first()
     if head is None:
-        await conn.execute(db.insert(audit_head).values(id=1, last_id=0, last_hash=GENESIS)
-                           .on_conflict_do_nothing())
+        await conn.execute(
+            db.insert(audit_head)
+            .values(id=1, last_id=0, last_hash=GENESIS)
+            .on_conflict_do_nothing()
+        )
         head = (
             await conn.execute(db.for_update(select(audit_head).where(audit_head.c.id == 1)))
         ).one()
-    row_id = head.last_id + 1
+    row_id = int(head.last_id) + 1
     digest = _digest(head.last_hash, row_id, at, entry)
     await conn.execute(
         audit_log.insert().values(
-            id=row_id, at=at, actor=entry.actor, platform=entry.platform, action=entry.action,
-            target=entry.target, outcome=entry.outcome, detail=entry.detail,
-            prev_hash=head.last_hash, hash=digest,
+            id=row_id,
+            at=at,
+            actor=entry.actor,
+            platform=entry.platform,
+            action=entry.action,
+            target=entry.target,
+            outcome=entry.outcome,
+            detail=entry.detail,
+            prev_hash=head.last_hash,
+            hash=digest,
         )
     )
     await conn.execute(
@@ -83,8 +101,9 @@ async def verify(db: Database) -> VerifyResult:
                 return VerifyResult(False, count, f"row {expected_id} is missing (found {row.id})")
             if row.prev_hash != prev:
                 return VerifyResult(False, count, f"row {row.id}: previous hash does not match")
-            entry = AuditEntry(row.actor, row.platform, row.action, row.target, row.outcome,
-                               row.detail)
+            entry = AuditEntry(
+                row.actor, row.platform, row.action, row.target, row.outcome, row.detail
+            )
             if _digest(prev, row.id, row.at, entry) != row.hash:
                 return VerifyResult(False, count, f"row {row.id}: content was changed")
             prev, expected_id, count = row.hash, expected_id + 1, count + 1

@@ -33,6 +33,8 @@ def parse_grant(text: str) -> Grant:
         raise ValueError(f"grant must look like 'action:service:environment', got {text!r}")
     action = parts[0]
     if action != "*" and action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r} in grant {text!r} (one of {', '.join(ACTIONS)})")
+        raise ValueError(
+            f"unknown action {action!r} in grant {text!r} (one of {', '.join(ACTIONS)})"
+        )
     parts += ["*"] * (3 - len(parts))
     return Grant(parts[0], parts[1], parts[2])

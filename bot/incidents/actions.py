@@ -20,8 +20,7 @@ MIN_SILENCE, MAX_SILENCE = timedelta(minutes=1), timedelta(days=7)
 
 
 class IncidentActions:
-    def __init__(self, incidents: IncidentService, deploys: DeployService,
-                 outbox: Outbox) -> None:
+    def __init__(self, incidents: IncidentService, deploys: DeployService, outbox: Outbox) -> None:
         self.incidents, self.deploys, self.outbox = incidents, deploys, outbox
 
     async def perform(self, ctx: Context, row: Any, kind: ActionKind, value: str) -> Outcome:
@@ -42,15 +41,28 @@ class IncidentActions:
         if not (row.service and row.environment):
             return Outcome(False, "incident.no_rollback_target", {"id": row.id})
         ticket = await self.deploys.request_rollback(
-            service=row.service, environment=row.environment, requested_by=ctx.person.id,
+            service=row.service,
+            environment=row.environment,
+            requested_by=ctx.person.id,
             reason=f"incident #{row.id}: {row.title}",
         )
-        params = {"user": ctx.person.display, "service": row.service,
-                  "environment": row.environment, "message": ticket.message}
+        params = {
+            "user": ctx.person.display,
+            "service": row.service,
+            "environment": row.environment,
+            "message": ticket.message,
+        }
         key = "incident.rollback_unavailable" if ticket.unavailable else "incident.rollback"
         for dest in row.destinations:
-            await self.outbox.text(ctx.conn, dest, key, params, now=ctx.now,
-                                   reply_to_card=card_ref(row.id), priority=Tier(row.tier).rank)
+            await self.outbox.text(
+                ctx.conn,
+                dest,
+                key,
+                params,
+                now=ctx.now,
+                reply_to_card=card_ref(row.id),
+                priority=Tier(row.tier).rank,
+            )
         return Outcome(ticket.accepted, key, params)
 
 

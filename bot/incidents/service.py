@@ -58,41 +58,72 @@ class IncidentService:
             conn, card_ref(row.id), row.destinations, priority=Tier(row.tier).rank, now=now
         )
 
-    async def acknowledge(self, conn: AsyncConnection, row: Any, who: str,
-                          now: datetime) -> Outcome:
+    async def acknowledge(
+        self, conn: AsyncConnection, row: Any, who: str, now: datetime
+    ) -> Outcome:
         if row.status == Status.RESOLVED:
             return Outcome(False, "incident.already_resolved", {"id": row.id})
         if row.status == Status.ACKNOWLEDGED:
             return Outcome(False, "incident.already_acked", {"id": row.id, "user": row.acked_by})
         expires = now + self.ack_timeout if self.ack_timeout else None
-        await self._change(conn, row, now, status=Status.ACKNOWLEDGED, acked_by=who,
-                           acked_at=now, ack_expires_at=expires)
+        await self._change(
+            conn,
+            row,
+            now,
+            status=Status.ACKNOWLEDGED,
+            acked_by=who,
+            acked_at=now,
+            ack_expires_at=expires,
+        )
         return Outcome(True, "incident.acked", {"id": row.id, "user": who})
 
-    async def unacknowledge(self, conn: AsyncConnection, row: Any, who: str,
-                            now: datetime) -> Outcome:
+    async def unacknowledge(
+        self, conn: AsyncConnection, row: Any, who: str, now: datetime
+    ) -> Outcome:
         if row.status != Status.ACKNOWLEDGED:
             return Outcome(False, "incident.not_acked", {"id": row.id})
-        await self._change(conn, row, now, status=Status.TRIGGERED, acked_by=None,
-                           acked_at=None, ack_expires_at=None)
+        await self._change(
+            conn,
+            row,
+            now,
+            status=Status.TRIGGERED,
+            acked_by=None,
+            acked_at=None,
+            ack_expires_at=None,
+        )
         return Outcome(True, "incident.unacked", {"id": row.id, "user": who})
 
-    async def silence(self, conn: AsyncConnection, row: Any, who: str, now: datetime,
-                      duration: timedelta) -> Outcome:
+    async def silence(
+        self, conn: AsyncConnection, row: Any, who: str, now: datetime, duration: timedelta
+    ) -> Outcome:
         if row.status == Status.RESOLVED:
             return Outcome(False, "incident.already_resolved", {"id": row.id})
         until = now + duration
         await self._change(conn, row, now, silenced_until=until)
-        return Outcome(True, "incident.silenced", {
-            "id": row.id, "user": who, "duration": format_duration(duration),
-            "until": until.strftime("%Y-%m-%d %H:%M UTC"),
-        })
+        return Outcome(
+            True,
+            "incident.silenced",
+            {
+                "id": row.id,
+                "user": who,
+                "duration": format_duration(duration),
+                "until": until.strftime("%Y-%m-%d %H:%M UTC"),
+            },
+        )
 
     async def resolve(self, conn: AsyncConnection, row: Any, who: str, now: datetime) -> Outcome:
         if row.status == Status.RESOLVED:
             return Outcome(False, "incident.already_resolved", {"id": row.id})
-        await self._change(conn, row, now, status=Status.RESOLVED, resolved_by=who,
-                           resolved_at=now, silenced_until=None, ack_expires_at=None)
+        await self._change(
+            conn,
+            row,
+            now,
+            status=Status.RESOLVED,
+            resolved_by=who,
+            resolved_at=now,
+            silenced_until=None,
+            ack_expires_at=None,
+        )
         return Outcome(True, "incident.resolved", {"id": row.id, "user": who})
 
     async def list_open(self, conn: AsyncConnection, limit: int = 20) -> list[Any]:
@@ -107,20 +138,33 @@ class IncidentService:
     async def expire_acks(self, conn: AsyncConnection, now: datetime) -> list[int]:
         """Acknowledgements past their expiry re-trigger the incident (engine pass)."""
         stmt = self.db.for_update(
-            select(incidents).where(
-                and_(incidents.c.status == Status.ACKNOWLEDGED,
-                     incidents.c.ack_expires_at <= now)
-            ).limit(100),
+            select(incidents)
+            .where(
+                and_(incidents.c.status == Status.ACKNOWLEDGED, incidents.c.ack_expires_at <= now)
+            )
+            .limit(100),
             skip_locked=True,
         )
         done = []
         for row in (await conn.execute(stmt)).all():
-            await self._change(conn, row, now, status=Status.TRIGGERED, acked_by=None,
-                               acked_at=None, ack_expires_at=None)
+            await self._change(
+                conn,
+                row,
+                now,
+                status=Status.TRIGGERED,
+                acked_by=None,
+                acked_at=None,
+                ack_expires_at=None,
+            )
             for dest in row.destinations:
                 await self.outbox.text(
-                    conn, dest, "incident.ack_expired", {"id": row.id, "user": row.acked_by},
-                    now=now, reply_to_card=card_ref(row.id), priority=Tier(row.tier).rank,
+                    conn,
+                    dest,
+                    "incident.ack_expired",
+                    {"id": row.id, "user": row.acked_by},
+                    now=now,
+                    reply_to_card=card_ref(row.id),
+                    priority=Tier(row.tier).rank,
                 )
             done.append(row.id)
         return done
@@ -128,9 +172,9 @@ class IncidentService:
     async def end_silences(self, conn: AsyncConnection, now: datetime) -> list[int]:
         """Silences that ran out: the card shows the live status again (engine pass)."""
         stmt = self.db.for_update(
-            select(incidents).where(
-                and_(incidents.c.status != Status.RESOLVED, incidents.c.silenced_until <= now)
-            ).limit(100),
+            select(incidents)
+            .where(and_(incidents.c.status != Status.RESOLVED, incidents.c.silenced_until <= now))
+            .limit(100),
             skip_locked=True,
         )
         done = []
@@ -139,8 +183,13 @@ class IncidentService:
             if row.firing_count > 0:
                 for dest in row.destinations:
                     await self.outbox.text(
-                        conn, dest, "incident.silence_ended", {"id": row.id},
-                        now=now, reply_to_card=card_ref(row.id), priority=Tier(row.tier).rank,
+                        conn,
+                        dest,
+                        "incident.silence_ended",
+                        {"id": row.id},
+                        now=now,
+                        reply_to_card=card_ref(row.id),
+                        priority=Tier(row.tier).rank,
                     )
             done.append(row.id)
         return done

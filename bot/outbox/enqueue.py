@@ -66,19 +66,32 @@ class Outbox:
         """Queue a text from the catalogue; it is worded in the destination's language when sent."""
         await conn.execute(
             outbox.insert().values(
-                destination=destination, kind="text", card_ref="", priority=priority,
+                destination=destination,
+                kind="text",
+                card_ref="",
+                priority=priority,
                 payload={"key": key, "params": params, "reply_to_card": reply_to_card},
-                status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
             )
         )
 
     @staticmethod
-    def _row(dest: str, card_ref: str, priority: int, now: datetime,
-             payload: dict[str, str]) -> dict[str, object]:
+    def _row(
+        dest: str, card_ref: str, priority: int, now: datetime, payload: dict[str, str]
+    ) -> dict[str, object]:
         Destination.parse(dest)
         return {
-            "destination": dest, "kind": "card", "card_ref": card_ref, "priority": priority,
-            "payload": payload, "status": "pending", "attempts": 0, "next_attempt_at": now,
+            "destination": dest,
+            "kind": "card",
+            "card_ref": card_ref,
+            "priority": priority,
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
             "created_at": now,
         }
 
@@ -105,8 +118,9 @@ class Outbox:
         if row is None:
             await conn.execute(
                 self.db.insert(digests)
-                .values(destination=dest, open=True, incident_ids=[], created_at=now,
-                        updated_at=now)
+                .values(
+                    destination=dest, open=True, incident_ids=[], created_at=now, updated_at=now
+                )
                 .on_conflict_do_nothing()
             )
             row = (await conn.execute(open_digest)).one()
@@ -119,8 +133,13 @@ class Outbox:
         digest_ref = f"digest:{row.id}"
         await conn.execute(
             self.db.insert(card_posts)
-            .values(card_ref=card_ref, destination=dest, ref={"digest": digest_ref},
-                    created_at=now, updated_at=now)
+            .values(
+                card_ref=card_ref,
+                destination=dest,
+                ref={"digest": digest_ref},
+                created_at=now,
+                updated_at=now,
+            )
             .on_conflict_do_nothing()
         )
         return digest_ref

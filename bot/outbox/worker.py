@@ -89,18 +89,21 @@ class OutboxWorker:
         async with self.db.begin() as conn:
             stmt = (
                 select(outbox)
-                .where(and_(
-                    outbox.c.status == "pending",
-                    outbox.c.next_attempt_at <= now,
-                    or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-                ))
+                .where(
+                    and_(
+                        outbox.c.status == "pending",
+                        outbox.c.next_attempt_at <= now,
+                        or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
+                    )
+                )
                 .order_by(outbox.c.priority, outbox.c.id)
                 .limit(self.settings.batch)
             )
             rows = list((await conn.execute(self.db.for_update(stmt, skip_locked=True))).all())
             if rows:
                 await conn.execute(
-                    update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
+                    update(outbox)
+                    .where(outbox.c.id.in_([r.id for r in rows]))
                     .values(claimed_until=now + LEASE)
                 )
         return rows
@@ -158,11 +161,17 @@ class OutboxWorker:
             if post is not None and "digest" in post.ref:  # folded into a storm digest
                 card_ref = post.ref["digest"]
                 post = await self._post_row(conn, card_ref, destination)
-            newest = (await conn.execute(
-                select(func.max(outbox.c.id)).where(and_(
-                    outbox.c.destination == destination, outbox.c.card_ref == first.card_ref,
-                    outbox.c.status == "pending"))
-            )).scalar_one()
+            newest = (
+                await conn.execute(
+                    select(func.max(outbox.c.id)).where(
+                        and_(
+                            outbox.c.destination == destination,
+                            outbox.c.card_ref == first.card_ref,
+                            outbox.c.status == "pending",
+                        )
+                    )
+                )
+            ).scalar_one()
             card = await self.render(conn, card_ref, started, lang)
             await conn.commit()
         if card is not None:
@@ -179,8 +188,9 @@ class OutboxWorker:
             self.metrics.cards_sent.labels(dest.platform, kind).inc()
         await self._done_group(destination, first.card_ref, newest or first.id, started)
 
-    async def _text(self, conn: AsyncConnection, destination: str, row: Any,
-                    lang: str) -> tuple[str, PostedRef | None]:
+    async def _text(
+        self, conn: AsyncConnection, destination: str, row: Any, lang: str
+    ) -> tuple[str, PostedRef | None]:
         payload = row.payload
         text = t(payload["key"], lang, **payload.get("params", {}))
         if payload.get("reply_to_card"):
@@ -195,41 +205,61 @@ class OutboxWorker:
         )
         return (await conn.execute(stmt)).first()
 
-    async def _remember(self, card_ref: str, destination: str, ref: PostedRef,
-                        now: datetime) -> None:
+    async def _remember(
+        self, card_ref: str, destination: str, ref: PostedRef, now: datetime
+    ) -> None:
         async with self.db.begin() as conn:
             stmt = self.db.insert(card_posts).values(
-                card_ref=card_ref, destination=destination, ref=ref.data, created_at=now,
+                card_ref=card_ref,
+                destination=destination,
+                ref=ref.data,
+                created_at=now,
                 updated_at=now,
             )
-            await conn.execute(stmt.on_conflict_do_update(
-                index_elements=["card_ref", "destination"],
-                set_={"ref": ref.data, "updated_at": now},
-            ))
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["card_ref", "destination"],
+                    set_={"ref": ref.data, "updated_at": now},
+                )
+            )
 
     async def _done(self, ids: list[int], now: datetime) -> None:
         async with self.db.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id.in_(ids))
-                               .values(status="sent", sent_at=now, claimed_until=None))
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(status="sent", sent_at=now, claimed_until=None)
+            )
 
-    async def _done_group(self, destination: str, card_ref: str, newest: int,
-                          now: datetime) -> None:
+    async def _done_group(
+        self, destination: str, card_ref: str, newest: int, now: datetime
+    ) -> None:
         """Every pending update of this card up to what was rendered is now delivered."""
         async with self.db.begin() as conn:
             await conn.execute(
-                update(outbox).where(and_(
-                    outbox.c.destination == destination, outbox.c.card_ref == card_ref,
-                    outbox.c.status == "pending", outbox.c.id <= newest,
-                )).values(status="sent", sent_at=now, claimed_until=None)
+                update(outbox)
+                .where(
+                    and_(
+                        outbox.c.destination == destination,
+                        outbox.c.card_ref == card_ref,
+                        outbox.c.status == "pending",
+                        outbox.c.id <= newest,
+                    )
+                )
+                .values(status="sent", sent_at=now, claimed_until=None)
             )
 
     async def _release(self, rows: list[Any], when: datetime) -> None:
         async with self.db.begin() as conn:
-            await conn.execute(update(outbox).where(outbox.c.id.in_([r.id for r in rows]))
-                               .values(claimed_until=None, next_attempt_at=when))
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([r.id for r in rows]))
+                .values(claimed_until=None, next_attempt_at=when)
+            )
 
-    async def _failed(self, group: list[Any], exc: DeliveryError, *,
-                      bucket_block: bool = False) -> None:
+    async def _failed(
+        self, group: list[Any], exc: DeliveryError, *, bucket_block: bool = False
+    ) -> None:
         now = self.clock.now()
         attempts = max(r.attempts for r in group) + 1
         retry_after = exc.retry_after if isinstance(exc, RetryableDelivery) else None
@@ -239,14 +269,24 @@ class OutboxWorker:
         backoff = min(self.settings.base_backoff * (2 ** (attempts - 1)), self.settings.max_backoff)
         if retry_after:
             backoff = max(backoff, timedelta(seconds=retry_after))
-        log.warning("outbox delivery failed", destination=group[0].destination,
-                    attempts=attempts, final=final, error=str(exc))
+        log.warning(
+            "outbox delivery failed",
+            destination=group[0].destination,
+            attempts=attempts,
+            final=final,
+            error=str(exc),
+        )
         if final:
             self.metrics.outbox_failed.inc(len(group))
         async with self.db.begin() as conn:
             await conn.execute(
-                update(outbox).where(outbox.c.id.in_([r.id for r in group])).values(
-                    attempts=attempts, last_error=str(exc)[:2000], claimed_until=None,
-                    status="failed" if final else "pending", next_attempt_at=now + backoff,
+                update(outbox)
+                .where(outbox.c.id.in_([r.id for r in group]))
+                .values(
+                    attempts=attempts,
+                    last_error=str(exc)[:2000],
+                    claimed_until=None,
+                    status="failed" if final else "pending",
+                    next_attempt_at=now + backoff,
                 )
             )

@@ -118,7 +118,9 @@ class Incidents(_Frozen):
     reopen_window: Duration = timedelta(hours=1)
     flapping: Flapping = Flapping()
     silence_choices: tuple[Duration, ...] = (
-        timedelta(minutes=30), timedelta(hours=2), timedelta(hours=24),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=24),
     )
 
 
@@ -216,4 +218,4 @@ class Settings(_Frozen):
 
     def service_environments(self, service: str) -> tuple[str, ...]:
         svc = self.services.get(service)
-        return (svc.environments if svc and svc.environments else self.environments)
+        return svc.environments if svc and svc.environments else self.environments

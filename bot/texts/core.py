@@ -44,7 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "digest.top": {"en": "Top incidents", "zh": "主要事件"},
     "digest.body": {
         "en": "This chat's message budget cannot carry one card per incident right now. "
-              "Use /incident list to see them all.",
+        "Use /incident list to see them all.",
         "zh": "当前群消息额度不足以逐条发送卡片，已合并展示。发送 /incident list 查看全部。",
     },
     # outcomes
@@ -62,17 +62,20 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{user} 取消了对事件 #{id} 的认领，事件重新进入告警状态。",
     },
     "incident.not_acked": {
-        "en": "Incident #{id} is not acknowledged.", "zh": "事件 #{id} 尚未被认领。",
+        "en": "Incident #{id} is not acknowledged.",
+        "zh": "事件 #{id} 尚未被认领。",
     },
     "incident.already_resolved": {
-        "en": "Incident #{id} is already resolved.", "zh": "事件 #{id} 已经恢复。",
+        "en": "Incident #{id} is already resolved.",
+        "zh": "事件 #{id} 已经恢复。",
     },
     "incident.silenced": {
         "en": "{user} silenced incident #{id} for {duration} (until {until}).",
         "zh": "{user} 将事件 #{id} 静默 {duration}（至 {until}）。",
     },
     "incident.resolved": {
-        "en": "{user} resolved incident #{id}.", "zh": "{user} 将事件 #{id} 标记为已恢复。",
+        "en": "{user} resolved incident #{id}.",
+        "zh": "{user} 将事件 #{id} 标记为已恢复。",
     },
     "incident.ack_expired": {
         "en": "The acknowledgement of incident #{id} by {user} expired; it is triggered again.",
@@ -104,9 +107,9 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "incident.rollback_unavailable": {
         "en": "{user} pressed Rollback for {service} in {environment}, but no deploy backend is "
-              "configured: nothing was rolled back. Roll back by hand and note it here.",
+        "configured: nothing was rolled back. Roll back by hand and note it here.",
         "zh": "{user} 请求回滚 {environment} 环境的 {service}，但尚未配置发布后端，"
-              "未执行任何回滚。请手动回滚并在此记录。",
+        "未执行任何回滚。请手动回滚并在此记录。",
     },
     "incident.list_empty": {"en": "No open incidents.", "zh": "当前没有未恢复的事件。"},
     "incident.list_header": {"en": "Open incidents:", "zh": "未恢复的事件："},
@@ -115,16 +118,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{total} 个事件中 {done} 个已{verb}。{denied}",
     },
     "digest.denied": {
-        "en": "Not allowed for: {ids}.", "zh": "以下事件无权限：{ids}。",
+        "en": "Not allowed for: {ids}.",
+        "zh": "以下事件无权限：{ids}。",
     },
     "digest.verb.ack": {"en": "acknowledged", "zh": "认领"},
     "digest.verb.silence": {"en": "silenced", "zh": "静默"},
     # authorization and identity
     "auth.unknown_person": {
         "en": "I don't know who you are ({platform} user {platform_user_id}). "
-              "Ask an administrator to add your identity to Tocsin's users.",
+        "Ask an administrator to add your identity to Tocsin's users.",
         "zh": "无法识别您的身份（{platform} 用户 {platform_user_id}），"
-              "请联系管理员在 Tocsin 用户配置中添加您的账号。",
+        "请联系管理员在 Tocsin 用户配置中添加您的账号。",
     },
     "auth.denied": {
         "en": "You may not {action} {scope}: none of your roles ({roles}) grants it.",
@@ -153,7 +157,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "cmd.lang_set": {"en": "Language set to English.", "zh": "语言已设置为中文。"},
     "cmd.help_header": {
-        "en": "Commands you may run:", "zh": "您可以使用的命令：",
+        "en": "Commands you may run:",
+        "zh": "您可以使用的命令：",
     },
     "cmd.help_none": {
         "en": "There are no commands you may run. Ask an administrator for a role.",
@@ -161,12 +166,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     # action links
     "link.invalid": {
-        "en": "This action link is invalid or was altered.", "zh": "操作链接无效或已被篡改。",
+        "en": "This action link is invalid or was altered.",
+        "zh": "操作链接无效或已被篡改。",
     },
     "link.expired": {"en": "This action link has expired.", "zh": "操作链接已过期。"},
     "link.used": {"en": "This action link was already used.", "zh": "操作链接已被使用。"},
     "link.confirm": {
-        "en": "Confirm: {action} for {card} as {user}", "zh": "确认以 {user} 的身份对 {card} 执行「{action}」",
+        "en": "Confirm: {action} for {card} as {user}",
+        "zh": "确认以 {user} 的身份对 {card} 执行「{action}」",
     },
     "link.sign_in": {
         "en": "Sign in with your Tocsin console token to act on this card.",

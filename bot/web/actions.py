@@ -37,8 +37,14 @@ def _page(body: str, status: int = 200) -> HTMLResponse:
 
 
 class ActionLinks:
-    def __init__(self, signer: LinkSigner, inbound: InboundHandler, clock: Clock,
-                 console_tokens: Mapping[str, str], language: str) -> None:
+    def __init__(
+        self,
+        signer: LinkSigner,
+        inbound: InboundHandler,
+        clock: Clock,
+        console_tokens: Mapping[str, str],
+        language: str,
+    ) -> None:
         self.signer, self.inbound, self.clock = signer, inbound, clock
         self.tokens, self.lang = console_tokens, language
 
@@ -56,11 +62,17 @@ class ActionLinks:
         user_id = claim.user_id or self._signed_in(form.get("token", ""))
         if not user_id:
             return _page(f'<p class="err">{escape(t("link.sign_in", self.lang))}</p>', 401)
-        reply = await self.inbound.action(CardActionRequest(
-            action=claim.action, card_ref=claim.card_ref, value=claim.value,
-            sender=Sender("tocsin", user_id), chat=Destination.parse(claim.destination),
-            event_id=f"link:{claim.nonce}", received_at=self.clock.now(),
-        ))
+        reply = await self.inbound.action(
+            CardActionRequest(
+                action=claim.action,
+                card_ref=claim.card_ref,
+                value=claim.value,
+                sender=Sender("tocsin", user_id),
+                chat=Destination.parse(claim.destination),
+                event_id=f"link:{claim.nonce}",
+                received_at=self.clock.now(),
+            )
+        )
         if reply.extra.get("duplicate"):
             return _page(f'<p class="err">{escape(t("link.used", self.lang))}</p>', 409)
         css = "ok" if reply.ok else "err"
@@ -68,15 +80,26 @@ class ActionLinks:
 
     def _confirm(self, claim: LinkClaim) -> Response:
         who = claim.user_id or "?"
-        text = t("link.confirm", self.lang, action=t(f"action.{_perm(claim)}", self.lang),
-                 card=claim.card_ref, user=who)
-        sign_in = "" if claim.user_id else (
-            f'<p>{escape(t("link.sign_in", self.lang))}</p>'
-            '<p><input name="token" type="password" autocomplete="current-password" '
-            'aria-label="token" required></p>'
+        text = t(
+            "link.confirm",
+            self.lang,
+            action=t(f"action.{_perm(claim)}", self.lang),
+            card=claim.card_ref,
+            user=who,
         )
-        return _page(f'<form method="post"><p>{escape(text)}</p>{sign_in}'
-                     '<button type="submit">OK</button></form>')
+        sign_in = (
+            ""
+            if claim.user_id
+            else (
+                f"<p>{escape(t('link.sign_in', self.lang))}</p>"
+                '<p><input name="token" type="password" autocomplete="current-password" '
+                'aria-label="token" required></p>'
+            )
+        )
+        return _page(
+            f'<form method="post"><p>{escape(text)}</p>{sign_in}'
+            '<button type="submit">OK</button></form>'
+        )
 
     def _signed_in(self, token: str) -> str:
         found = ""

@@ -71,20 +71,28 @@ class AlertEndpoint:
         self.metrics.ingest_seconds.labels(source.name).observe(time.perf_counter() - started)
         if result.incident_ids:
             self.on_ingested()
-        return JSONResponse({
-            "received": result.received, "deduplicated": result.deduplicated,
-            "opened": result.opened, "updated": result.updated, "resolved": result.resolved,
-            "ignored": result.ignored, "unrouted": result.unrouted,
-            "incidents": result.incident_ids,
-        })
+        return JSONResponse(
+            {
+                "received": result.received,
+                "deduplicated": result.deduplicated,
+                "opened": result.opened,
+                "updated": result.updated,
+                "resolved": result.resolved,
+                "ignored": result.ignored,
+                "unrouted": result.unrouted,
+                "incidents": result.incident_ids,
+            }
+        )
 
     def _candidates(self, request: Request, kind: str) -> list[Source]:
         if kind not in self.parsers:
-            raise NotFound(f"unknown alert source kind {kind!r}; use one of "
-                           f"{', '.join(sorted(self.parsers))}")
+            raise NotFound(
+                f"unknown alert source kind {kind!r}; use one of {', '.join(sorted(self.parsers))}"
+            )
         wanted = request.query_params.get("source")
-        candidates = [s for s in self.sources
-                      if s.kind == kind and (wanted is None or s.name == wanted)]
+        candidates = [
+            s for s in self.sources if s.kind == kind and (wanted is None or s.name == wanted)
+        ]
         if not candidates:
             named = f" named {wanted!r}" if wanted else ""
             raise NotFound(f"no alert source of kind {kind!r}{named} is configured")

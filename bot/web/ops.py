@@ -23,13 +23,15 @@ def ops_routes(db: Database, metrics: Metrics) -> list[Route]:
                 await conn.execute(text("SELECT 1"))
             revision = await current_revision(db)
         except Exception as exc:
-            return JSONResponse({"status": "unavailable", "database": f"unreachable: {exc}"},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "unavailable", "database": f"unreachable: {exc}"}, status_code=503
+            )
         head = head_revision()
         if revision != head:
             return JSONResponse(
                 {"status": "unavailable", "database": f"schema at {revision}, needs {head}"},
-                status_code=503)
+                status_code=503,
+            )
         return JSONResponse({"status": "ready", "database": "ok", "schema": revision})
 
     async def metrics_endpoint(_request: Request) -> Response:

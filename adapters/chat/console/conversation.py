@@ -95,6 +95,8 @@ class ConsoleContext:
     inbound: InboundHandler
     directory: Directory
     clock: Clock
+    hello_timeout: float = HELLO_TIMEOUT
+    """Seconds a new socket has to say hello before it is closed."""
 
     @property
     def default_chat(self) -> str:
@@ -156,7 +158,7 @@ async def serve(ws: WebSocket, ctx: ConsoleContext) -> None:
     """Run one browser tab's conversation until it goes away."""
     await ws.accept()
     try:
-        async with asyncio.timeout(HELLO_TIMEOUT):
+        async with asyncio.timeout(ctx.hello_timeout):
             hello = await _receive_object(ws)
     except TimeoutError:
         await _refuse(ws, CloseCode.HELLO_TIMEOUT, "say hello first")

@@ -7,6 +7,7 @@ Everything here is a small fake or a real object: a real SQLite database, the re
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from starlette.applications import Starlette
+from starlette.exceptions import StarletteDeprecationWarning
 
 from adapters.chat.console import ConsoleHub, ConsolePlatform, console_routes
 from bot.clock import FakeClock
@@ -33,6 +35,13 @@ from bot.ports import PostedRef
 from bot.settings.schema import Console, User
 from bot.store.db import Database
 from bot.store.tables import metadata
+
+with warnings.catch_warnings():
+    # starlette 1.x asks for httpx2 under its TestClient; the project pins httpx, which works.
+    warnings.filterwarnings("ignore", "Using `httpx`", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient, WebSocketTestSession
+
+__all__ = ["TestClient", "WebSocketTestSession"]
 
 USERS = (
     User(id="alice", name="Alice Chen", roles=("oncall",)),

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from console_support import incident_card
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from adapters.chat.console import ConsoleHub, ConsolePlatform
 from adapters.chat.console.hub import TOO_SLOW
@@ -115,7 +115,8 @@ async def test_post_text_can_reply_to_a_message(platform: ConsolePlatform, db: D
 
 
 @pytest.mark.parametrize(
-    "dest", [Destination("console", "nope"), Destination("slack", "ops"), Destination("console", "@")]
+    "dest",
+    [Destination("console", "nope"), Destination("slack", "ops"), Destination("console", "@")],
 )
 async def test_unknown_chats_are_permanent_failures(
     platform: ConsolePlatform, db: Database, dest: Destination

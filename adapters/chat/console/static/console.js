@@ -137,7 +137,7 @@
 
   function fillMessage(node, message) {
     const mine = state.me && message.author === state.me.name && message.author !== "Tocsin";
-    node.className = `msg msg-${message.kind}` + (message.author === "Tocsin" ? " msg-bot" : "")
+    node.className = `msg kind-${message.kind}` + (message.author === "Tocsin" ? " msg-bot" : "")
       + (mine ? " msg-mine" : "") + (message.private ? " msg-private" : "");
     node.dataset.messageId = String(message.id);
     const meta = el("div", { class: "msg-meta" },

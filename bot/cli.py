@@ -1,0 +1,233 @@
+"""The `tocsin` command line: run, demo, check, db, audit, alert."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from bot.errors import ConfigError, DatabaseNotReady
+from bot.settings import Settings, load_settings
+
+DEFAULT_DEMO_DIR = "tocsin-demo"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tocsin", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    run = sub.add_parser("run", help="run Tocsin with a configuration file")
+    run.add_argument("--config", required=True, help="the YAML configuration")
+
+    demo = sub.add_parser("demo", help="run the embedded demo (SQLite + web console)")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument(
+        "--data-dir",
+        default=DEFAULT_DEMO_DIR,
+        help=f"where the demo keeps its database (default ./{DEFAULT_DEMO_DIR})",
+    )
+
+    check = sub.add_parser("check", help="validate a configuration file")
+    check.add_argument("--config", required=True)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_cmd", required=True)
+    for name, text in (
+        ("upgrade", "migrate to the newest schema"),
+        ("current", "show the schema revision"),
+    ):
+        p = db_sub.add_parser(name, help=text)
+        p.add_argument("--config", required=True)
+
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_cmd", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain for tampering")
+    verify.add_argument("--config", required=True)
+
+    alert = sub.add_parser("alert", help="alerts")
+    alert_sub = alert.add_subparsers(dest="alert_cmd", required=True)
+    fire = alert_sub.add_parser("fire", help="send an alert to a running Tocsin")
+    fire.add_argument("--demo", action="store_true", help="a realistic demo alert")
+    fire.add_argument("--url", default="http://127.0.0.1:8080/api/v1/alerts/generic")
+    fire.add_argument("--token", help="bearer token (default: the demo's, from --data-dir)")
+    fire.add_argument("--data-dir", default=DEFAULT_DEMO_DIR)
+    fire.add_argument("--file", help="a JSON file in the generic alert format")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as exc:
+        print("The configuration has problems:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
+    except DatabaseNotReady as exc:
+        print(f"Tocsin cannot start: {exc}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.cmd == "check":
+        settings = load_settings(args.config)
+        print(
+            f"{args.config}: OK ({len(settings.sources)} sources, {len(settings.routes)} "
+            f"routes, {len(settings.users)} users)"
+        )
+        return 0
+    if args.cmd == "run":
+        return _serve(load_settings(args.config))
+    if args.cmd == "demo":
+        return _demo(args)
+    if args.cmd == "db":
+        return asyncio.run(_db(args.db_cmd, load_settings(args.config)))
+    if args.cmd == "audit":
+        return asyncio.run(_audit(load_settings(args.config)))
+    return _fire(args)
+
+
+def _serve(settings: Settings, banner: str = "") -> int:
+    import uvicorn
+
+    from bot.bootstrap import bootstrap
+    from bot.logs import configure
+
+    configure(settings.tocsin.log_format)
+    tocsin = bootstrap(settings)
+    asyncio.run(_precheck(tocsin))
+    if banner:
+        print(banner, flush=True)
+    config = uvicorn.Config(
+        tocsin.app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        loop="uvloop" if _has("uvloop") else "asyncio",
+        http="httptools" if _has("httptools") else "h11",
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+async def _precheck(tocsin: Any) -> None:
+    """Refuse to start (with the reason) before binding the port."""
+    from bot.store.migrate import ensure_current
+
+    try:
+        await ensure_current(tocsin.services.db, auto_migrate=tocsin.settings.database.auto_migrate)
+    finally:
+        await tocsin.services.db.dispose()
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from bot.demo import demo_settings, demo_token
+
+    data_dir = Path(args.data_dir).resolve()
+    settings = demo_settings(data_dir, args.host, args.port)
+    base = f"http://{args.host}:{args.port}"
+    banner = "\n".join(
+        [
+            "",
+            "Tocsin demo is starting.",
+            f"  Web console:      {base}/console",
+            f"  Alert webhook:    {base}/api/v1/alerts/alertmanager  (also /grafana, /generic)",
+            f"  Webhook token:    {demo_token(data_dir)}  (header: Authorization: Bearer <token>)",
+            f"  Fire an alert:    tocsin alert fire --demo --data-dir {args.data_dir}",
+            f"  Data folder:      {data_dir}",
+            "Press Ctrl+C to stop.",
+            "",
+        ]
+    )
+    return _serve(settings, banner)
+
+
+async def _db(command: str, settings: Settings) -> int:
+    from bot.store.db import Database
+    from bot.store.migrate import current_revision, head_revision, upgrade
+
+    db = Database(settings.database.url)
+    try:
+        if command == "upgrade":
+            await upgrade(db)
+        revision = await current_revision(db)
+        state = "current" if revision == head_revision() else f"behind (head {head_revision()})"
+        print(f"schema revision: {revision or 'none'} ({state})")
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _audit(settings: Settings) -> int:
+    from bot.audit.log import verify
+    from bot.store.db import Database
+
+    db = Database(settings.database.url)
+    try:
+        result = await verify(db)
+    finally:
+        await db.dispose()
+    if result.ok:
+        print(f"audit log intact: {result.rows} rows")
+        return 0
+    print(f"audit log TAMPERED after {result.rows} good rows: {result.problem}", file=sys.stderr)
+    return 1
+
+
+def _fire(args: argparse.Namespace) -> int:
+    from bot.demo import demo_alert_json
+
+    if args.file:
+        body = Path(args.file).read_bytes()
+    elif args.demo:
+        body = orjson.dumps(demo_alert_json())
+    else:
+        print("give --demo or --file FILE", file=sys.stderr)
+        return 2
+    token = args.token
+    if token is None:
+        token_file = Path(args.data_dir) / "demo-token"
+        if not token_file.exists():
+            print(
+                f"no --token given and no demo token in {token_file}; start 'tocsin demo' "
+                "first or pass --token",
+                file=sys.stderr,
+            )
+            return 2
+        token = token_file.read_text().strip()
+    started = time.perf_counter()
+    try:
+        response = httpx.post(
+            args.url,
+            content=body,
+            timeout=10,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
+    except httpx.HTTPError as exc:
+        print(f"could not reach Tocsin at {args.url}: {exc}", file=sys.stderr)
+        return 1
+    elapsed = (time.perf_counter() - started) * 1000
+    print(f"{response.status_code} in {elapsed:.0f} ms: {response.text}")
+    return 0 if response.is_success else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

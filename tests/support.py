@@ -1,0 +1,224 @@
+"""Shared test helpers: settings builders, a recording chat platform, PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import pytest
+
+from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.model import Card, Destination
+from bot.ports import ChatCapabilities, PostedRef
+from bot.settings import Settings, parse_settings
+from bot.store.db import Database
+from bot.store.migrate import upgrade
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+TOKEN = "test-token-0123456789"
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "tocsin": {"secret_key": "s" * 32, "language": "en", "public_url": "http://tocsin.test"},
+        "sources": [
+            {"name": "am", "kind": "alertmanager", "auth": {"bearer_token": TOKEN}},
+            {"name": "grafana", "kind": "grafana", "auth": {"bearer_token": TOKEN}},
+            {"name": "generic", "kind": "generic", "auth": {"hmac_secret": "hmac-secret"}},
+        ],
+        "services": {"orders": {}, "payments": {}, "storefront": {}},
+        "routes": [
+            {
+                "name": "payments",
+                "matchers": ['service="payments"'],
+                "destinations": ["fake:payments", "fake:ops"],
+            },
+            {"name": "ops", "matchers": ['alertname=~".+"'], "destinations": ["fake:ops"]},
+        ],
+        "users": [
+            {
+                "id": "alice",
+                "name": "Alice",
+                "roles": ["sre"],
+                "identities": {"fake": "U-ALICE", "console": "alice"},
+            },
+            {
+                "id": "bob",
+                "name": "Bob",
+                "language": "zh",
+                "roles": ["dev"],
+                "identities": {"fake": "U-BOB", "console": "bob"},
+            },
+            {
+                "id": "carol",
+                "name": "Carol",
+                "roles": ["viewer"],
+                "identities": {"fake": "U-CAROL", "console": "carol"},
+            },
+        ],
+        "roles": {
+            "sre": {"grants": ["*"]},
+            "dev": {"grants": ["view", "ack", "silence:storefront", "resolve:*:staging"]},
+            "viewer": {"grants": ["view"]},
+        },
+        "console": {"enabled": False},
+        "incidents": {
+            "ack_timeout": "1h",
+            "reopen_window": "1h",
+            "flapping": {"window": "10m", "max_changes": 4},
+        },
+    }
+    for key, value in overrides.items():
+        config[key] = value
+    return config
+
+
+def make_settings(**overrides: Any) -> Settings:
+    return parse_settings(base_config(**overrides), env={})
+
+
+@dataclass
+class Sent:
+    op: str
+    dest: str
+    card: Card | None = None
+    text: str = ""
+    ref: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordingPlatform:
+    """An in-memory chat platform: keeps what it was asked to show, can be told to fail."""
+
+    def __init__(self, name: str = "fake", capabilities: ChatCapabilities | None = None) -> None:
+        self.name = name
+        self.capabilities = capabilities or ChatCapabilities(rate_per_second=100, burst=100)
+        self.sent: list[Sent] = []
+        self.cards: dict[int, Card] = {}
+        self.fail_next: list[Exception] = []
+        self._next = 0
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next:
+            raise self.fail_next.pop(0)
+
+    async def post_card(self, dest: Destination, card: Card, *, lang: str) -> PostedRef:
+        self._maybe_fail()
+        self._next += 1
+        self.cards[self._next] = card
+        self.sent.append(Sent("post", str(dest), card, ref={"n": self._next}))
+        return PostedRef({"n": self._next})
+
+    async def update_card(
+        self, dest: Destination, ref: PostedRef, card: Card, *, lang: str
+    ) -> PostedRef:
+        self._maybe_fail()
+        self.cards[ref.data["n"]] = card
+        self.sent.append(Sent("update", str(dest), card, ref=dict(ref.data)))
+        return ref
+
+    async def post_text(self, dest: Destination, text: str, *, reply_to: PostedRef | None) -> None:
+        self._maybe_fail()
+        self.sent.append(
+            Sent("text", str(dest), text=text, ref=dict(reply_to.data) if reply_to else {})
+        )
+
+    def ops(self, op: str, dest: str | None = None) -> list[Sent]:
+        return [s for s in self.sent if s.op == op and (dest is None or s.dest == dest)]
+
+
+def retry_later(seconds: float | None = None) -> RetryableDelivery:
+    return RetryableDelivery("HTTP 429 rate limited", retry_after=seconds)
+
+
+def gone() -> PermanentDelivery:
+    return PermanentDelivery("channel_not_found")
+
+
+def postgres_required() -> bool:
+    return os.environ.get("CI") == "true"
+
+
+async def _pg_available() -> bool:
+    try:
+        conn = await asyncpg.connect(PG_ADMIN, timeout=3)
+    except (OSError, asyncpg.PostgresError):
+        return False
+    await conn.close()
+    return True
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
+    if not await _pg_available():
+        if postgres_required():
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required when CI=true")
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    name = f"tocsin_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@asynccontextmanager
+async def migrated(url: str) -> AsyncIterator[Database]:
+    db = Database(url)
+    try:
+        await upgrade(db)
+        yield db
+    finally:
+        await db.dispose()
+
+
+def firing(
+    name: str = "HighErrorRate",
+    *,
+    service: str = "orders",
+    env: str = "prod",
+    severity: str = "critical",
+    instance: str = "i-1",
+    status: str = "firing",
+    starts_at: Any = None,
+    source: str = "am",
+    group_key: str = "",
+) -> Any:
+    """An AlertEvent as a source parser would give it."""
+    from datetime import UTC, datetime
+
+    from bot.alerts.event import AlertEvent, AlertStatus, label_fingerprint
+
+    labels = {
+        "alertname": name,
+        "service": service,
+        "env": env,
+        "severity": severity,
+        "instance": instance,
+    }
+    return AlertEvent(
+        source=source,
+        fingerprint=label_fingerprint(labels),
+        status=AlertStatus(status),
+        labels=labels,
+        annotations={"summary": f"{name} on {service}"},
+        starts_at=starts_at or datetime(2026, 1, 5, 2, 55, tzinfo=UTC),
+        group_key=group_key,
+    )
+
+
+def resolved(name: str = "HighErrorRate", **kwargs: Any) -> Any:
+    return firing(name, status="resolved", **kwargs)
