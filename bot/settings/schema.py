@@ -102,7 +102,7 @@ class Route(_Frozen):
     source_grouping: bool = True
     """Use the source's own group (Alertmanager's groupKey) when it sends one."""
     escalation_policy: str | None = None
-    notify: tuple[str, ...] = ("chat",)
+    notify: tuple[Literal["chat", "sms", "voice", "email"], ...] = ("chat",)
     tiers: tuple[Tier, ...] = ()
     """When set, the route applies only to these tiers."""
     continue_: bool = Field(False, alias="continue")
@@ -209,6 +209,8 @@ class Settings(_Frozen):
             if user_id not in ids:
                 problems.append(f"console.tokens: unknown user {user_id!r}")
         for name, service in self.services.items():
+            if service.owner and service.owner not in ids:
+                problems.append(f"services.{name}.owner: unknown user {service.owner!r}")
             for env in service.environments:
                 if env not in self.environments:
                     problems.append(f"services.{name}.environments: unknown environment {env!r}")
