@@ -449,8 +449,18 @@ def open_log(path: Path) -> Any:
     return path.open("wb")
 
 
-def read_log(path: Path) -> str:
-    return path.read_text(errors="replace")
+def read_log(path: Path, start: int = 0, end: int | None = None) -> str:
+    with path.open("rb") as log:
+        log.seek(start)
+        data = log.read() if end is None else log.read(max(0, end - start))
+    return data.decode(errors="replace")
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 class Server:
@@ -463,6 +473,8 @@ class Server:
         self.log = workdir / "server.log"
         write_config(self.config, server_config(self.port, database_url))
         self.proc: asyncio.subprocess.Process | None = None
+        self.stopping_at: int | None = None
+        """Size of the log when the server was asked to stop."""
 
     async def start(self) -> float:
         started = time.perf_counter()
@@ -505,6 +517,7 @@ class Server:
         if proc is None:
             return None
         if proc.returncode is None:
+            self.stopping_at = file_size(self.log)
             proc.send_signal(signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
@@ -523,10 +536,13 @@ class Server:
             return [f"/metrics answered HTTP {status}"]
         return [line for line in body.decode().splitlines() if line.startswith(names)]
 
-    def problems(self) -> list[LogProblem]:
-        """The log's warnings, errors and tracebacks, one entry per kind, in order of first
-        appearance (see `summarise_log`)."""
-        return summarise_log(read_log(self.log))
+    def problems(self) -> tuple[list[LogProblem], list[LogProblem]]:
+        """The log's warnings, errors and tracebacks while running and while shutting down,
+        one entry per kind, in order of first appearance (see `summarise_log`)."""
+        cut = self.stopping_at
+        if cut is None:
+            return summarise_log(read_log(self.log)), []
+        return summarise_log(read_log(self.log, 0, cut)), summarise_log(read_log(self.log, cut))
 
 
 _LEVEL_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)[: ]")
@@ -704,8 +720,10 @@ async def run_one(kind: str, per_request: int, args: argparse.Namespace) -> Row 
                     cpu += f", server {result.server_cpu / result.seconds:.2f} cores"
                 load1 = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
                 print(cpu + f"; machine: {os.cpu_count()} CPUs, load average {load1:.2f}")
-                for sample in warm.samples + result.samples:
-                    print(f"  error: {sample}")
+                for phase, sample in [("warm-up", x) for x in warm.samples] + [
+                    ("measured", x) for x in result.samples
+                ]:
+                    print(f"  error ({phase}): {sample}")
                 expected_received = warm.alerts + result.alerts
                 expected_dedup = warm.repeats + result.repeats
                 print(
@@ -714,26 +732,37 @@ async def run_one(kind: str, per_request: int, args: argparse.Namespace) -> Row 
                 )
                 for line in await server.metrics(METRICS):
                     print(f"    {line}")
+                if warm.errors or result.errors:
+                    print(
+                        "    (failed requests changed nothing, so later repeats of their new "
+                        "alerts count as new: expect fewer deduplicated)"
+                    )
             finally:
                 code = await server.stop()
-                problems = server.problems()
-                if problems:
-                    total = sum(p.count for p in problems)
-                    print(
-                        f"  server log: {total} warning/error entries of {len(problems)} kinds "
-                        f"(exit code {code}):"
-                    )
-                    for problem in problems[: args.show_log]:
-                        print(f"  - {problem.count} x {problem.signature}")
-                        if "Traceback" in problem.example or problem.count == 1:
-                            text = condense(problem.example)
-                            print("      " + text.replace("\n", "\n      "))
+                running, stopping = server.problems()
+                print(f"  server exit code {code}")
+                report_problems("while running", running, args.show_log)
+                report_problems("while shutting down", stopping, args.show_log)
                 if args.keep:
                     print(f"  kept {workdir} (config, server.log)")
             return Row(kind, per_request, result)
     finally:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report_problems(when: str, problems: list[LogProblem], limit: int) -> None:
+    if not problems:
+        print(f"  server log {when}: no warnings or errors")
+        return
+    total = sum(p.count for p in problems)
+    print(f"  server log {when}: {total} warnings/errors of {len(problems)} kinds:")
+    for problem in problems[:limit]:
+        print(f"  - {problem.count} x {problem.signature}")
+        if "Traceback" in problem.example or problem.count == 1:
+            print("      " + condense(problem.example).replace("\n", "\n      "))
+    if len(problems) > limit:
+        print(f"  - ... {len(problems) - limit} more kinds (--show-log, --keep)")
 
 
 def table(rows: list[Row]) -> Iterator[str]:
