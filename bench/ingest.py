@@ -125,17 +125,22 @@ class Workload:
     fingerprint and startsAt), picked from the pool of alerts sent at least `lag` requests
     before, so it is (almost always) already stored when it arrives again.
 
-    A 50-alert request is one Alertmanager group, as Alertmanager sends it: the group's 15 new
-    alerts plus 35 repeats from that group's pool. Early on a group has fewer than 35 sent
-    alerts; the shortfall is filled with repeats from other groups so the 70/30 mix holds.
+    A 50-alert request names one Alertmanager group: the group's 15 new alerts plus 35 repeats
+    from that group's pool. Early on a group has fewer than 35 sent alerts; the shortfall is
+    filled with repeats from other groups so the 70/30 mix holds. With `group_only` it is not
+    (every request then carries only its own group's alerts, exactly as Alertmanager sends them,
+    and the share of repeats is lower until the groups have filled up).
     """
 
-    def __init__(self, port: int, *, groups: int, seed: int, lag: int) -> None:
+    def __init__(
+        self, port: int, *, groups: int, seed: int, lag: int, group_only: bool = False
+    ) -> None:
         self.rng = random.Random(seed)
         pairs = [(a, s) for a in ALERTNAMES for s in SERVICES]
         self.rng.shuffle(pairs)
         self.groups = pairs[: max(1, min(groups, len(pairs)))]
         self.lag = lag
+        self.group_only = group_only
         self.pool: list[Alert] = []
         self.by_group: list[list[Alert]] = [[] for _ in self.groups]
         self.pending: deque[tuple[int, list[Alert]]] = deque()
@@ -177,7 +182,7 @@ class Workload:
     def _repeats(self, group: int, want: int) -> list[Alert]:
         own = self.by_group[group]
         chosen = self.rng.sample(own, min(want, len(own)))
-        if len(chosen) < want and len(self.pool) > len(own):
+        if len(chosen) < want and len(self.pool) > len(own) and not self.group_only:
             taken = {id(a) for a in chosen}
             for _ in range(20 * want):
                 if len(chosen) >= want:
@@ -684,7 +689,13 @@ async def run_one(kind: str, per_request: int, args: argparse.Namespace) -> Row 
     try:
         async with database(kind, workdir) as url:
             server = Server(workdir, url)
-            load = Workload(server.port, groups=args.groups, seed=args.seed, lag=2 * args.conns)
+            load = Workload(
+                server.port,
+                groups=args.groups,
+                seed=args.seed,
+                lag=2 * args.conns,
+                group_only=args.group_only,
+            )
             warmup = load.requests(warmup_n, per_request)
             measured = load.requests(measured_n, per_request)
             size = sum(len(r.data) for r in measured) / max(1, len(measured))
@@ -846,7 +857,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--warmup",
         type=int,
         default=None,
-        help="warm-up requests (default a tenth of --requests, at least 32)",
+        help="warm-up requests (default a tenth of --requests, at least 4 per connection)",
     )
     parser.add_argument(
         "--warmup-duration",
@@ -857,6 +868,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--conns", type=int, default=8, help="concurrent connections")
     parser.add_argument(
         "--groups", type=int, default=300, help="alert groups (alertname x service), at most 300"
+    )
+    parser.add_argument(
+        "--group-only",
+        action="store_true",
+        help="50-alert requests repeat only their own group's alerts (no top-up from other "
+        "groups): exact Alertmanager batches, fewer repeats early on",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
