@@ -70,7 +70,7 @@ class Tocsin:
             self.engine.start(self.tick_interval)
 
     async def stop(self) -> None:
-        self.engine.stop()
+        await self.engine.stop()
         await self.services.db.dispose()
 
     @asynccontextmanager

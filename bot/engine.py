@@ -8,7 +8,7 @@ twice and on several replicas at once. APScheduler only wakes the engine.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -29,28 +29,40 @@ class Engine:
         self.s = services
         self.worker = worker
         self._scheduler: Any = None
+        self._job: Any = None
         self._lock = asyncio.Lock()
+        self._again = False
 
     async def tick(self) -> None:
-        """One round of every pass. Overlapping wake-ups wait for the running round."""
+        """Rounds of every pass until nobody asked for another. Overlapping wake-ups fold into
+        the running round instead of queueing."""
+        if self._lock.locked():
+            self._again = True
+            return
         async with self._lock:
-            now = self.s.clock.now()
-            for name, step in (
-                ("acks", self._expire_acks),
-                ("silences", self._end_silences),
-                ("flapping", self._settle_flapping),
-                ("digests", self._close_digests),
-            ):
-                try:
-                    await step(now)
-                except Exception:
-                    log.exception("engine pass failed", step=name)
+            self._again = True
+            while self._again:
+                self._again = False
+                await self._round()
+
+    async def _round(self) -> None:
+        now = self.s.clock.now()
+        for name, step in (
+            ("acks", self._expire_acks),
+            ("silences", self._end_silences),
+            ("flapping", self._settle_flapping),
+            ("digests", self._close_digests),
+        ):
             try:
-                while await self.worker.run_once():
-                    pass
-                await self._measure_outbox(self.s.clock.now())
+                await step(now)
             except Exception:
-                log.exception("outbox pass failed")
+                log.exception("engine pass failed", step=name)
+        try:
+            while await self.worker.run_once():
+                pass
+            await self._measure_outbox(self.s.clock.now())
+        except Exception:
+            log.exception("outbox pass failed")
 
     async def _expire_acks(self, now: datetime) -> None:
         async with self.s.db.begin() as conn:
@@ -120,29 +132,27 @@ class Engine:
 
     def start(self, interval: float) -> None:
         self._scheduler = AsyncIOScheduler()
-        self._scheduler.add_job(
+        self._job = self._scheduler.add_job(
             self.tick,
             "interval",
             seconds=interval,
-            max_instances=1,
+            max_instances=4,
             coalesce=True,
             misfire_grace_time=None,
         )
         self._scheduler.start()
 
     def wake(self) -> None:
-        """Ask for a pass soon (after an ingest or an action), without waiting for the timer."""
-        if self._scheduler is not None:
-            self._scheduler.add_job(
-                self.tick,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=None,
-                id="wake",
-                replace_existing=True,
-            )
+        """Ask for a round soon (after an ingest or an action), without waiting for the timer."""
+        if self._lock.locked():
+            self._again = True
+        elif self._job is not None:
+            self._job.modify(next_run_time=datetime.now(UTC))
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop waking, and let a running round finish (nothing is cut in half)."""
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+            self._scheduler.pause()
+            async with self._lock:
+                self._scheduler.shutdown(wait=False)
+            self._scheduler = self._job = None

@@ -8,6 +8,15 @@ import sys
 import structlog
 
 
+class _Stderr:
+    """Writes each line to whatever `sys.stderr` is at that moment (tests swap it)."""
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure(fmt: str, level: str = "INFO") -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()
@@ -23,7 +32,7 @@ def configure(fmt: str, level: str = "INFO") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=lambda *_args: _Stderr(),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 
 _MATCHER = re.compile(
-    r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*'
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"
     r'(?:"((?:[^"\\]|\\.)*)"|([^"\s=~!][^"\s]*)?)\s*$'
 )
 

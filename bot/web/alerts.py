@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.alerts.event import AlertEvent
@@ -17,7 +17,7 @@ from bot.alerts.ingest import IngestService
 from bot.errors import AuthenticationError, InputError, NotFound
 from bot.metrics import Metrics
 from bot.settings.schema import Source
-from bot.web.body import read_body
+from bot.web.body import FastJSON, read_body
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,7 @@ class AlertEndpoint:
             reason = type(exc).__name__
             self.metrics.alerts_rejected.labels(reason).inc()
             log.info("alert request rejected", kind=kind, reason=reason, error=str(exc))
-            return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+            return FastJSON({"error": str(exc)}, status_code=exc.status_code)
         result = await self.ingest.ingest(events)
         self.metrics.alerts_received.labels(source.name).inc(result.received)
         if result.deduplicated:
@@ -71,7 +71,7 @@ class AlertEndpoint:
         self.metrics.ingest_seconds.labels(source.name).observe(time.perf_counter() - started)
         if result.incident_ids:
             self.on_ingested()
-        return JSONResponse(
+        return FastJSON(
             {
                 "received": result.received,
                 "deduplicated": result.deduplicated,

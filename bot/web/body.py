@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from bot.errors import PayloadTooLarge
 
@@ -18,3 +22,10 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+class FastJSON(JSONResponse):
+    """JSON rendered by orjson (the alert endpoints answer thousands of times a second)."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)

@@ -1,0 +1,386 @@
+"""Applying alerts that change something: new alerts, resolutions, re-firing, flapping.
+
+Locks are taken in one order by every writer: the changed alerts by id, then their incidents by
+id; an incident found or opened for a new group is locked when it is first met. Each touched
+incident is written once and gets one (coalescing) card row in the outbox, however many of its
+alerts the request carried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import and_, case, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.alerts.event import AlertEvent, AlertStatus
+from bot.alerts.result import IngestResult, is_repeat
+from bot.alerts.routing import (
+    ENV_LABELS,
+    SERVICE_LABELS,
+    Routing,
+    first_label,
+    group_signature,
+    route_for,
+    tier_for,
+)
+from bot.incidents.status import Status, card_ref
+from bot.model import Tier
+from bot.store.tables import alerts, incidents
+
+if TYPE_CHECKING:
+    from bot.alerts.ingest import IngestService
+
+log = structlog.get_logger(__name__)
+OPEN = text("status != 'resolved'")  # a literal, so PostgreSQL can match the partial index
+
+
+@dataclass(slots=True)
+class _Touched:
+    """An incident touched by this request, with what changed."""
+
+    row: Any
+    firing_delta: int = 0
+    alert_delta: int = 0
+    tier: str = ""
+    new: bool = False
+    retriggered: bool = False
+    flapping: bool = False
+
+    @property
+    def firing(self) -> int:
+        return int(self.row.firing_count) + self.firing_delta
+
+    @property
+    def dirty(self) -> bool:
+        return bool(
+            self.firing_delta
+            or self.alert_delta
+            or self.new
+            or self.retriggered
+            or self.flapping
+            or self.tier != self.row.tier
+        )
+
+
+class Changes:
+    def __init__(
+        self,
+        svc: IngestService,
+        conn: AsyncConnection,
+        now: datetime,
+        result: IngestResult,
+        copies: dict[tuple[str, str], int],
+    ) -> None:
+        self.svc, self.conn, self.now, self.result = svc, conn, now, result
+        self.copies = copies
+        self.db = svc.db
+        self.settings = svc.settings
+        self.touched: dict[int, _Touched] = {}
+        self.seen: list[dict[str, Any]] = []
+        """Alerts that turned out to be repeats once locked (another request got there first)."""
+        self.pending: list[tuple[AlertEvent, _Touched]] = []
+        self.groups: dict[str, _Touched] = {}
+
+    async def run(self, events: list[AlertEvent], known_ids: dict[tuple[str, str], int]) -> None:
+        ids = sorted(
+            known_ids[(e.source, e.fingerprint)]
+            for e in events
+            if (e.source, e.fingerprint) in known_ids
+        )
+        locked: dict[tuple[str, str], Any] = {}
+        if ids:
+            stmt = select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id)
+            for alert in (await self.conn.execute(self.db.for_update(stmt))).all():
+                locked[(alert.source, alert.fingerprint)] = alert
+        await self._lock_incidents({r.incident_id for r in locked.values()})
+        for event in events:
+            known = locked.get((event.source, event.fingerprint))
+            if known is None:
+                await self._new_alert(event)
+            else:
+                await self._known_alert(event, known)
+        await self._insert_new()
+        for incident_id in sorted(self.touched):
+            if self.touched[incident_id].dirty:
+                await self._write_incident(incident_id, self.touched[incident_id])
+
+    async def _lock_incidents(self, ids: set[int]) -> None:
+        ids -= self.touched.keys()
+        if not ids:
+            return
+        stmt = select(incidents).where(incidents.c.id.in_(sorted(ids))).order_by(incidents.c.id)
+        for row in (await self.conn.execute(self.db.for_update(stmt))).all():
+            self.touched[row.id] = _Touched(row, tier=row.tier)
+
+    def _copies(self, event: AlertEvent) -> int:
+        return self.copies.get((event.source, event.fingerprint), 1)
+
+    # -- alerts -------------------------------------------------------------------------------
+
+    async def _new_alert(self, event: AlertEvent) -> None:
+        if event.status == AlertStatus.RESOLVED:
+            self.result.ignored += 1  # resolved before we ever saw it firing: nothing to tell
+            return
+        incident = await self._incident_for(event)
+        self.pending.append((event, incident))
+
+    async def _insert_new(self) -> None:
+        """Store the new alerts of this request in one statement."""
+        if not self.pending:
+            return
+        rows = [
+            {
+                "source": event.source,
+                "fingerprint": event.fingerprint,
+                "status": event.status,
+                "name": event.name[:256],
+                "summary": event.summary,
+                "labels": event.labels,
+                "annotations": event.annotations,
+                "generator_url": event.generator_url,
+                "starts_at": event.starts_at,
+                "ends_at": event.ends_at,
+                "first_seen_at": self.now,
+                "last_seen_at": self.now,
+                "received_count": self._copies(event),
+                "changes": [],
+                "incident_id": incident.row.id,
+            }
+            for event, incident in self.pending
+        ]
+        # One statement, compiled once: the rows go as parameters (insertmanyvalues).
+        stmt = (
+            self.db.insert(alerts)
+            .on_conflict_do_nothing()
+            .returning(alerts.c.source, alerts.c.fingerprint)
+        )
+        result = await self.conn.execute(stmt, rows)
+        stored = {(r.source, r.fingerprint) for r in result.all()}
+        pending, self.pending = self.pending, []
+        for event, incident in pending:
+            if (event.source, event.fingerprint) in stored:
+                incident.firing_delta += 1
+                incident.alert_delta += 1
+                continue
+            # another request stored it a moment ago: treat it as known
+            found = select(alerts).where(
+                and_(alerts.c.source == event.source, alerts.c.fingerprint == event.fingerprint)
+            )
+            row = (await self.conn.execute(self.db.for_update(found))).one()
+            await self._lock_incidents({row.incident_id})
+            await self._known_alert(event, row)
+
+    async def _known_alert(self, event: AlertEvent, row: Any) -> None:
+        incident = self.touched[row.incident_id]
+        if is_repeat(event, row.status, row.starts_at, incident.row.status):
+            self.seen.append({"b_id": row.id, "b_seen": self.now, "b_n": self._copies(event)})
+            return
+        changes = self._changes(row)
+        if event.status == AlertStatus.RESOLVED:
+            await self._set_alert(row, event, changes, incident.row.id)
+            incident.firing_delta -= 1
+            self._flap(incident, changes)
+            return
+        # firing again: after a resolve, or a new occurrence of a manually resolved alert
+        if incident.row.status == Status.RESOLVED and not self._reopenable(incident.row):
+            incident = await self._incident_for(event)
+            incident.alert_delta += 1
+        elif incident.row.status == Status.RESOLVED:
+            incident.retriggered = True
+        await self._set_alert(row, event, changes, incident.row.id)
+        incident.firing_delta += 1
+        self._flap(incident, changes)
+
+    def _changes(self, row: Any) -> list[str]:
+        horizon = self.now - self.settings.incidents.flapping.window
+        kept = [c for c in row.changes if datetime.fromisoformat(c) > horizon]
+        return [*kept, self.now.isoformat()]
+
+    def _flap(self, incident: _Touched, changes: list[str]) -> None:
+        if len(changes) >= self.settings.incidents.flapping.max_changes:
+            incident.flapping = True
+
+    async def _set_alert(
+        self, row: Any, event: AlertEvent, changes: list[str], incident_id: int
+    ) -> None:
+        await self.conn.execute(
+            update(alerts)
+            .where(alerts.c.id == row.id)
+            .values(
+                status=event.status,
+                starts_at=event.starts_at or row.starts_at,
+                ends_at=event.ends_at,
+                last_seen_at=self.now,
+                changes=changes,
+                received_count=alerts.c.received_count + self._copies(event),
+                incident_id=incident_id,
+                labels=event.labels,
+                annotations=event.annotations,
+                summary=event.summary,
+            )
+        )
+
+    def _reopenable(self, row: Any) -> bool:
+        window: timedelta = self.settings.incidents.reopen_window
+        return bool(row.resolved_at and row.resolved_at >= self.now - window)
+
+    # -- incidents ----------------------------------------------------------------------------
+
+    async def _incident_for(self, event: AlertEvent) -> _Touched:
+        """The open incident of the alert's group, a recently resolved one to re-open, or a new
+        one."""
+        tier = tier_for(event.labels, self.settings)
+        routing = route_for(event.labels, tier, self.settings)
+        if routing is None:
+            self.result.unrouted += 1
+            log.warning(
+                "alert matched no route", source=event.source, alert=event.name, labels=event.labels
+            )
+        group_key = self._group_key(event, routing)
+        cached = self.groups.get(group_key)
+        if cached is not None:
+            if Tier(tier).rank < Tier(cached.tier).rank:
+                cached.tier = tier
+            return cached
+        self.groups[group_key] = touched = await self._find_or_open(event, tier, routing, group_key)
+        return touched
+
+    async def _find_or_open(
+        self, event: AlertEvent, tier: Tier, routing: Routing | None, group_key: str
+    ) -> _Touched:
+        since = self.now - self.settings.incidents.reopen_window
+        stmt = (
+            select(incidents)
+            .where(
+                and_(
+                    incidents.c.group_key == group_key,
+                    (incidents.c.status != Status.RESOLVED) | (incidents.c.resolved_at >= since),
+                )
+            )
+            .order_by(
+                case((incidents.c.status != Status.RESOLVED, 0), else_=1),
+                incidents.c.resolved_at.desc(),
+            )
+            .limit(1)
+        )
+        row = (await self.conn.execute(self.db.for_update(stmt))).first()
+        if row is None:
+            return await self._open(event, tier, routing, group_key)
+        touched = self.touched.get(row.id)
+        if touched is None:
+            touched = self.touched[row.id] = _Touched(row, tier=row.tier)
+        if row.status == Status.RESOLVED:
+            touched.retriggered = True
+        if Tier(tier).rank < Tier(touched.tier).rank:
+            touched.tier = tier
+        return touched
+
+    def _group_key(self, event: AlertEvent, routing: Routing | None) -> str:
+        if routing is None:
+            return f"unrouted|{event.labels.get('alertname', '')}"
+        signature = group_signature(event.labels, event.group_key, routing.route)
+        return f"{routing.route_name}|{signature}"
+
+    async def _open(
+        self, event: AlertEvent, tier: Tier, routing: Routing | None, group_key: str
+    ) -> _Touched:
+        service = first_label(event.labels, SERVICE_LABELS)
+        title = event.name if not service or service in event.name else f"{event.name} · {service}"
+        row = (
+            await self.conn.execute(
+                self.db.insert(incidents)
+                .values(
+                    group_key=group_key,
+                    route=routing.route_name if routing else "unrouted",
+                    tier=tier.value,
+                    title=title[:512],
+                    summary=event.summary,
+                    service=service,
+                    environment=first_label(event.labels, ENV_LABELS),
+                    labels=event.labels,
+                    status=Status.TRIGGERED,
+                    flapping=False,
+                    firing_count=0,
+                    alert_count=0,
+                    destinations=[str(d) for d in routing.destinations] if routing else [],
+                    created_at=self.now,
+                    updated_at=self.now,
+                    version=1,
+                )
+                .on_conflict_do_nothing(index_elements=["group_key"], index_where=OPEN)
+                .returning(*incidents.c)
+            )
+        ).first()
+        if row is None:  # another request opened it a moment ago: join it
+            stmt = select(incidents).where(and_(incidents.c.group_key == group_key, OPEN))
+            row = (await self.conn.execute(self.db.for_update(stmt))).one()
+            touched = self.touched.setdefault(row.id, _Touched(row, tier=row.tier))
+            return touched
+        touched = self.touched[row.id] = _Touched(row, tier=row.tier, new=True)
+        self.result.opened += 1
+        return touched
+
+    async def _write_incident(self, incident_id: int, item: _Touched) -> None:
+        row = item.row
+        values: dict[str, Any] = {
+            "firing_count": max(item.firing, 0),
+            "alert_count": row.alert_count + item.alert_delta,
+            "tier": item.tier,
+            "updated_at": self.now,
+            "version": incidents.c.version + 1,
+        }
+        if item.flapping:
+            values["flapping"] = True
+        flapping = item.flapping or row.flapping
+        status = row.status
+        if item.retriggered and item.firing > 0 and status == Status.RESOLVED:
+            status = Status.TRIGGERED
+            values.update(
+                status=status,
+                resolved_at=None,
+                resolved_by=None,
+                acked_by=None,
+                acked_at=None,
+                ack_expires_at=None,
+            )
+        elif item.firing <= 0 and status != Status.RESOLVED and not flapping:
+            status = Status.RESOLVED
+            values.update(
+                status=status,
+                resolved_at=self.now,
+                resolved_by="monitoring",
+                silenced_until=None,
+                ack_expires_at=None,
+            )
+            self.result.resolved += 1
+        await self.conn.execute(
+            update(incidents).where(incidents.c.id == incident_id).values(**values)
+        )
+        if not item.new:
+            self.result.updated += 1
+        self.result.incident_ids.append(incident_id)
+        priority = Tier(item.tier).rank
+        outbox = self.svc.outbox
+        await outbox.card(
+            self.conn,
+            card_ref(incident_id),
+            row.destinations,
+            priority=priority,
+            now=self.now,
+            new=item.new,
+        )
+        if item.retriggered and status == Status.TRIGGERED and not flapping:
+            for dest in row.destinations:
+                await outbox.text(
+                    self.conn,
+                    dest,
+                    "incident.retriggered",
+                    {"id": incident_id},
+                    now=self.now,
+                    reply_to_card=card_ref(incident_id),
+                    priority=priority,
+                )

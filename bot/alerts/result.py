@@ -1,0 +1,36 @@
+"""What an ingest did, and the rule that tells a repeat from news."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.alerts.event import AlertEvent, AlertStatus
+from bot.incidents.status import Status
+
+
+@dataclass(slots=True)
+class IngestResult:
+    received: int = 0
+    deduplicated: int = 0
+    opened: int = 0
+    updated: int = 0
+    resolved: int = 0
+    ignored: int = 0
+    unrouted: int = 0
+    incident_ids: list[int] = field(default_factory=list)
+
+
+def is_repeat(
+    event: AlertEvent, status: str, starts_at: datetime | None, incident_status: str
+) -> bool:
+    """A re-delivery of what is known. Among same-status deliveries only a new occurrence
+    (another start time) of an alert whose incident was resolved by hand is news."""
+    if event.status != status:
+        return False
+    same_occurrence = event.starts_at is None or starts_at == event.starts_at
+    return (
+        event.status == AlertStatus.RESOLVED
+        or same_occurrence
+        or incident_status != Status.RESOLVED
+    )
