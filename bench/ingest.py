@@ -396,15 +396,20 @@ async def run_phase(
 
 
 def process_cpu(pid: int | None) -> float | None:
-    """User + system CPU seconds of a process (Linux /proc), or None when unknown."""
+    """User + system CPU seconds of a process and its children (worker processes), or None."""
     if pid is None:
         return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total, found = 0.0, False
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            stat = stat_file.read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(stat_file.parent.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            found = True
+    return total if found else None
 
 
 # -- the server under test ---------------------------------------------------------------------
@@ -416,7 +421,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_config(port: int, database_url: str) -> dict[str, Any]:
+def server_config(port: int, database_url: str, workers: int = 1) -> dict[str, Any]:
     return {
         "tocsin": {
             "secret_key": secrets.token_hex(16),
@@ -424,7 +429,7 @@ def server_config(port: int, database_url: str) -> dict[str, Any]:
             "language": "en",
             "public_url": f"http://{HOST}:{port}",
         },
-        "server": {"host": HOST, "port": port},
+        "server": {"host": HOST, "port": port, "workers": workers},
         "database": {"url": database_url, "auto_migrate": True},
         "sources": [
             {"name": "am", "kind": "alertmanager", "auth": {"bearer_token": WEBHOOK_TOKEN}}
@@ -471,12 +476,12 @@ def file_size(path: Path) -> int:
 class Server:
     """`tocsin run --config FILE` as a subprocess, its output in a log file."""
 
-    def __init__(self, workdir: Path, database_url: str) -> None:
+    def __init__(self, workdir: Path, database_url: str, workers: int = 1) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.config = workdir / "tocsin.yaml"
         self.log = workdir / "server.log"
-        write_config(self.config, server_config(self.port, database_url))
+        write_config(self.config, server_config(self.port, database_url, workers))
         self.proc: asyncio.subprocess.Process | None = None
         self.stopping_at: int | None = None
         """Size of the log when the server was asked to stop."""
@@ -688,7 +693,7 @@ async def run_one(kind: str, per_request: int, args: argparse.Namespace) -> Row 
     workdir = Path(tempfile.mkdtemp(prefix="tocsin-bench-"))
     try:
         async with database(kind, workdir) as url:
-            server = Server(workdir, url)
+            server = Server(workdir, url, args.workers)
             load = Workload(
                 server.port,
                 groups=args.groups,
@@ -866,6 +871,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="time limit of the warm-up, seconds (default 15)",
     )
     parser.add_argument("--conns", type=int, default=8, help="concurrent connections")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="Tocsin server processes (server.workers)"
+    )
     parser.add_argument(
         "--groups", type=int, default=300, help="alert groups (alertname x service), at most 300"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -87,7 +88,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     if args.cmd == "run":
-        return _serve(load_settings(args.config))
+        return _serve(load_settings(args.config), config_path=args.config)
     if args.cmd == "demo":
         return _demo(args)
     if args.cmd == "db":
@@ -97,7 +98,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _fire(args)
 
 
-def _serve(settings: Settings, banner: str = "") -> int:
+def _serve(settings: Settings, banner: str = "", config_path: str | None = None) -> int:
     import uvicorn
 
     from bot.bootstrap import bootstrap
@@ -108,17 +109,21 @@ def _serve(settings: Settings, banner: str = "") -> int:
     asyncio.run(_precheck(tocsin))
     if banner:
         print(banner, flush=True)
-    config = uvicorn.Config(
-        tocsin.app,
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
-    )
-    uvicorn.Server(config).run()
+    options: dict[str, Any] = {
+        "host": settings.server.host,
+        "port": settings.server.port,
+        "log_level": "warning",
+        "access_log": False,
+        "lifespan": "on",
+        "loop": "uvloop" if _has("uvloop") else "asyncio",
+        "http": "httptools" if _has("httptools") else "h11",
+    }
+    if settings.server.workers > 1 and config_path:
+        # Each worker process builds its own Tocsin from the same file.
+        os.environ["TOCSIN_CONFIG"] = str(Path(config_path).resolve())
+        uvicorn.run("bot.asgi:create_app", factory=True, workers=settings.server.workers, **options)
+        return 0
+    uvicorn.Server(uvicorn.Config(tocsin.app, **options)).run()
     return 0
 
 

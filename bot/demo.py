@@ -147,7 +147,7 @@ def demo_alert(now: datetime, pick: int | None = None) -> AlertEvent:
     """A realistic alert, a different one each time unless `pick` chooses."""
     scenario = _SCENARIOS[pick if pick is not None else random.randrange(len(_SCENARIOS))]
     labels = {k: scenario[k] for k in ("alertname", "service", "env", "severity")}
-    labels["instance"] = f"{scenario['service']}-{random.randrange(1, 4)}"
+    labels["instance"] = f"{scenario['service']}-{random.randrange(16**6):06x}"
     return AlertEvent(
         source=DEMO_SOURCE,
         fingerprint=label_fingerprint(labels),
@@ -167,7 +167,7 @@ def demo_alert_json(pick: int | None = None) -> dict[str, Any]:
         "severity": scenario["severity"],
         "service": scenario["service"],
         "environment": scenario["env"],
-        "labels": {"instance": f"{scenario['service']}-{random.randrange(1, 4)}"},
+        "labels": {"instance": f"{scenario['service']}-{random.randrange(16**6):06x}"},
         "summary": scenario["summary"],
         "description": scenario["description"],
     }

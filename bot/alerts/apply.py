@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import and_, case, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.alerts.event import AlertEvent, AlertStatus
@@ -27,15 +26,14 @@ from bot.alerts.routing import (
     route_for,
     tier_for,
 )
+from bot.alerts.statements import INCIDENT_STATE, statements
 from bot.incidents.status import Status, card_ref
 from bot.model import Tier
-from bot.store.tables import alerts, incidents
 
 if TYPE_CHECKING:
     from bot.alerts.ingest import IngestService
 
 log = structlog.get_logger(__name__)
-OPEN = text("status != 'resolved'")  # a literal, so PostgreSQL can match the partial index
 
 
 @dataclass(slots=True)
@@ -83,6 +81,7 @@ class Changes:
         self.seen: list[dict[str, Any]] = []
         """Alerts that turned out to be repeats once locked (another request got there first)."""
         self.pending: list[tuple[AlertEvent, _Touched]] = []
+        self.sql = statements(self.db.is_sqlite)
         self.groups: dict[str, _Touched] = {}
 
     async def run(self, events: list[AlertEvent], known_ids: dict[tuple[str, str], int]) -> None:
@@ -93,8 +92,8 @@ class Changes:
         )
         locked: dict[tuple[str, str], Any] = {}
         if ids:
-            stmt = select(alerts).where(alerts.c.id.in_(ids)).order_by(alerts.c.id)
-            for alert in (await self.conn.execute(self.db.for_update(stmt))).all():
+            rows = await self.conn.execute(self.sql.lock_alerts, {"ids": ids})
+            for alert in rows.all():
                 locked[(alert.source, alert.fingerprint)] = alert
         await self._lock_incidents({r.incident_id for r in locked.values()})
         for event in events:
@@ -112,8 +111,8 @@ class Changes:
         ids -= self.touched.keys()
         if not ids:
             return
-        stmt = select(incidents).where(incidents.c.id.in_(sorted(ids))).order_by(incidents.c.id)
-        for row in (await self.conn.execute(self.db.for_update(stmt))).all():
+        rows = await self.conn.execute(self.sql.lock_incidents, {"ids": sorted(ids)})
+        for row in rows.all():
             self.touched[row.id] = _Touched(row, tier=row.tier)
 
     def _copies(self, event: AlertEvent) -> int:
@@ -152,13 +151,7 @@ class Changes:
             }
             for event, incident in self.pending
         ]
-        # One statement, compiled once: the rows go as parameters (insertmanyvalues).
-        stmt = (
-            self.db.insert(alerts)
-            .on_conflict_do_nothing()
-            .returning(alerts.c.source, alerts.c.fingerprint)
-        )
-        result = await self.conn.execute(stmt, rows)
+        result = await self.conn.execute(self.sql.insert_alerts, rows)
         stored = {(r.source, r.fingerprint) for r in result.all()}
         pending, self.pending = self.pending, []
         for event, incident in pending:
@@ -167,10 +160,8 @@ class Changes:
                 incident.alert_delta += 1
                 continue
             # another request stored it a moment ago: treat it as known
-            found = select(alerts).where(
-                and_(alerts.c.source == event.source, alerts.c.fingerprint == event.fingerprint)
-            )
-            row = (await self.conn.execute(self.db.for_update(found))).one()
+            key = {"source": event.source, "fingerprint": event.fingerprint}
+            row = (await self.conn.execute(self.sql.lock_alert, key)).one()
             await self._lock_incidents({row.incident_id})
             await self._known_alert(event, row)
 
@@ -208,20 +199,20 @@ class Changes:
         self, row: Any, event: AlertEvent, changes: list[str], incident_id: int
     ) -> None:
         await self.conn.execute(
-            update(alerts)
-            .where(alerts.c.id == row.id)
-            .values(
-                status=event.status,
-                starts_at=event.starts_at or row.starts_at,
-                ends_at=event.ends_at,
-                last_seen_at=self.now,
-                changes=changes,
-                received_count=alerts.c.received_count + self._copies(event),
-                incident_id=incident_id,
-                labels=event.labels,
-                annotations=event.annotations,
-                summary=event.summary,
-            )
+            self.sql.set_alert,
+            {
+                "alert_id": row.id,
+                "v_status": str(event.status),
+                "v_starts_at": event.starts_at or row.starts_at,
+                "v_ends_at": event.ends_at,
+                "v_now": self.now,
+                "v_changes": changes,
+                "v_n": self._copies(event),
+                "v_incident": incident_id,
+                "v_labels": event.labels,
+                "v_annotations": event.annotations,
+                "v_summary": event.summary,
+            },
         )
 
     def _reopenable(self, row: Any) -> bool:
@@ -253,21 +244,10 @@ class Changes:
         self, event: AlertEvent, tier: Tier, routing: Routing | None, group_key: str
     ) -> _Touched:
         since = self.now - self.settings.incidents.reopen_window
-        stmt = (
-            select(incidents)
-            .where(
-                and_(
-                    incidents.c.group_key == group_key,
-                    (incidents.c.status != Status.RESOLVED) | (incidents.c.resolved_at >= since),
-                )
-            )
-            .order_by(
-                case((incidents.c.status != Status.RESOLVED, 0), else_=1),
-                incidents.c.resolved_at.desc(),
-            )
-            .limit(1)
+        found = await self.conn.execute(
+            self.sql.find_group, {"group_key": group_key, "since": since}
         )
-        row = (await self.conn.execute(self.db.for_update(stmt))).first()
+        row = found.first()
         if row is None:
             return await self._open(event, tier, routing, group_key)
         touched = self.touched.get(row.id)
@@ -290,34 +270,27 @@ class Changes:
     ) -> _Touched:
         service = first_label(event.labels, SERVICE_LABELS)
         title = event.name if not service or service in event.name else f"{event.name} · {service}"
-        row = (
-            await self.conn.execute(
-                self.db.insert(incidents)
-                .values(
-                    group_key=group_key,
-                    route=routing.route_name if routing else "unrouted",
-                    tier=tier.value,
-                    title=title[:512],
-                    summary=event.summary,
-                    service=service,
-                    environment=first_label(event.labels, ENV_LABELS),
-                    labels=event.labels,
-                    status=Status.TRIGGERED,
-                    flapping=False,
-                    firing_count=0,
-                    alert_count=0,
-                    destinations=[str(d) for d in routing.destinations] if routing else [],
-                    created_at=self.now,
-                    updated_at=self.now,
-                    version=1,
-                )
-                .on_conflict_do_nothing(index_elements=["group_key"], index_where=OPEN)
-                .returning(*incidents.c)
-            )
-        ).first()
+        values = {
+            "group_key": group_key,
+            "route": routing.route_name if routing else "unrouted",
+            "tier": tier.value,
+            "title": title[:512],
+            "summary": event.summary,
+            "service": service,
+            "environment": first_label(event.labels, ENV_LABELS),
+            "labels": event.labels,
+            "status": str(Status.TRIGGERED),
+            "flapping": False,
+            "firing_count": 0,
+            "alert_count": 0,
+            "destinations": [str(d) for d in routing.destinations] if routing else [],
+            "created_at": self.now,
+            "updated_at": self.now,
+            "version": 1,
+        }
+        row = (await self.conn.execute(self.sql.insert_incident, values)).first()
         if row is None:  # another request opened it a moment ago: join it
-            stmt = select(incidents).where(and_(incidents.c.group_key == group_key, OPEN))
-            row = (await self.conn.execute(self.db.for_update(stmt))).one()
+            row = (await self.conn.execute(self.sql.open_group, {"group_key": group_key})).one()
             touched = self.touched.setdefault(row.id, _Touched(row, tier=row.tier))
             return touched
         touched = self.touched[row.id] = _Touched(row, tier=row.tier, new=True)
@@ -326,21 +299,20 @@ class Changes:
 
     async def _write_incident(self, incident_id: int, item: _Touched) -> None:
         row = item.row
-        values: dict[str, Any] = {
-            "firing_count": max(item.firing, 0),
-            "alert_count": row.alert_count + item.alert_delta,
-            "tier": item.tier,
-            "updated_at": self.now,
-            "version": incidents.c.version + 1,
-        }
-        if item.flapping:
-            values["flapping"] = True
-        flapping = item.flapping or row.flapping
+        state = {name: getattr(row, name) for name in INCIDENT_STATE}
+        state.update(
+            firing_count=max(item.firing, 0),
+            alert_count=row.alert_count + item.alert_delta,
+            tier=item.tier,
+            updated_at=self.now,
+            flapping=item.flapping or row.flapping,
+        )
+        flapping = state["flapping"]
         status = row.status
         if item.retriggered and item.firing > 0 and status == Status.RESOLVED:
             status = Status.TRIGGERED
-            values.update(
-                status=status,
+            state.update(
+                status=str(status),
                 resolved_at=None,
                 resolved_by=None,
                 acked_by=None,
@@ -349,8 +321,8 @@ class Changes:
             )
         elif item.firing <= 0 and status != Status.RESOLVED and not flapping:
             status = Status.RESOLVED
-            values.update(
-                status=status,
+            state.update(
+                status=str(status),
                 resolved_at=self.now,
                 resolved_by="monitoring",
                 silenced_until=None,
@@ -358,7 +330,8 @@ class Changes:
             )
             self.result.resolved += 1
         await self.conn.execute(
-            update(incidents).where(incidents.c.id == incident_id).values(**values)
+            self.sql.write_incident,
+            {"incident_id": incident_id} | {f"v_{k}": v for k, v in state.items()},
         )
         if not item.new:
             self.result.updated += 1

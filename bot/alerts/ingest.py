@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -49,13 +50,49 @@ class IngestService:
             key = (event.source, event.fingerprint)
             latest[key] = event
             copies[key] = copies.get(key, 0) + 1
+        result = IngestResult(received=len(events), deduplicated=len(events) - len(latest))
+        if not latest:
+            return result
+        now = self.clock.now()
+        # Repeats need no transaction: their counters are bumped atomically, and nothing else
+        # depends on them. Whatever is news goes through one locked transaction afterwards.
+        async with self.db.autocommit() as conn:
+            known = await _peek(conn, sorted(latest))
+            seen: list[dict[str, Any]] = []
+            changed: dict[Key, AlertEvent] = {}
+            for key in sorted(latest):
+                event, row = latest[key], known.get(key)
+                if row is not None and is_repeat(
+                    event, row.status, row.starts_at, row.incident_status
+                ):
+                    seen.append({"b_id": row.id, "b_seen": now, "b_n": copies[key]})
+                else:
+                    changed[key] = event
+            if seen:
+                await conn.execute(_SEEN, seen)  # sorted by key; ids of one key never collide
+        result.deduplicated += len(seen)
+        if changed:
+            ids = {key: known[key].id for key in changed if key in known}
+            await self._change(changed, ids, copies, now, result)
+        return result
+
+    async def _change(
+        self,
+        changed: dict[Key, AlertEvent],
+        ids: dict[Key, int],
+        copies: dict[Key, int],
+        now: datetime,
+        result: IngestResult,
+    ) -> None:
         for attempt in range(1, ATTEMPTS + 1):
-            result = IngestResult(received=len(events), deduplicated=len(events) - len(latest))
+            outcome = IngestResult()
             try:
-                if latest:
-                    async with self.db.begin() as conn:
-                        await self._apply(conn, latest, copies, result)
-                return result
+                async with self.db.begin() as conn:
+                    changes = Changes(self, conn, now, outcome, copies)
+                    await changes.run(list(changed.values()), ids)
+                    if changes.seen:  # repeats after all: another request got there first
+                        changes.seen.sort(key=lambda s: int(s["b_id"]))
+                        await conn.execute(_SEEN, changes.seen)
             except DBAPIError as exc:
                 if attempt == ATTEMPTS or not _retryable(exc):
                     raise
@@ -65,33 +102,12 @@ class IngestService:
                     error=type(exc.orig).__name__,
                 )
                 await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
-        raise AssertionError("unreachable")
-
-    async def _apply(
-        self,
-        conn: AsyncConnection,
-        latest: dict[Key, AlertEvent],
-        copies: dict[Key, int],
-        result: IngestResult,
-    ) -> None:
-        now = self.clock.now()
-        known = await _peek(conn, sorted(latest))
-        seen: list[dict[str, Any]] = []
-        changed: list[AlertEvent] = []
-        for key in sorted(latest):
-            event, row = latest[key], known.get(key)
-            if row is not None and is_repeat(event, row.status, row.starts_at, row.incident_status):
-                seen.append({"b_id": row.id, "b_seen": now, "b_n": copies[key]})
-            else:
-                changed.append(event)
-        if changed:
-            changes = Changes(self, conn, now, result, copies)
-            await changes.run(changed, {k: known[k].id for k in known})
-            seen.extend(changes.seen)
-        result.deduplicated += len(seen)
-        if seen:
-            seen.sort(key=lambda s: int(s["b_id"]))  # the same lock order as everyone else
-            await conn.execute(_SEEN, seen)
+                continue
+            result.deduplicated += len(changes.seen)
+            for name in ("opened", "updated", "resolved", "ignored", "unrouted"):
+                setattr(result, name, getattr(outcome, name))
+            result.incident_ids = outcome.incident_ids
+            return
 
 
 # Built once: the hot path then skips building and cache-keying statements per request.

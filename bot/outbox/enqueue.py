@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.model import Destination
@@ -19,6 +19,11 @@ from bot.store.tables import card_posts, digests, outbox
 
 URGENT = 0
 """Priority of P0 incidents: delivered before everything else."""
+
+_INSERT = outbox.insert()
+_QUEUED = select(func.count(func.distinct(outbox.c.card_ref))).where(
+    and_(outbox.c.destination == bindparam("destination"), outbox.c.status == "pending")
+)
 
 
 class Outbox:
@@ -50,7 +55,7 @@ class Outbox:
                 continue
             rows.append(self._row(dest, card_ref, priority, now, {}))
         if rows:
-            await conn.execute(outbox.insert(), rows)
+            await conn.execute(_INSERT, rows)
 
     async def text(
         self,
@@ -98,13 +103,7 @@ class Outbox:
     async def _over_budget(self, conn: AsyncConnection, dest: str) -> bool:
         rate, burst = self.buckets.rate(dest.partition(":")[0])
         capacity = burst + rate * self.storm_horizon
-        queued = (
-            await conn.execute(
-                select(func.count(func.distinct(outbox.c.card_ref))).where(
-                    and_(outbox.c.destination == dest, outbox.c.status == "pending")
-                )
-            )
-        ).scalar_one()
+        queued = (await conn.execute(_QUEUED, {"destination": dest})).scalar_one()
         return bool(queued + 1 > capacity)
 
     async def _fold(self, conn: AsyncConnection, dest: str, card_ref: str, now: datetime) -> str:

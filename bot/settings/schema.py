@@ -46,6 +46,8 @@ class Server(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    workers: int = Field(1, ge=1, le=64)
+    """Server processes on this machine; each runs the engine too (passes are replica-safe)."""
 
 
 class Database(_Frozen):

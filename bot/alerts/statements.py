@@ -1,0 +1,122 @@
+"""The ingest's SQL, built once per dialect: the hot path then only binds parameters.
+
+Building a SQLAlchemy statement and computing its cache key costs more than executing it on a
+warm connection, so statements that run for every alert are made here, not per request.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import bindparam, case, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.incidents.status import Status
+from bot.store.tables import alerts, incidents
+
+OPEN = text("status != 'resolved'")  # a literal, so PostgreSQL can match the partial index
+
+# Everything `_write_incident` sets, always, so one statement serves every case.
+INCIDENT_STATE = (
+    "firing_count",
+    "alert_count",
+    "tier",
+    "updated_at",
+    "flapping",
+    "status",
+    "resolved_at",
+    "resolved_by",
+    "acked_by",
+    "acked_at",
+    "ack_expires_at",
+    "silenced_until",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    lock_alerts: Any
+    lock_alert: Any
+    lock_incidents: Any
+    find_group: Any
+    open_group: Any
+    insert_alerts: Any
+    insert_incident: Any
+    write_incident: Any
+    set_alert: Any
+
+
+@functools.cache
+def statements(is_sqlite: bool) -> Statements:
+    def locked(stmt: Any) -> Any:
+        return stmt if is_sqlite else stmt.with_for_update()
+
+    insert = sqlite.insert if is_sqlite else postgresql.insert
+    return Statements(
+        lock_alerts=locked(
+            select(alerts)
+            .where(alerts.c.id.in_(bindparam("ids", expanding=True)))
+            .order_by(alerts.c.id)
+        ),
+        lock_alert=locked(
+            select(alerts).where(
+                alerts.c.source == bindparam("source"),
+                alerts.c.fingerprint == bindparam("fingerprint"),
+            )
+        ),
+        lock_incidents=locked(
+            select(incidents)
+            .where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+            .order_by(incidents.c.id)
+        ),
+        find_group=locked(
+            select(incidents)
+            .where(
+                incidents.c.group_key == bindparam("group_key"),
+                (incidents.c.status != Status.RESOLVED)
+                | (incidents.c.resolved_at >= bindparam("since")),
+            )
+            .order_by(
+                case((incidents.c.status != Status.RESOLVED, 0), else_=1),
+                incidents.c.resolved_at.desc(),
+            )
+            .limit(1)
+        ),
+        open_group=locked(
+            select(incidents).where(incidents.c.group_key == bindparam("group_key"), OPEN)
+        ),
+        insert_alerts=(
+            insert(alerts).on_conflict_do_nothing().returning(alerts.c.source, alerts.c.fingerprint)
+        ),
+        insert_incident=(
+            insert(incidents)
+            .on_conflict_do_nothing(index_elements=["group_key"], index_where=OPEN)
+            .returning(*incidents.c)
+        ),
+        write_incident=(
+            update(incidents)
+            .where(incidents.c.id == bindparam("incident_id"))
+            .values(
+                {name: bindparam(f"v_{name}") for name in INCIDENT_STATE}
+                | {"version": incidents.c.version + 1}
+            )
+        ),
+        set_alert=(
+            update(alerts)
+            .where(alerts.c.id == bindparam("alert_id"))
+            .values(
+                status=bindparam("v_status"),
+                starts_at=bindparam("v_starts_at"),
+                ends_at=bindparam("v_ends_at"),
+                last_seen_at=bindparam("v_now"),
+                changes=bindparam("v_changes", type_=alerts.c.changes.type),
+                received_count=alerts.c.received_count + bindparam("v_n"),
+                incident_id=bindparam("v_incident"),
+                labels=bindparam("v_labels", type_=alerts.c.labels.type),
+                annotations=bindparam("v_annotations", type_=alerts.c.annotations.type),
+                summary=bindparam("v_summary"),
+            )
+        ),
+    )

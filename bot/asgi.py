@@ -1,0 +1,22 @@
+"""ASGI entry for process managers: `uvicorn --factory bot.asgi:create_app` (or gunicorn with
+uvicorn workers), reading the configuration file named by TOCSIN_CONFIG."""
+
+from __future__ import annotations
+
+import os
+
+from starlette.applications import Starlette
+
+from bot.bootstrap import bootstrap
+from bot.errors import ConfigError
+from bot.logs import configure
+from bot.settings import load_settings
+
+
+def create_app() -> Starlette:
+    path = os.environ.get("TOCSIN_CONFIG")
+    if not path:
+        raise ConfigError(["TOCSIN_CONFIG: set it to the path of Tocsin's YAML configuration"])
+    settings = load_settings(path)
+    configure(settings.tocsin.log_format)
+    return bootstrap(settings).app
