@@ -25,6 +25,7 @@ from adapters.deploy.fake import FakeDeployService
 from adapters.sources import PARSERS
 from adapters.sources.auth import verify as verify_source
 from bot.alerts.ingest import IngestService
+from bot.alerts.seen import SeenCounts
 from bot.authz import Directory
 from bot.cards import render
 from bot.clock import Clock, SystemClock
@@ -60,6 +61,7 @@ class Tocsin:
     dispatcher: Dispatcher
     engine: Engine
     worker: OutboxWorker
+    ingest: IngestService
     platforms: dict[str, ChatPlatform]
     app: Starlette = field(init=False)
     tick_interval: float = 0.25
@@ -117,6 +119,7 @@ def bootstrap(
         metrics=metrics,
         registry=registry,
         actions=IncidentActions(incidents, deploy_service, outbox),
+        seen=SeenCounts(),
     )
     dispatcher = Dispatcher(services)
     signer = LinkSigner(settings.tocsin.secret_key, settings.tocsin.public_url)
@@ -136,13 +139,14 @@ def bootstrap(
         metrics,
     )
     engine = Engine(services, worker)
-    ingest = IngestService(db, outbox, settings, clock)
+    ingest = IngestService(db, outbox, settings, clock, seen=services.seen)
     tocsin = Tocsin(
         settings,
         services,
         dispatcher,
         engine,
         worker,
+        ingest,
         chat,
         tick_interval=settings.outbox.poll_interval.total_seconds(),
     )

@@ -52,6 +52,7 @@ class Engine:
             ("silences", self._end_silences),
             ("flapping", self._settle_flapping),
             ("digests", self._close_digests),
+            ("seen", self._write_seen),
         ):
             try:
                 await step(now)
@@ -63,6 +64,9 @@ class Engine:
             await self._measure_outbox(self.s.clock.now())
         except Exception:
             log.exception("outbox pass failed")
+
+    async def _write_seen(self, _now: datetime) -> None:
+        await self.s.seen.flush(self.s.db)
 
     async def _expire_acks(self, now: datetime) -> None:
         async with self.s.db.begin() as conn:
@@ -156,3 +160,4 @@ class Engine:
             async with self._lock:
                 self._scheduler.shutdown(wait=False)
             self._scheduler = self._job = None
+        await self.s.seen.flush(self.s.db)  # counters gathered since the last pass

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.alerts.seen import SeenCounts
 from bot.authz import Directory, Person
 from bot.clock import Clock
 from bot.grammar import CommandSpec, ParsedCommand
@@ -33,6 +34,7 @@ class Services:
     metrics: Metrics
     registry: Registry
     actions: Actions
+    seen: SeenCounts
 
 
 @dataclass(frozen=True, slots=True)

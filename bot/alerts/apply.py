@@ -78,7 +78,7 @@ class Changes:
         self.db = svc.db
         self.settings = svc.settings
         self.touched: dict[int, _Touched] = {}
-        self.seen: list[dict[str, Any]] = []
+        self.seen: list[tuple[int, int]] = []
         """Alerts that turned out to be repeats once locked (another request got there first)."""
         self.pending: list[tuple[AlertEvent, _Touched]] = []
         self.sql = statements(self.db.is_sqlite)
@@ -168,7 +168,7 @@ class Changes:
     async def _known_alert(self, event: AlertEvent, row: Any) -> None:
         incident = self.touched[row.incident_id]
         if is_repeat(event, row.status, row.starts_at, incident.row.status):
-            self.seen.append({"b_id": row.id, "b_seen": self.now, "b_n": self._copies(event)})
+            self.seen.append((row.id, self._copies(event)))
             return
         changes = self._changes(row)
         if event.status == AlertStatus.RESOLVED:

@@ -16,13 +16,14 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.alerts.apply import Changes
 from bot.alerts.event import AlertEvent
 from bot.alerts.result import IngestResult, is_repeat
+from bot.alerts.seen import SeenCounts
 from bot.clock import Clock
 from bot.outbox.enqueue import Outbox
 from bot.settings.schema import Settings
@@ -37,8 +38,11 @@ Key = tuple[str, str]
 
 
 class IngestService:
-    def __init__(self, db: Database, outbox: Outbox, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, db: Database, outbox: Outbox, settings: Settings, clock: Clock, *, seen: SeenCounts
+    ) -> None:
         self.db = db
+        self.seen = seen
         self.outbox = outbox
         self.settings = settings
         self.clock = clock
@@ -54,23 +58,19 @@ class IngestService:
         if not latest:
             return result
         now = self.clock.now()
-        # Repeats need no transaction: their counters are bumped atomically, and nothing else
-        # depends on them. Whatever is news goes through one locked transaction afterwards.
+        # Repeats need no lock and no transaction: a lock-free read tells them apart, and their
+        # counters are written behind (`SeenCounts`). What is news goes through one locked
+        # transaction afterwards.
         async with self.db.autocommit() as conn:
             known = await _peek(conn, sorted(latest))
-            seen: list[dict[str, Any]] = []
-            changed: dict[Key, AlertEvent] = {}
-            for key in sorted(latest):
-                event, row = latest[key], known.get(key)
-                if row is not None and is_repeat(
-                    event, row.status, row.starts_at, row.incident_status
-                ):
-                    seen.append({"b_id": row.id, "b_seen": now, "b_n": copies[key]})
-                else:
-                    changed[key] = event
-            if seen:
-                await conn.execute(_SEEN, seen)  # sorted by key; ids of one key never collide
-        result.deduplicated += len(seen)
+        changed: dict[Key, AlertEvent] = {}
+        for key in sorted(latest):
+            event, row = latest[key], known.get(key)
+            if row is not None and is_repeat(event, row.status, row.starts_at, row.incident_status):
+                self.seen.add(row.id, copies[key], now)
+                result.deduplicated += 1
+            else:
+                changed[key] = event
         if changed:
             ids = {key: known[key].id for key in changed if key in known}
             await self._change(changed, ids, copies, now, result)
@@ -90,9 +90,6 @@ class IngestService:
                 async with self.db.begin() as conn:
                     changes = Changes(self, conn, now, outcome, copies)
                     await changes.run(list(changed.values()), ids)
-                    if changes.seen:  # repeats after all: another request got there first
-                        changes.seen.sort(key=lambda s: int(s["b_id"]))
-                        await conn.execute(_SEEN, changes.seen)
             except DBAPIError as exc:
                 if attempt == ATTEMPTS or not _retryable(exc):
                     raise
@@ -103,6 +100,8 @@ class IngestService:
                 )
                 await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
                 continue
+            for alert_id, n in changes.seen:  # repeats after all: another request was first
+                self.seen.add(alert_id, n, now)
             result.deduplicated += len(changes.seen)
             for name in ("opened", "updated", "resolved", "ignored", "unrouted"):
                 setattr(result, name, getattr(outcome, name))
@@ -122,14 +121,6 @@ _PEEK = (
     )
     .join(incidents, incidents.c.id == alerts.c.incident_id)
     .where(tuple_(alerts.c.source, alerts.c.fingerprint).in_(bindparam("keys", expanding=True)))
-)
-_SEEN = (
-    update(alerts)
-    .where(alerts.c.id == bindparam("b_id"))
-    .values(
-        last_seen_at=bindparam("b_seen"),
-        received_count=alerts.c.received_count + bindparam("b_n"),
-    )
 )
 
 

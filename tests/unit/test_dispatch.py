@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from adapters.deploy.fake import FakeDeployService
-from bot.alerts.ingest import IngestService
 from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
 from bot.model import ActionKind, CardActionRequest, CommandRequest, Destination, Reply, Sender
@@ -51,8 +50,7 @@ def say(app: Tocsin, who: str, text: str, event_id: str | None = None) -> Any:
 
 
 async def open_incident(app: Tocsin, **labels: Any) -> int:
-    s = app.services
-    result = await IngestService(s.db, s.outbox, s.settings, s.clock).ingest([firing(**labels)])
+    result = await app.ingest.ingest([firing(**labels)])
     await app.engine.tick()
     return result.incident_ids[0]
 

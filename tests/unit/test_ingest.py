@@ -14,8 +14,7 @@ from tests.support import RecordingPlatform, firing, make_settings, resolved
 
 
 def ingest_of(app: Tocsin) -> IngestService:
-    s = app.services
-    return IngestService(s.db, s.outbox, s.settings, s.clock)
+    return app.ingest
 
 
 async def incident_rows(app: Tocsin) -> list:

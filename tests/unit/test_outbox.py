@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.alerts.ingest import IngestService
 from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
 from bot.model import ActionKind
@@ -25,8 +24,7 @@ def wire(db: Database, clock: FakeClock, chat: RecordingPlatform, **overrides: A
 
 
 async def ingest(app: Tocsin, *events: Any) -> Any:
-    s = app.services
-    return await IngestService(s.db, s.outbox, s.settings, s.clock).ingest(list(events))
+    return await app.ingest.ingest(list(events))
 
 
 async def statuses(app: Tocsin) -> list[str]:
