@@ -6,7 +6,8 @@ lifespan (or a test) calls `start()` and `stop()`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route
 
+from adapters.chat.console.follow import ConsoleFollower
 from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.platform import ConsolePlatform
 from adapters.chat.console.routes import console_routes
@@ -65,13 +67,20 @@ class Tocsin:
     platforms: dict[str, ChatPlatform]
     app: Starlette = field(init=False)
     tick_interval: float = 0.25
+    background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    """Loops that run while the app serves (e.g. the console's follower)."""
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, run_engine: bool = True) -> None:
         await ensure_current(self.services.db, auto_migrate=self.settings.database.auto_migrate)
         if run_engine:
             self.engine.start(self.tick_interval)
+        self._tasks = [asyncio.create_task(loop()) for loop in self.background]
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.engine.stop()
         await self.services.db.dispose()
 
@@ -170,6 +179,7 @@ def bootstrap(
         fire: Callable[[], Awaitable[str]] | None = None
         if settings.tocsin.demo:
             fire = partial(_fire_demo_alert, ingest, clock, engine)
+        tocsin.background.append(ConsoleFollower(db, hub, clock).run)
         routes += console_routes(
             console, hub, dispatcher, settings.console, settings.users, clock, fire
         )

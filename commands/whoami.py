@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from bot.errors import PermissionDenied
 from bot.grammar import Arg, CommandSpec, ParsedCommand
 from bot.i18n import t
 from bot.model import Reply
-from bot.prefs import set_language, user_scope
+from bot.prefs import chat_scope, set_language, user_scope
 from bot.services import Command, Context
 
 
@@ -19,7 +20,18 @@ async def _whoami(ctx: Context, _cmd: ParsedCommand) -> Reply:
 
 
 async def _lang(ctx: Context, cmd: ParsedCommand) -> Reply:
+    """Your own language, or with --chat the chat's (for everyone without their own setting)."""
     language = cmd.args["language"]
+    if "chat" in cmd.flags:
+        if not ctx.person.may("admin"):
+            raise PermissionDenied(
+                "auth.denied",
+                action=t("action.admin", ctx.lang),
+                scope=str(ctx.chat),
+                roles=", ".join(ctx.person.roles) or t("auth.no_roles", ctx.lang),
+            )
+        await set_language(ctx.services.db, ctx.conn, chat_scope(str(ctx.chat)), language)
+        return Reply(t("cmd.chat_lang_set", language))
     await set_language(ctx.services.db, ctx.conn, user_scope(ctx.person.id), language)
     return Reply(t("cmd.lang_set", language), private=True)
 
@@ -47,6 +59,7 @@ COMMANDS = [
             "Choose the language Tocsin answers you in.",
             "设置 Tocsin 回复您的语言。",
             aliases=("language", "语言"),
+            flags=("chat",),
         ),
         _lang,
     ),

@@ -94,20 +94,29 @@ class Sent:
 class RecordingPlatform:
     """An in-memory chat platform: keeps what it was asked to show, can be told to fail."""
 
-    def __init__(self, name: str = "fake", capabilities: ChatCapabilities | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "fake",
+        capabilities: ChatCapabilities | None = None,
+        chats: set[str] | None = None,
+    ) -> None:
         self.name = name
+        self.chats = chats
+        """When given, only these chats exist (others fail as a real platform would)."""
         self.capabilities = capabilities or ChatCapabilities(rate_per_second=100, burst=100)
         self.sent: list[Sent] = []
         self.cards: dict[int, Card] = {}
         self.fail_next: list[Exception] = []
         self._next = 0
 
-    def _maybe_fail(self) -> None:
+    def _maybe_fail(self, dest: Destination) -> None:
         if self.fail_next:
             raise self.fail_next.pop(0)
+        if self.chats is not None and dest.chat not in self.chats:
+            raise PermanentDelivery(f"channel_not_found: {dest.chat}")
 
     async def post_card(self, dest: Destination, card: Card, *, lang: str) -> PostedRef:
-        self._maybe_fail()
+        self._maybe_fail(dest)
         self._next += 1
         self.cards[self._next] = card
         self.sent.append(Sent("post", str(dest), card, ref={"n": self._next}))
@@ -116,13 +125,13 @@ class RecordingPlatform:
     async def update_card(
         self, dest: Destination, ref: PostedRef, card: Card, *, lang: str
     ) -> PostedRef:
-        self._maybe_fail()
+        self._maybe_fail(dest)
         self.cards[ref.data["n"]] = card
         self.sent.append(Sent("update", str(dest), card, ref=dict(ref.data)))
         return ref
 
     async def post_text(self, dest: Destination, text: str, *, reply_to: PostedRef | None) -> None:
-        self._maybe_fail()
+        self._maybe_fail(dest)
         self.sent.append(
             Sent("text", str(dest), text=text, ref=dict(reply_to.data) if reply_to else {})
         )

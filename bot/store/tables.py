@@ -224,4 +224,5 @@ console_messages = Table(
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Index("ix_console_messages_chat", "chat", "id"),
+    Index("ix_console_messages_updated", "updated_at"),
 )

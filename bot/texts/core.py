@@ -156,6 +156,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "您是 {name}（{id}）。角色：{roles}。语言：{lang}。",
     },
     "cmd.lang_set": {"en": "Language set to English.", "zh": "语言已设置为中文。"},
+    "cmd.chat_lang_set": {
+        "en": "This chat's language is now English (people who chose their own keep it).",
+        "zh": "本群语言已设置为中文（已自行设置语言的成员不受影响）。",
+    },
     "cmd.help_header": {
         "en": "Commands you may run:",
         "zh": "您可以使用的命令：",

@@ -243,3 +243,16 @@ async def test_actions_on_resolved_incident_change_nothing(
     await press(tocsin, "U-ALICE", ActionKind.RESOLVE, f"incident:{number}")
     reply = await press(tocsin, "U-ALICE", kind, f"incident:{number}")
     assert reply.private and "already resolved" in reply.text
+
+
+async def test_chat_language_needs_admin_and_applies_to_people_without_their_own(
+    tocsin: Tocsin, chat: RecordingPlatform
+) -> None:
+    denied = await say(tocsin, "U-CAROL", "/lang zh --chat")
+    assert not denied.ok and "administer" in denied.text
+    done = await say(tocsin, "U-ALICE", "/lang zh --chat")
+    assert done.ok and "本群" in done.text
+    assert "您是 Carol" in (await say(tocsin, "U-CAROL", "/whoami")).text  # no own setting
+    await open_incident(tocsin)
+    [post] = chat.ops("post")
+    assert post.card is not None and post.card.fields[2].value == "告警中"  # cards follow the chat

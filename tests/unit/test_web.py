@@ -18,6 +18,7 @@ from bot.clock import FakeClock
 from bot.links import LinkSigner
 from bot.model import ActionKind, Destination
 from bot.store.db import Database
+from bot.store.migrate import head_revision
 from bot.store.tables import alerts, incidents
 from tests.support import TOKEN, RecordingPlatform, make_settings
 from tests.unit.test_dispatch import incident
@@ -209,7 +210,7 @@ async def test_readyz_reports_an_unmigrated_database(tmp_path: Any) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         response = await http.get("/readyz")
     await db.dispose()
-    assert response.status_code == 503 and "needs 0001" in response.json()["database"]
+    assert response.status_code == 503 and f"needs {head_revision()}" in response.json()["database"]
 
 
 # -- signed action links --------------------------------------------------------------------

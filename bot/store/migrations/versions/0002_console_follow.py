@@ -1,0 +1,22 @@
+"""console messages: index on updated_at, for relaying changes between processes
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_console_messages_updated", "console_messages", ["updated_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_console_messages_updated", table_name="console_messages")
