@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 
 from bot.bootstrap import bootstrap
 from bot.errors import ConfigError
-from bot.logs import configure
+from bot.logs import configure, tune_gc
 from bot.settings import load_settings
 
 
@@ -19,4 +19,6 @@ def create_app() -> Starlette:
         raise ConfigError(["TOCSIN_CONFIG: set it to the path of Tocsin's YAML configuration"])
     settings = load_settings(path)
     configure(settings.tocsin.log_format)
-    return bootstrap(settings).app
+    app = bootstrap(settings).app
+    tune_gc()
+    return app

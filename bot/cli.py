@@ -102,11 +102,12 @@ def _serve(settings: Settings, banner: str = "", config_path: str | None = None)
     import uvicorn
 
     from bot.bootstrap import bootstrap
-    from bot.logs import configure
+    from bot.logs import configure, tune_gc
 
     configure(settings.tocsin.log_format)
     tocsin = bootstrap(settings)
     asyncio.run(_precheck(tocsin))
+    tune_gc()
     if banner:
         print(banner, flush=True)
     options: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 
@@ -38,3 +39,11 @@ def configure(fmt: str, level: str = "INFO") -> None:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+
+
+def tune_gc() -> None:
+    """For server processes, once wired: what exists now lives as long as the process, so keep
+    the collector off it, and let it run less often (each request allocates many short-lived
+    objects; the default thresholds spent a tenth of the CPU collecting them)."""
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.alerts.apply import Changes
 from bot.alerts.event import AlertEvent
+from bot.alerts.known import KnownAlerts
 from bot.alerts.result import IngestResult, is_repeat
 from bot.alerts.seen import SeenCounts
 from bot.clock import Clock
@@ -43,6 +44,7 @@ class IngestService:
     ) -> None:
         self.db = db
         self.seen = seen
+        self.known = KnownAlerts()
         self.outbox = outbox
         self.settings = settings
         self.clock = clock
@@ -58,21 +60,33 @@ class IngestService:
         if not latest:
             return result
         now = self.clock.now()
-        # Repeats need no lock and no transaction: a lock-free read tells them apart, and their
-        # counters are written behind (`SeenCounts`). What is news goes through one locked
-        # transaction afterwards.
-        async with self.db.autocommit() as conn:
-            known = await _peek(conn, sorted(latest))
-        changed: dict[Key, AlertEvent] = {}
+        # Repeats need no lock and no transaction: what this process knows, or a lock-free
+        # read, tells them apart, and their counters are written behind (`SeenCounts`). What
+        # is news goes through one locked transaction afterwards.
+        unsure: list[Key] = []
         for key in sorted(latest):
-            event, row = latest[key], known.get(key)
+            alert_id = self.known.repeat_of(latest[key], now)
+            if alert_id is None:
+                unsure.append(key)
+            else:
+                self.seen.add(alert_id, copies[key], now)
+                result.deduplicated += 1
+        if not unsure:
+            return result
+        async with self.db.autocommit() as conn:
+            found = await _peek(conn, unsure)
+        changed: dict[Key, AlertEvent] = {}
+        for key in unsure:
+            event, row = latest[key], found.get(key)
             if row is not None and is_repeat(event, row.status, row.starts_at, row.incident_status):
+                self.known.learn(key, row.id, row.status, row.starts_at, now)
                 self.seen.add(row.id, copies[key], now)
                 result.deduplicated += 1
             else:
                 changed[key] = event
         if changed:
-            ids = {key: known[key].id for key in changed if key in known}
+            self.known.forget(list(changed))
+            ids = {key: found[key].id for key in changed if key in found}
             await self._change(changed, ids, copies, now, result)
         return result
 
