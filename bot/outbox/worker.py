@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
@@ -27,10 +27,11 @@ from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.model import Card, Destination
 from bot.outbox.ratelimit import Buckets
+from bot.outbox.statements import statements
 from bot.ports import ChatPlatform, PostedRef
 from bot.prefs import chat_scope, get_language
 from bot.store.db import Database
-from bot.store.tables import card_posts, outbox
+from bot.store.tables import outbox
 
 log = structlog.get_logger(__name__)
 
@@ -62,10 +63,13 @@ class OutboxWorker:
         self.db, self.clock, self.platforms, self.buckets = db, clock, platforms, buckets
         self.render, self.links, self.settings, self.metrics = render, links, settings, metrics
         self.monotonic: Callable[[], float] = time.monotonic
+        self.sql = statements(db.is_sqlite)
+        self._languages: dict[str, str] = {}
 
     async def run_once(self) -> int:
         """One pass; returns the number of deliveries made."""
         now = self.clock.now()
+        self._languages.clear()
         rows = await self._claim(now)
         if not rows:
             return 0
@@ -87,24 +91,13 @@ class OutboxWorker:
 
     async def _claim(self, now: datetime) -> list[Any]:
         async with self.db.begin() as conn:
-            stmt = (
-                select(outbox)
-                .where(
-                    and_(
-                        outbox.c.status == "pending",
-                        outbox.c.next_attempt_at <= now,
-                        or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < now),
-                    )
-                )
-                .order_by(outbox.c.priority, outbox.c.id)
-                .limit(self.settings.batch)
+            found = await conn.execute(
+                self.sql.claim, {"b_now": now, "b_batch": self.settings.batch}
             )
-            rows = list((await conn.execute(self.db.for_update(stmt, skip_locked=True))).all())
+            rows = list(found.all())
             if rows:
                 await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([r.id for r in rows]))
-                    .values(claimed_until=now + LEASE)
+                    self.sql.lease, {"b_ids": [r.id for r in rows], "b_until": now + LEASE}
                 )
         return rows
 
@@ -139,8 +132,11 @@ class OutboxWorker:
             await self._deliver_card(platform, dest, group[0])
 
     async def _language(self, conn: AsyncConnection, destination: str) -> str:
-        stored = await get_language(conn, chat_scope(destination))
-        return stored or self.settings.default_language
+        """The chat's language, read once per pass."""
+        if destination not in self._languages:
+            stored = await get_language(conn, chat_scope(destination))
+            self._languages[destination] = stored or self.settings.default_language
+        return self._languages[destination]
 
     async def _deliver_text(self, platform: ChatPlatform, dest: Destination, row: Any) -> None:
         started = self.clock.now()
@@ -161,17 +157,8 @@ class OutboxWorker:
             if post is not None and "digest" in post.ref:  # folded into a storm digest
                 card_ref = post.ref["digest"]
                 post = await self._post_row(conn, card_ref, destination)
-            newest = (
-                await conn.execute(
-                    select(func.max(outbox.c.id)).where(
-                        and_(
-                            outbox.c.destination == destination,
-                            outbox.c.card_ref == first.card_ref,
-                            outbox.c.status == "pending",
-                        )
-                    )
-                )
-            ).scalar_one()
+            one_card = {"b_destination": destination, "b_card_ref": first.card_ref}
+            newest = (await conn.execute(self.sql.newest, one_card)).scalar_one()
             card = await self.render(conn, card_ref, started, lang)
             await conn.commit()
         if card is not None:
@@ -184,7 +171,8 @@ class OutboxWorker:
                 kind = "update"
             else:
                 ref, kind = await platform.post_card(dest, card, lang=lang), "repost"
-            await self._remember(card_ref, destination, ref, started)
+            if post is None or ref.data != post.ref:
+                await self._remember(card_ref, destination, ref, started)
             self.metrics.cards_sent.labels(dest.platform, kind).inc()
         await self._done_group(destination, first.card_ref, newest or first.id, started)
 
@@ -200,36 +188,28 @@ class OutboxWorker:
         return text, None
 
     async def _post_row(self, conn: AsyncConnection, card_ref: str, destination: str) -> Any:
-        stmt = select(card_posts).where(
-            and_(card_posts.c.card_ref == card_ref, card_posts.c.destination == destination)
+        found = await conn.execute(
+            self.sql.post_row, {"b_card_ref": card_ref, "b_destination": destination}
         )
-        return (await conn.execute(stmt)).first()
+        return found.first()
 
     async def _remember(
         self, card_ref: str, destination: str, ref: PostedRef, now: datetime
     ) -> None:
         async with self.db.begin() as conn:
-            stmt = self.db.insert(card_posts).values(
-                card_ref=card_ref,
-                destination=destination,
-                ref=ref.data,
-                created_at=now,
-                updated_at=now,
-            )
             await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["card_ref", "destination"],
-                    set_={"ref": ref.data, "updated_at": now},
-                )
+                self.sql.remember,
+                {
+                    "b_card_ref": card_ref,
+                    "b_destination": destination,
+                    "b_ref": ref.data,
+                    "b_now": now,
+                },
             )
 
     async def _done(self, ids: list[int], now: datetime) -> None:
         async with self.db.begin() as conn:
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(status="sent", sent_at=now, claimed_until=None)
-            )
+            await conn.execute(self.sql.done, {"b_ids": ids, "b_now": now})
 
     async def _done_group(
         self, destination: str, card_ref: str, newest: int, now: datetime
@@ -237,16 +217,13 @@ class OutboxWorker:
         """Every pending update of this card up to what was rendered is now delivered."""
         async with self.db.begin() as conn:
             await conn.execute(
-                update(outbox)
-                .where(
-                    and_(
-                        outbox.c.destination == destination,
-                        outbox.c.card_ref == card_ref,
-                        outbox.c.status == "pending",
-                        outbox.c.id <= newest,
-                    )
-                )
-                .values(status="sent", sent_at=now, claimed_until=None)
+                self.sql.done_group,
+                {
+                    "b_destination": destination,
+                    "b_card_ref": card_ref,
+                    "b_newest": newest,
+                    "b_now": now,
+                },
             )
 
     async def _release(self, rows: list[Any], when: datetime) -> None:

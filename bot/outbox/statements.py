@@ -1,0 +1,71 @@
+"""The outbox worker's SQL, built once per dialect (it runs for every delivery)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.store.tables import card_posts, outbox
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    claim: Any
+    lease: Any
+    post_row: Any
+    newest: Any
+    done_group: Any
+    done: Any
+    remember: Any
+
+
+@functools.cache
+def statements(is_sqlite: bool) -> Statements:
+    claim = (
+        select(outbox)
+        .where(
+            outbox.c.status == "pending",
+            outbox.c.next_attempt_at <= bindparam("b_now"),
+            or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < bindparam("b_now")),
+        )
+        .order_by(outbox.c.priority, outbox.c.id)
+        .limit(bindparam("b_batch"))
+    )
+    insert = sqlite.insert if is_sqlite else postgresql.insert
+    remember = insert(card_posts).values(
+        card_ref=bindparam("b_card_ref"),
+        destination=bindparam("b_destination"),
+        ref=bindparam("b_ref", type_=card_posts.c.ref.type),
+        created_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+    one_card = and_(
+        outbox.c.destination == bindparam("b_destination"),
+        outbox.c.card_ref == bindparam("b_card_ref"),
+        outbox.c.status == "pending",
+    )
+    return Statements(
+        claim=claim if is_sqlite else claim.with_for_update(skip_locked=True),
+        lease=update(outbox)
+        .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
+        .values(claimed_until=bindparam("b_until")),
+        post_row=select(card_posts).where(
+            card_posts.c.card_ref == bindparam("b_card_ref"),
+            card_posts.c.destination == bindparam("b_destination"),
+        ),
+        newest=select(func.max(outbox.c.id)).where(one_card),
+        done_group=update(outbox)
+        .where(and_(one_card, outbox.c.id <= bindparam("b_newest")))
+        .values(status="sent", sent_at=bindparam("b_now"), claimed_until=None),
+        done=update(outbox)
+        .where(outbox.c.id.in_(bindparam("b_ids", expanding=True)))
+        .values(status="sent", sent_at=bindparam("b_now"), claimed_until=None),
+        remember=remember.on_conflict_do_update(
+            index_elements=["card_ref", "destination"],
+            set_={"ref": remember.excluded.ref, "updated_at": remember.excluded.updated_at},
+        ),
+    )
