@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from bot.bootstrap import bootstrap
 from bot.errors import ConfigError
@@ -13,7 +13,7 @@ from bot.logs import configure, tune_gc
 from bot.settings import load_settings
 
 
-def create_app() -> Starlette:
+def create_app() -> ASGIApp:
     path = os.environ.get("TOCSIN_CONFIG")
     if not path:
         raise ConfigError(["TOCSIN_CONFIG: set it to the path of Tocsin's YAML configuration"])

@@ -18,6 +18,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from adapters.chat.console.follow import ConsoleFollower
 from adapters.chat.console.hub import ConsoleHub
@@ -65,7 +66,7 @@ class Tocsin:
     worker: OutboxWorker
     ingest: IngestService
     platforms: dict[str, ChatPlatform]
-    app: Starlette = field(init=False)
+    app: ASGIApp = field(init=False)
     tick_interval: float = 0.25
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Loops that run while the app serves (e.g. the console's follower)."""
@@ -160,16 +161,16 @@ def bootstrap(
         tick_interval=settings.outbox.poll_interval.total_seconds(),
     )
 
+    alerts_endpoint = AlertEndpoint(
+        settings.sources,
+        PARSERS,
+        verify_source,
+        ingest,
+        metrics,
+        settings.server.max_body_bytes,
+        on_ingested=engine.wake,
+    )
     routes: list[BaseRoute] = [
-        *AlertEndpoint(
-            settings.sources,
-            PARSERS,
-            verify_source,
-            ingest,
-            metrics,
-            settings.server.max_body_bytes,
-            on_ingested=engine.wake,
-        ).routes(),
         *ops_routes(db, metrics),
         *ActionLinks(
             signer, dispatcher, clock, settings.console.tokens, settings.tocsin.language
@@ -184,7 +185,7 @@ def bootstrap(
             console, hub, dispatcher, settings.console, settings.users, clock, fire
         )
         routes.append(Route("/", lambda _r: RedirectResponse("/console")))
-    tocsin.app = Starlette(routes=routes, lifespan=tocsin.lifespan)
+    tocsin.app = alerts_endpoint.in_front_of(Starlette(routes=routes, lifespan=tocsin.lifespan))
     return tocsin
 
 

@@ -115,6 +115,7 @@ def _serve(settings: Settings, banner: str = "", config_path: str | None = None)
         "port": settings.server.port,
         "log_level": "warning",
         "access_log": False,
+        "proxy_headers": False,
         "lifespan": "on",
         "loop": "uvloop" if _has("uvloop") else "asyncio",
         "http": "httptools" if _has("httptools") else "h11",

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse
 
 from bot.errors import PayloadTooLarge
 
@@ -23,9 +19,3 @@ async def read_body(request: Request, limit: int) -> bytes:
         chunks.append(chunk)
     return b"".join(chunks)
 
-
-class FastJSON(JSONResponse):
-    """JSON rendered by orjson (the alert endpoints answer thousands of times a second)."""
-
-    def render(self, content: Any) -> bytes:
-        return orjson.dumps(content)
