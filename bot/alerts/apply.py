@@ -338,6 +338,11 @@ class Changes:
         self.result.incident_ids.append(incident_id)
         priority = Tier(item.tier).rank
         outbox = self.svc.outbox
+        minor = (
+            not item.new and status == row.status and item.tier == row.tier and not item.flapping
+        )
+        if not minor:
+            self.result.urgent = True
         await outbox.card(
             self.conn,
             card_ref(incident_id),
@@ -345,6 +350,7 @@ class Changes:
             priority=priority,
             now=self.now,
             new=item.new,
+            minor=minor,
         )
         if item.retriggered and status == Status.TRIGGERED and not flapping:
             for dest in row.destinations:

@@ -120,6 +120,7 @@ class IngestService:
             for name in ("opened", "updated", "resolved", "ignored", "unrouted"):
                 setattr(result, name, getattr(outcome, name))
             result.incident_ids = outcome.incident_ids
+            result.urgent = outcome.urgent
             return
 
 

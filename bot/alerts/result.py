@@ -19,6 +19,8 @@ class IngestResult:
     ignored: int = 0
     unrouted: int = 0
     incident_ids: list[int] = field(default_factory=list)
+    urgent: bool = False
+    """Something must reach a chat now (a new incident, a state change), not just soon."""
 
 
 def is_repeat(

@@ -7,7 +7,7 @@ so any number of updates to one card coalesce into one delivery of the latest st
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,10 +27,17 @@ _QUEUED = select(func.count(func.distinct(outbox.c.card_ref))).where(
 
 
 class Outbox:
-    def __init__(self, db: Database, buckets: Buckets, storm_horizon: float) -> None:
+    def __init__(
+        self,
+        db: Database,
+        buckets: Buckets,
+        storm_horizon: float,
+        minor_delay: timedelta = timedelta(seconds=2),
+    ) -> None:
         self.db = db
         self.buckets = buckets
         self.storm_horizon = storm_horizon
+        self.minor_delay = minor_delay
 
     async def card(
         self,
@@ -41,19 +48,23 @@ class Outbox:
         priority: int,
         now: datetime,
         new: bool = False,
+        minor: bool = False,
     ) -> None:
         """Post or update `card_ref` on each destination.
 
         For a `new` card on a destination whose rate budget cannot carry its queue within the
-        storm horizon, the card is folded into that destination's live digest instead.
+        storm horizon, the card is folded into that destination's live digest instead. A
+        `minor` update (say, one more alert in the group) waits `minor_delay`, so that a burst
+        of them reaches the chat as one edit; state changes and presses go at once.
         """
+        due = now + self.minor_delay if minor else now
         rows = []
         for dest in destinations:
             if new and priority > URGENT and await self._over_budget(conn, dest):
                 digest_ref = await self._fold(conn, dest, card_ref, now)
-                rows.append(self._row(dest, digest_ref, priority, now, {}))
+                rows.append(self._row(dest, digest_ref, priority, now, due))
                 continue
-            rows.append(self._row(dest, card_ref, priority, now, {}))
+            rows.append(self._row(dest, card_ref, priority, now, due))
         if rows:
             await conn.execute(_INSERT, rows)
 
@@ -85,7 +96,7 @@ class Outbox:
 
     @staticmethod
     def _row(
-        dest: str, card_ref: str, priority: int, now: datetime, payload: dict[str, str]
+        dest: str, card_ref: str, priority: int, now: datetime, due: datetime
     ) -> dict[str, object]:
         Destination.parse(dest)
         return {
@@ -93,10 +104,10 @@ class Outbox:
             "kind": "card",
             "card_ref": card_ref,
             "priority": priority,
-            "payload": payload,
+            "payload": {},
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": due,
             "created_at": now,
         }
 

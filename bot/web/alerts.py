@@ -89,7 +89,7 @@ class AlertEndpoint:
         if result.unrouted:
             self.metrics.alerts_unrouted.inc(result.unrouted)
         self.metrics.ingest_seconds.labels(source.name).observe(time.perf_counter() - started)
-        if result.incident_ids:
+        if result.urgent:
             self.on_ingested()
         await _answer(
             send,

@@ -13,7 +13,7 @@ from bot.outbox.ratelimit import TokenBucket
 from bot.ports import ChatCapabilities
 from bot.store.db import Database
 from bot.store.tables import digests, outbox
-from tests.support import RecordingPlatform, firing, gone, make_settings, retry_later
+from tests.support import RecordingPlatform, firing, gone, make_settings, resolved, retry_later
 from tests.unit.test_dispatch import incident, press
 
 
@@ -187,3 +187,24 @@ async def test_link_only_platform_gets_signed_action_links(db: Database, clock: 
     assert post.card is not None
     urls = [b.url for b in post.card.buttons]
     assert all(u and u.startswith("http://tocsin.test/a/") for u in urls)
+
+
+async def test_minor_updates_wait_a_little_and_state_changes_do_not(
+    tocsin: Tocsin, chat: RecordingPlatform, clock: FakeClock
+) -> None:
+    await ingest(tocsin, firing(instance="i-1"))
+    await tocsin.engine.tick()
+    joined = await ingest(tocsin, firing(instance="i-2"))
+    assert not joined.urgent  # one more alert in the group: the card can wait a moment
+    await tocsin.engine.tick()
+    assert chat.ops("update") == []
+    clock.advance(2)
+    await tocsin.engine.tick()
+    [update] = chat.ops("update")
+    assert update.card is not None and "2 firing of 2" in update.card.fields[3].value
+    escalated = await ingest(tocsin, firing(instance="i-3", severity="critical", service="x"))
+    assert escalated.urgent  # a new incident goes at once
+    done = await ingest(tocsin, resolved(instance="i-1"), resolved(instance="i-2"))
+    assert done.urgent and done.resolved == 1
+    await tocsin.engine.tick()
+    assert chat.ops("update")[-1].card.status == "resolved"  # type: ignore[union-attr]
