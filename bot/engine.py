@@ -53,6 +53,7 @@ class Engine:
             ("flapping", self._settle_flapping),
             ("digests", self._close_digests),
             ("seen", self._write_seen),
+            ("cards", self._due_cards),
         ):
             try:
                 await step(now)
@@ -64,6 +65,28 @@ class Engine:
             await self._measure_outbox(self.s.clock.now())
         except Exception:
             log.exception("outbox pass failed")
+
+    async def _due_cards(self, now: datetime) -> None:
+        """Cards whose refresh was put off (see `outbox.update_delay`) go into the outbox."""
+        async with self.s.db.begin() as conn:
+            stmt = self.s.db.for_update(
+                select(incidents.c.id, incidents.c.tier, incidents.c.destinations)
+                .where(incidents.c.card_due_at <= now)
+                .limit(500),
+                skip_locked=True,
+            )
+            rows = (await conn.execute(stmt)).all()
+            if not rows:
+                return
+            await conn.execute(
+                update(incidents)
+                .where(incidents.c.id.in_([r.id for r in rows]))
+                .values(card_due_at=None)
+            )
+            for row in rows:
+                await self.s.outbox.card(
+                    conn, card_ref(row.id), row.destinations, priority=Tier(row.tier).rank, now=now
+                )
 
     async def _write_seen(self, _now: datetime) -> None:
         await self.s.seen.flush(self.s.db)

@@ -329,6 +329,11 @@ class Changes:
                 ack_expires_at=None,
             )
             self.result.resolved += 1
+        minor = (
+            not item.new and status == row.status and item.tier == row.tier and not item.flapping
+        )
+        if minor:  # one more alert in the group: the engine refreshes the card a moment later
+            state["card_due_at"] = row.card_due_at or self.now + self.settings.outbox.update_delay
         await self.conn.execute(
             self.sql.write_incident,
             {"incident_id": incident_id} | {f"v_{k}": v for k, v in state.items()},
@@ -338,11 +343,9 @@ class Changes:
         self.result.incident_ids.append(incident_id)
         priority = Tier(item.tier).rank
         outbox = self.svc.outbox
-        minor = (
-            not item.new and status == row.status and item.tier == row.tier and not item.flapping
-        )
-        if not minor:
-            self.result.urgent = True
+        if minor:
+            return
+        self.result.urgent = True
         await outbox.card(
             self.conn,
             card_ref(incident_id),
@@ -350,7 +353,6 @@ class Changes:
             priority=priority,
             now=self.now,
             new=item.new,
-            minor=minor,
         )
         if item.retriggered and status == Status.TRIGGERED and not flapping:
             for dest in row.destinations:

@@ -20,6 +20,7 @@ OPEN = text("status != 'resolved'")  # a literal, so PostgreSQL can match the pa
 
 # Everything `_write_incident` sets, always, so one statement serves every case.
 INCIDENT_STATE = (
+    "card_due_at",
     "firing_count",
     "alert_count",
     "tier",

@@ -7,7 +7,7 @@ so any number of updates to one card coalesce into one delivery of the latest st
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,17 +27,10 @@ _QUEUED = select(func.count(func.distinct(outbox.c.card_ref))).where(
 
 
 class Outbox:
-    def __init__(
-        self,
-        db: Database,
-        buckets: Buckets,
-        storm_horizon: float,
-        minor_delay: timedelta = timedelta(seconds=2),
-    ) -> None:
+    def __init__(self, db: Database, buckets: Buckets, storm_horizon: float) -> None:
         self.db = db
         self.buckets = buckets
         self.storm_horizon = storm_horizon
-        self.minor_delay = minor_delay
 
     async def card(
         self,
@@ -48,23 +41,19 @@ class Outbox:
         priority: int,
         now: datetime,
         new: bool = False,
-        minor: bool = False,
     ) -> None:
         """Post or update `card_ref` on each destination.
 
         For a `new` card on a destination whose rate budget cannot carry its queue within the
-        storm horizon, the card is folded into that destination's live digest instead. A
-        `minor` update (say, one more alert in the group) waits `minor_delay`, so that a burst
-        of them reaches the chat as one edit; state changes and presses go at once.
+        storm horizon, the card is folded into that destination's live digest instead.
         """
-        due = now + self.minor_delay if minor else now
         rows = []
         for dest in destinations:
             if new and priority > URGENT and await self._over_budget(conn, dest):
                 digest_ref = await self._fold(conn, dest, card_ref, now)
-                rows.append(self._row(dest, digest_ref, priority, now, due))
+                rows.append(self._row(dest, digest_ref, priority, now))
                 continue
-            rows.append(self._row(dest, card_ref, priority, now, due))
+            rows.append(self._row(dest, card_ref, priority, now))
         if rows:
             await conn.execute(_INSERT, rows)
 
@@ -95,9 +84,7 @@ class Outbox:
         )
 
     @staticmethod
-    def _row(
-        dest: str, card_ref: str, priority: int, now: datetime, due: datetime
-    ) -> dict[str, object]:
+    def _row(dest: str, card_ref: str, priority: int, now: datetime) -> dict[str, object]:
         Destination.parse(dest)
         return {
             "destination": dest,
@@ -107,7 +94,7 @@ class Outbox:
             "payload": {},
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": due,
+            "next_attempt_at": now,
             "created_at": now,
         }
 

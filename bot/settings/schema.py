@@ -151,6 +151,9 @@ class Outbox(_Frozen):
     poll_interval: Duration = timedelta(milliseconds=250)
     rate_limits: dict[str, RateLimit] = {}
     """Per platform overrides of the platform's declared rate (key: platform name)."""
+    update_delay: Duration = timedelta(seconds=2)
+    """A card whose incident only gained or lost alerts is refreshed this much later, so a
+    burst of them is one edit; state changes and button presses go at once."""
     storm_horizon: Duration = timedelta(seconds=60)
     """New incidents fold into a digest when the destination cannot post them within this time."""
 

@@ -80,6 +80,7 @@ incidents = Table(
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Column("version", Integer, nullable=False, default=1),
+    Column("card_due_at", TS),
     Index(
         "uq_incidents_open_group",
         "group_key",
@@ -88,6 +89,7 @@ incidents = Table(
         postgresql_where=text("status != 'resolved'"),
     ),
     Index("ix_incidents_status_due", "status", "silenced_until", "ack_expires_at"),
+    Index("ix_incidents_card_due", "card_due_at"),
 )
 
 alerts = Table(
