@@ -88,8 +88,9 @@ class Engine:
                     conn, card_ref(row.id), row.destinations, priority=Tier(row.tier).rank, now=now
                 )
 
-    async def _write_seen(self, _now: datetime) -> None:
-        await self.s.seen.flush(self.s.db)
+    async def _write_seen(self, now: datetime) -> None:
+        if self.s.seen.due(now):
+            await self.s.seen.flush(self.s.db)
 
     async def _expire_acks(self, now: datetime) -> None:
         async with self.s.db.begin() as conn:

@@ -81,6 +81,8 @@ class Changes:
         self.seen: list[tuple[int, int]] = []
         """Alerts that turned out to be repeats once locked (another request got there first)."""
         self.pending: list[tuple[AlertEvent, _Touched]] = []
+        self.stored: list[tuple[tuple[str, str], int, AlertEvent]] = []
+        """Alerts written as `event` says, by key and id (what this process may remember)."""
         self.sql = statements(self.db.is_sqlite)
         self.groups: dict[str, _Touched] = {}
 
@@ -152,16 +154,18 @@ class Changes:
             for event, incident in self.pending
         ]
         result = await self.conn.execute(self.sql.insert_alerts, rows)
-        stored = {(r.source, r.fingerprint) for r in result.all()}
+        stored = {(r.source, r.fingerprint): r.id for r in result.all()}
         pending, self.pending = self.pending, []
         for event, incident in pending:
-            if (event.source, event.fingerprint) in stored:
+            key = (event.source, event.fingerprint)
+            if key in stored:
+                self.stored.append((key, stored[key], event))
                 incident.firing_delta += 1
                 incident.alert_delta += 1
                 continue
             # another request stored it a moment ago: treat it as known
-            key = {"source": event.source, "fingerprint": event.fingerprint}
-            row = (await self.conn.execute(self.sql.lock_alert, key)).one()
+            where = {"source": event.source, "fingerprint": event.fingerprint}
+            row = (await self.conn.execute(self.sql.lock_alert, where)).one()
             await self._lock_incidents({row.incident_id})
             await self._known_alert(event, row)
 
@@ -198,6 +202,7 @@ class Changes:
     async def _set_alert(
         self, row: Any, event: AlertEvent, changes: list[str], incident_id: int
     ) -> None:
+        self.stored.append(((event.source, event.fingerprint), row.id, event))
         await self.conn.execute(
             self.sql.set_alert,
             {

@@ -116,6 +116,8 @@ class IngestService:
                 continue
             for alert_id, n in changes.seen:  # repeats after all: another request was first
                 self.seen.add(alert_id, n, now)
+            for key, alert_id, event in changes.stored:  # committed: safe to remember
+                self.known.learn(key, alert_id, event.status, event.starts_at, now)
             result.deduplicated += len(changes.seen)
             for name in ("opened", "updated", "resolved", "ignored", "unrouted"):
                 setattr(result, name, getattr(outcome, name))

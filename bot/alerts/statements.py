@@ -89,7 +89,9 @@ def statements(is_sqlite: bool) -> Statements:
             select(incidents).where(incidents.c.group_key == bindparam("group_key"), OPEN)
         ),
         insert_alerts=(
-            insert(alerts).on_conflict_do_nothing().returning(alerts.c.source, alerts.c.fingerprint)
+            insert(alerts)
+            .on_conflict_do_nothing()
+            .returning(alerts.c.id, alerts.c.source, alerts.c.fingerprint)
         ),
         insert_incident=(
             insert(incidents)

@@ -50,7 +50,7 @@ async def test_new_alert_opens_an_incident_and_posts_one_card(
 
 
 async def test_repeated_fingerprint_is_deduplicated_and_changes_no_card(
-    tocsin: Tocsin, chat: RecordingPlatform
+    tocsin: Tocsin, chat: RecordingPlatform, clock: FakeClock
 ) -> None:
     svc = ingest_of(tocsin)
     await svc.ingest([firing()])
@@ -59,9 +59,18 @@ async def test_repeated_fingerprint_is_deduplicated_and_changes_no_card(
     assert again.deduplicated == 2 and again.opened == 0 and again.incident_ids == []
     await tocsin.engine.tick()
     assert len(chat.sent) == 1
-    async with tocsin.services.db.connect() as conn:
-        row = (await conn.execute(select(alerts))).one()
-    assert row.received_count == 3
+
+    async def counted() -> tuple[int, object]:
+        async with tocsin.services.db.connect() as conn:
+            row = (await conn.execute(select(alerts))).one()
+        return row.received_count, row.last_seen_at
+
+    first_seen = clock.now()
+    assert await counted() == (1, first_seen)  # repeat counters are written behind
+    clock.advance(5)
+    await svc.ingest([firing()])
+    await tocsin.engine.tick()
+    assert await counted() == (4, clock.now())
 
 
 async def test_alerts_of_one_group_share_an_incident(
