@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -43,6 +44,7 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        self._writer = asyncio.Lock()
         if self.is_sqlite:
             self.engine: AsyncEngine = create_async_engine(url, **_JSON)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -60,6 +62,12 @@ class Database:
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AsyncConnection]:
+        if self.is_sqlite:
+            # SQLite has one writer at a time. Queue this process's transactions here, in
+            # order, rather than in SQLite's busy handler, which sleeps up to 100 ms per try.
+            async with self._writer, self.engine.begin() as conn:
+                yield conn
+            return
         async with self.engine.begin() as conn:
             yield conn
 
@@ -76,6 +84,10 @@ class Database:
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
+        if self.is_sqlite:  # every SQLite transaction here takes the write lock (see begin)
+            async with self._writer, self.engine.connect() as conn:
+                yield conn
+            return
         async with self.engine.connect() as conn:
             yield conn
 
