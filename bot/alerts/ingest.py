@@ -1,11 +1,12 @@
 """Alert ingest: de-duplicate on fingerprint, group into incidents, resolve, damp flapping.
 
-One request's alerts are handled in one transaction. Most deliveries repeat what is already
-known (Alertmanager re-sends every group on each interval), so a request first looks its alerts
-up without locks: repeats only bump their counters. Alerts that change something go through
-`apply.Changes`, which locks rows in a fixed order (alerts by id, then incidents by id). Should
-two replicas still collide (a deadlock or a unique race on PostgreSQL, a busy SQLite), the whole
-request is retried: it is all-or-nothing, so a retry never counts anything twice.
+Most deliveries repeat what is known (Alertmanager re-sends every group on each interval), so
+a request first sorts its alerts without locks or a transaction: `KnownAlerts` answers for
+re-deliveries of what this process has seen, one lock-free read for the rest, and repeats only
+add to counters written behind (`SeenCounts`). The alerts that change something go through
+`apply.Changes` in one transaction, which locks rows in a fixed order (alerts by id, then
+incidents by id). Should two replicas still collide (a deadlock or a unique race on
+PostgreSQL), that transaction is retried whole: it is all-or-nothing, so nothing counts twice.
 """
 
 from __future__ import annotations
