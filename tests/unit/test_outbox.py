@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import select
@@ -208,3 +209,14 @@ async def test_minor_updates_wait_a_little_and_state_changes_do_not(
     assert done.urgent and done.resolved == 1
     await tocsin.engine.tick()
     assert chat.ops("update")[-1].card.status == "resolved"  # type: ignore[union-attr]
+
+
+async def test_two_replicas_deliver_each_message_once(db: Database, clock: FakeClock) -> None:
+    """Two Tocsin processes on one database: claims keep them from sending anything twice."""
+    chat = RecordingPlatform()
+    first, second = wire(db, clock, chat), wire(db, clock, chat)
+    await ingest(first, *(firing(f"Replica{n}", severity="warning") for n in range(30)))
+    await asyncio.gather(first.engine.tick(), second.engine.tick(), first.engine.tick())
+    posts = [s.card.ref for s in chat.ops("post") if s.card]
+    assert len(posts) == 30 and len(set(posts)) == 30
+    assert set(await statuses(first)) == {"sent"}
