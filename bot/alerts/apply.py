@@ -360,13 +360,12 @@ class Changes:
             new=item.new,
         )
         if item.retriggered and status == Status.TRIGGERED and not flapping:
-            for dest in row.destinations:
-                await outbox.text(
-                    self.conn,
-                    dest,
-                    "incident.retriggered",
-                    {"id": incident_id},
-                    now=self.now,
-                    reply_to_card=card_ref(incident_id),
-                    priority=priority,
-                )
+            await outbox.text(
+                self.conn,
+                row.destinations,
+                "incident.retriggered",
+                {"id": incident_id},
+                now=self.now,
+                reply_to_card=card_ref(incident_id),
+                priority=priority,
+            )

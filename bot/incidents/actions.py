@@ -53,16 +53,15 @@ class IncidentActions:
             "message": ticket.message,
         }
         key = "incident.rollback_unavailable" if ticket.unavailable else "incident.rollback"
-        for dest in row.destinations:
-            await self.outbox.text(
-                ctx.conn,
-                dest,
-                key,
-                params,
-                now=ctx.now,
-                reply_to_card=card_ref(row.id),
-                priority=Tier(row.tier).rank,
-            )
+        await self.outbox.text(
+            ctx.conn,
+            row.destinations,
+            key,
+            params,
+            now=ctx.now,
+            reply_to_card=card_ref(row.id),
+            priority=Tier(row.tier).rank,
+        )
         return Outcome(ticket.accepted, key, params)
 
 

@@ -156,16 +156,15 @@ class IncidentService:
                 acked_at=None,
                 ack_expires_at=None,
             )
-            for dest in row.destinations:
-                await self.outbox.text(
-                    conn,
-                    dest,
-                    "incident.ack_expired",
-                    {"id": row.id, "user": row.acked_by},
-                    now=now,
-                    reply_to_card=card_ref(row.id),
-                    priority=Tier(row.tier).rank,
-                )
+            await self.outbox.text(
+                conn,
+                row.destinations,
+                "incident.ack_expired",
+                {"id": row.id, "user": row.acked_by},
+                now=now,
+                reply_to_card=card_ref(row.id),
+                priority=Tier(row.tier).rank,
+            )
             done.append(row.id)
         return done
 
@@ -181,15 +180,14 @@ class IncidentService:
         for row in (await conn.execute(stmt)).all():
             await self._change(conn, row, now, silenced_until=None)
             if row.firing_count > 0:
-                for dest in row.destinations:
-                    await self.outbox.text(
-                        conn,
-                        dest,
-                        "incident.silence_ended",
-                        {"id": row.id},
-                        now=now,
-                        reply_to_card=card_ref(row.id),
-                        priority=Tier(row.tier).rank,
-                    )
+                await self.outbox.text(
+                    conn,
+                    row.destinations,
+                    "incident.silence_ended",
+                    {"id": row.id},
+                    now=now,
+                    reply_to_card=card_ref(row.id),
+                    priority=Tier(row.tier).rank,
+                )
             done.append(row.id)
         return done

@@ -60,7 +60,7 @@ class Outbox:
     async def text(
         self,
         conn: AsyncConnection,
-        destination: str,
+        destinations: Iterable[str],
         key: str,
         params: dict[str, object],
         *,
@@ -68,20 +68,25 @@ class Outbox:
         reply_to_card: str = "",
         priority: int = 2,
     ) -> None:
-        """Queue a text from the catalogue; it is worded in the destination's language when sent."""
-        await conn.execute(
-            outbox.insert().values(
-                destination=destination,
-                kind="text",
-                card_ref="",
-                priority=priority,
-                payload={"key": key, "params": params, "reply_to_card": reply_to_card},
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
+        """Queue a catalogue text to each chat, threaded under `reply_to_card` where it was
+        posted; each chat gets it in its own language when it is sent."""
+        payload = {"key": key, "params": params, "reply_to_card": reply_to_card}
+        rows = [
+            {
+                "destination": str(Destination.parse(dest)),
+                "kind": "text",
+                "card_ref": "",
+                "priority": priority,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for dest in destinations
+        ]
+        if rows:
+            await conn.execute(_INSERT, rows)
 
     @staticmethod
     def _row(dest: str, card_ref: str, priority: int, now: datetime) -> dict[str, object]:
