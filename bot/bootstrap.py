@@ -10,7 +10,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -138,7 +137,7 @@ def bootstrap(
         clock,
         chat,
         buckets,
-        partial(_render, silence_choices=settings.incidents.silence_choices),
+        partial(render, silence_choices=settings.incidents.silence_choices),
         signer,
         WorkerSettings(
             max_attempts=settings.outbox.max_attempts,
@@ -187,12 +186,6 @@ def bootstrap(
         routes.append(Route("/", lambda _r: RedirectResponse("/console")))
     tocsin.app = alerts_endpoint.in_front_of(Starlette(routes=routes, lifespan=tocsin.lifespan))
     return tocsin
-
-
-async def _render(
-    conn: Any, ref: str, now: Any, lang: str, *, silence_choices: tuple[timedelta, ...]
-) -> Any:
-    return await render(conn, ref, now, lang, silence_choices=silence_choices)
 
 
 async def _fire_demo_alert(ingest: IngestService, clock: Clock, engine: Engine) -> str:
