@@ -1,0 +1,37 @@
+"""The declarative command grammar: `CommandSpec`s in, `ParsedCommand` or `GrammarError` out.
+
+Pure and synchronous. The flow for one chat message is::
+
+    body = split_command(text, bot_names)      # None: chatter not addressed to the bot
+    cmd = parse(body, specs, vocab, lang)      # GrammarError: text for the user, in `lang`
+
+Rules of `parse`:
+
+- the first word names the command or an alias, case-insensitively;
+- positional arguments fill the declared order; any argument may also be given as ``name=value``
+  anywhere, and `keyword` arguments only that way; ``--flag`` only if the spec declares it;
+  a lone ``--`` makes every later word positional, and a quoted word is never a flag or option;
+- a ``rest`` argument takes the remainder of the line verbatim (one fully quoted word is unquoted),
+  so flags and options go before it;
+- ``int`` accepts ``#42`` and full-width digits, ``duration`` uses `parse_duration`; ``choice``
+  and vocabularies (`Arg.choices_from`) match case-insensitively and yield the canonical spelling.
+  A vocabulary the caller does not provide is not checked.
+"""
+
+from bot.grammar.errors import GrammarError
+from bot.grammar.lexer import split_command, tokenize
+from bot.grammar.parser import help_lines, parse
+from bot.grammar.spec import Arg, CommandSpec, Kind, ParsedCommand, Vocabulary
+
+__all__ = [
+    "Arg",
+    "CommandSpec",
+    "GrammarError",
+    "Kind",
+    "ParsedCommand",
+    "Vocabulary",
+    "help_lines",
+    "parse",
+    "split_command",
+    "tokenize",
+]

@@ -1,0 +1,127 @@
+"""The declarations: `Arg`, `CommandSpec` and what `parse` returns, `ParsedCommand`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from bot.settings.durations import format_duration, parse_duration
+
+Kind = Literal["word", "int", "duration", "choice", "rest"]
+Vocabulary = Mapping[str, Sequence[str]]
+
+_KINDS = ("word", "int", "duration", "choice", "rest")
+_ARG_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_FLAG_NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument. A str `default` of an int/duration argument is converted at definition."""
+
+    name: str
+    kind: Kind = "word"
+    required: bool = True
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    help_en: str = ""
+    help_zh: str = ""
+    keyword: bool = False
+    choices_from: str | None = None
+
+    def __post_init__(self) -> None:
+        problems = [
+            (not _ARG_NAME.fullmatch(self.name), "name must be lowercase ascii, e.g. 'to'"),
+            (self.kind not in _KINDS, f"kind must be one of {_KINDS}"),
+            ((self.kind == "choice") != bool(self.choices), "choices go with kind 'choice'"),
+            (
+                self.choices_from is not None and self.kind not in ("word", "int"),
+                "choices_from needs kind word/int",
+            ),
+            (self.required and self.default is not None, "a required arg has no default"),
+            (
+                self.kind == "choice" and self.default not in (None, *self.choices),
+                "the default must be one of the choices",
+            ),
+            (self.kind == "rest" and self.keyword, "a rest arg cannot be keyword-only"),
+        ]
+        for failed, problem in problems:
+            if failed:
+                raise ValueError(f"Arg {self.name!r}: {problem}")
+        if isinstance(self.default, str) and self.kind == "duration":
+            object.__setattr__(self, "default", parse_duration(self.default))
+        elif isinstance(self.default, str) and self.kind == "int":
+            object.__setattr__(self, "default", int(self.default))
+
+    @property
+    def placeholder(self) -> str:
+        """``<incident>``, ``<fast|safe>`` or ``<text...>``: how the value is shown in usage."""
+        if self.kind == "choice":
+            return "<" + "|".join(self.choices) + ">"
+        return f"<{self.name}...>" if self.kind == "rest" else f"<{self.name}>"
+
+    def usage(self) -> str:
+        if self.default is not None:
+            shown = self.default
+            if isinstance(shown, timedelta):
+                shown = format_duration(shown)
+            return f"[{self.name}={shown}]"
+        text = f"{self.name}={self.placeholder}" if self.keyword else self.placeholder
+        return text if self.required else f"[{text}]"
+
+    def help(self, lang: str) -> str:
+        return (self.help_zh if lang == "zh" else "") or self.help_en
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    args: tuple[Arg, ...]
+    permission: str
+    summary_en: str
+    summary_zh: str
+    aliases: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for word in (self.name, *self.aliases):
+            if not word or word != word.casefold() or any(c.isspace() for c in word):
+                raise ValueError(f"command {word!r}: lowercase, one word, no spaces")
+        names = [arg.name for arg in self.args]
+        if len(set(names)) != len(names):
+            raise ValueError(f"command {self.name!r}: duplicate argument names {names}")
+        if not all(_FLAG_NAME.fullmatch(flag) for flag in self.flags):
+            raise ValueError(f"command {self.name!r}: flags are written without '--': {self.flags}")
+        positional = [arg for arg in self.args if not arg.keyword]
+        if any(arg.kind == "rest" for arg in positional[:-1]):
+            raise ValueError(f"command {self.name!r}: a rest argument must be the last")
+        kinds = [arg.required for arg in positional]
+        if kinds != sorted(kinds, reverse=True):
+            raise ValueError(f"command {self.name!r}: required arguments go before optional ones")
+
+    def usage(self, lang: str) -> str:
+        """``/silence <incident> [duration=30m] [--dry-run]``; the syntax is the same in every
+        language because argument names are what people type in ``name=value``."""
+        del lang
+        parts = [f"/{self.name}", *(arg.usage() for arg in self.args)]
+        return " ".join(parts + [f"[--{flag}]" for flag in self.flags])
+
+    def summary(self, lang: str) -> str:
+        return (self.summary_zh if lang == "zh" else "") or self.summary_en
+
+    def details(self, lang: str) -> list[str]:
+        """For ``/help <command>``: usage, summary, then one line per documented argument."""
+        lines = [self.usage(lang), self.summary(lang)]
+        lines += [f"  {a.placeholder} — {a.help(lang)}" for a in self.args if a.help(lang)]
+        return lines
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    spec: CommandSpec
+    args: dict[str, Any]
+    flags: frozenset[str]
+    raw: str
