@@ -7,11 +7,12 @@ lifespan (or a test) calls `start()` and `stop()`.
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from starlette.applications import Starlette
@@ -34,6 +35,8 @@ from bot.clock import Clock, SystemClock
 from bot.demo import demo_alert
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
+from bot.errors import ConfigError
+from bot.inbound import InboundHandler
 from bot.incidents.actions import IncidentActions
 from bot.incidents.service import IncidentService
 from bot.links import LinkSigner
@@ -67,6 +70,7 @@ class Tocsin:
     platforms: dict[str, ChatPlatform]
     app: ASGIApp = field(init=False)
     tick_interval: float = 0.25
+    adapters: list[ChatAdapter] = field(default_factory=list)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Loops that run while the app serves (e.g. the console's follower)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -81,6 +85,8 @@ class Tocsin:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for adapter in self.adapters:
+            await adapter.aclose()
         await self.engine.stop()
         await self.services.db.dispose()
 
@@ -105,6 +111,9 @@ def bootstrap(
     db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
     metrics = Metrics()
     chat: dict[str, ChatPlatform] = dict(platforms or {})
+    adapters = chat_adapters(settings, clock) if platforms is None else []
+    for adapter in adapters:
+        chat[adapter.platform.name] = adapter.platform
     hub = ConsoleHub()
     console: ConsolePlatform | None = None
     if settings.console.enabled and "console" not in chat:
@@ -175,6 +184,10 @@ def bootstrap(
             signer, dispatcher, clock, settings.console.tokens, settings.tocsin.language
         ).routes(),
     ]
+    tocsin.adapters = adapters
+    for adapter in adapters:
+        routes += adapter.routes(dispatcher)
+        tocsin.background.append(partial(adapter.run, dispatcher))
     if console is not None:
         fire: Callable[[], Awaitable[str]] | None = None
         if settings.tocsin.demo:
@@ -186,6 +199,64 @@ def bootstrap(
         routes.append(Route("/", lambda _r: RedirectResponse("/console")))
     tocsin.app = alerts_endpoint.in_front_of(Starlette(routes=routes, lifespan=tocsin.lifespan))
     return tocsin
+
+
+class ChatAdapter(Protocol):
+    """What a chat platform's adapter package offers the composition root."""
+
+    platform: ChatPlatform
+
+    def routes(self, inbound: InboundHandler) -> list[BaseRoute]: ...
+
+    async def run(self, inbound: InboundHandler) -> None:
+        """Keep the platform's connection (WebSocket modes) until cancelled; else return."""
+        ...
+
+    async def aclose(self) -> None:
+        """Stop work still running after an acknowledgement, and close clients."""
+        ...
+
+
+# Chat adapters by settings key; each package offers `validate(raw) -> problems` and
+# `create(raw, clock=…) -> ChatAdapter`, imported only when its section is configured.
+CHAT_ADAPTERS = {"slack": "adapters.chat.slack"}
+
+
+def chat_adapters(settings: Settings, clock: Clock) -> list[ChatAdapter]:
+    problems = check_adapters(settings)
+    if problems:
+        raise ConfigError(problems)
+    made = []
+    for key in CHAT_ADAPTERS:
+        raw = getattr(settings, key)
+        if raw is not None:
+            # who is who on this platform, so `platform:@<tocsin user>` reaches that person
+            identities = {u.id: u.identities[key] for u in settings.users if key in u.identities}
+            made.append(_adapter_module(key).create(raw, clock=clock, identities=identities))
+    return made
+
+
+def check_adapters(settings: Settings) -> list[str]:
+    """Problems in the chat adapters' own sections (named with their key paths)."""
+    problems = []
+    for key in CHAT_ADAPTERS:
+        raw = getattr(settings, key)
+        if raw is None:
+            continue
+        try:
+            module = _adapter_module(key)
+        except ModuleNotFoundError as exc:
+            problems.append(
+                f"{key}: this adapter needs its extra: pip install 'tocsin[{key}]' "
+                f"(missing module {exc.name})"
+            )
+            continue
+        problems += [f"{key}.{problem}" for problem in module.validate(raw)]
+    return problems
+
+
+def _adapter_module(key: str) -> Any:
+    return importlib.import_module(CHAT_ADAPTERS[key])
 
 
 async def _fire_demo_alert(ingest: IngestService, clock: Clock, engine: Engine) -> str:

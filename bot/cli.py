@@ -81,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "check":
+        from bot.bootstrap import check_adapters
+
         settings = load_settings(args.config)
+        problems = check_adapters(settings)
+        if problems:
+            raise ConfigError(problems)
         print(
             f"{args.config}: OK ({len(settings.sources)} sources, {len(settings.routes)} "
             f"routes, {len(settings.users)} users)"

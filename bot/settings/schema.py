@@ -187,6 +187,8 @@ class Settings(_Frozen):
     roles: dict[str, Role] = {}
     outbox: Outbox = Outbox()
     console: Console = Console()
+    slack: dict[str, Any] | None = None
+    """The Slack adapter's own settings; it validates them (see `bot.bootstrap.chat_adapters`)."""
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

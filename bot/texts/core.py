@@ -32,6 +32,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Roll back {service} in {environment}?",
         "zh": "确认回滚 {environment} 环境的 {service}？",
     },
+    "button.cancel": {"en": "Cancel", "zh": "取消"},
     "button.ack_all": {"en": "Acknowledge all", "zh": "全部认领"},
     "button.silence_all": {"en": "Silence all {duration}", "zh": "全部静默 {duration}"},
     # digest

@@ -1,0 +1,61 @@
+"""HTTP mode: ``POST /slack/events``, one URL for the Events API, slash commands and buttons.
+
+The edge reads the body (bounded), verifies it (`RequestVerifier`: a forged, stale or replayed
+request gets 401 and reaches nothing), then translates it into Bolt's request and back, as Bolt's
+own Starlette adapter does. Bolt answers ``url_verification`` challenges and ``ssl_check``.
+"""
+
+from __future__ import annotations
+
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
+from slack_bolt.async_app import AsyncApp
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from adapters.chat.slack.verify import RequestVerifier
+
+PATH = "/slack/events"
+MAX_BODY = 1_048_576
+"""Slack's payloads are a few kilobytes; anything near a megabyte is not from Slack."""
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class EventsEndpoint:
+    def __init__(self, app: AsyncApp, verifier: RequestVerifier, *, max_body: int = MAX_BODY):
+        self.app, self.verifier, self.max_body = app, verifier, max_body
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(PATH, self.handle, methods=["POST"])]
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            body = await self._body(request)
+        except _TooLarge:
+            return PlainTextResponse("request body too large", status_code=413)
+        signature = self.verifier.verify(body, request.headers)
+        if signature is None:
+            return PlainTextResponse("invalid or expired Slack signature", status_code=401)
+        try:
+            answer = await self.app.async_dispatch(to_async_bolt_request(request, body))
+        except BaseException:
+            self.verifier.release(signature)
+            raise
+        if answer.status >= 300:
+            self.verifier.release(signature)
+        return to_starlette_response(answer)
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise _TooLarge
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise _TooLarge
+            chunks.append(chunk)
+        return b"".join(chunks)

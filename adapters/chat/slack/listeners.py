@@ -1,0 +1,201 @@
+"""The Bolt app: listeners that acknowledge at once, translate, and hand the rest to `Work`.
+
+Every listener first calls ``ack()`` (Slack's 3-second deadline), then starts the slow part in
+the background: look up the sender's display name, call the core (`InboundHandler`), answer.
+The app runs with ``process_before_response=True``, so Bolt itself starts nothing in the
+background; what runs after the answer is `Work`, which can be awaited and cancelled.
+
+Answers: a slash command's reply goes through its ``response_url`` (``respond()``), ephemeral when
+the reply is private, in the channel otherwise. A mention's or a button's private reply is a
+``chat.postEphemeral`` to that person; a public one a ``chat.postMessage`` in the channel,
+threaded under the card for buttons. Card updates after a press are the outbox's job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.chat.slack import translate
+from adapters.chat.slack.errors import NETWORK
+from adapters.chat.slack.names import DisplayNames
+from adapters.chat.slack.render import (
+    ACTION_PREFIX,
+    LINK_ACTION,
+    MAX_FALLBACK,
+    Message,
+    mrkdwn,
+    render_card,
+)
+from adapters.chat.slack.translate import Where
+from adapters.chat.slack.web import SlackWeb
+from adapters.chat.slack.work import Work
+from bot.clock import Clock
+from bot.errors import DeliveryError
+from bot.inbound import InboundHandler
+from bot.model import CardActionRequest, CommandRequest, Reply
+
+log = structlog.get_logger(__name__)
+_Request = TypeVar("_Request", CommandRequest, CardActionRequest)
+BOLT_LOGGER = logging.getLogger("adapters.chat.slack.bolt")
+
+
+class Listeners:
+    """What Bolt calls. Listener parameters are named as Bolt injects them."""
+
+    def __init__(
+        self,
+        inbound: InboundHandler,
+        web: SlackWeb,
+        names: DisplayNames,
+        clock: Clock,
+        work: Work,
+        *,
+        bot_names: Sequence[str],
+    ) -> None:
+        self.inbound, self.web, self.names = inbound, web, names
+        self.clock, self.work, self.bot_names = clock, work, tuple(bot_names)
+
+    # -- listeners (acknowledge first) --------------------------------------------------------
+
+    async def command(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond | None
+    ) -> None:
+        await ack()
+        request, where = translate.slash_command(body, self.clock.now())
+        self.work.spawn(self._command(request, where, respond), name=request.event_id)
+
+    async def mention(
+        self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        self._message(body, event, context)
+
+    async def message(
+        self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        await ack()
+        if event.get("channel_type") == "im":  # channel chatter arrives as app_mention
+            self._message(body, event, context)
+
+    async def button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if str(action.get("action_id", "")).startswith(f"{ACTION_PREFIX}{LINK_ACTION}:"):
+            return  # a link button: the browser opens the signed action link
+        found = translate.card_action(body, action, self.clock.now())
+        if found is None:
+            log.info("slack: ignored a button Tocsin cannot read", action=action.get("action_id"))
+            return
+        request, where = found
+        self.work.spawn(self._action(request, where), name=request.event_id)
+
+    # -- the work after the acknowledgement --------------------------------------------------
+
+    def _message(
+        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+    ) -> None:
+        found = translate.message_command(
+            event,
+            str(body.get("event_id") or ""),
+            self.clock.now(),
+            bot_user_id=context.bot_user_id,
+            bot_names=self.bot_names,
+        )
+        if found is not None:
+            request, where = found
+            self.work.spawn(self._conversation(request, where), name=request.event_id)
+
+    async def _command(
+        self, request: CommandRequest, where: Where, respond: AsyncRespond | None
+    ) -> None:
+        reply = await self.inbound.command(await self._named(request))
+        if _silent(reply):
+            return
+        if respond is None or respond.response_url is None:
+            await self._answer(reply, where)
+            return
+        message = reply_message(reply)
+        try:
+            answer = await respond(
+                text=message.text,
+                blocks=message.blocks or None,
+                response_type="ephemeral" if reply.private else "in_channel",
+            )
+        except NETWORK as exc:
+            log.warning("slack: could not reach the response_url", error=repr(exc))
+            return
+        if answer.status_code != 200:
+            log.warning("slack: response_url refused the reply", status=answer.status_code)
+
+    async def _conversation(self, request: CommandRequest, where: Where) -> None:
+        reply = await self.inbound.command(await self._named(request))
+        await self._answer(reply, where)
+
+    async def _action(self, request: CardActionRequest, where: Where) -> None:
+        reply = await self.inbound.action(await self._named(request))
+        await self._answer(reply, where)
+
+    async def _named(self, request: _Request) -> _Request:
+        sender = request.sender
+        name = await self.names.get(sender.platform_user_id, sender.display_name)
+        return dataclasses.replace(request, sender=dataclasses.replace(sender, display_name=name))
+
+    async def _answer(self, reply: Reply, where: Where) -> None:
+        """A reply to a mention, a direct message or a button press."""
+        if _silent(reply):
+            return
+        message = reply_message(reply)
+        blocks = message.blocks or None
+        try:
+            if reply.private and not where.direct:
+                await self.web.post_ephemeral(
+                    where.channel,
+                    where.user,
+                    message.text,
+                    blocks=blocks,
+                    thread_ts=where.thread_ts if where.private_in_thread else None,
+                )
+            else:
+                await self.web.post_message(
+                    where.channel, message.text, blocks=blocks, thread_ts=where.thread_ts
+                )
+        except DeliveryError as exc:
+            log.warning("slack: could not deliver a reply", channel=where.channel, error=str(exc))
+
+
+def build_app(client: AsyncWebClient, listeners: Listeners) -> AsyncApp:
+    """A Bolt app on `client` with Tocsin's listeners; requests are verified before it."""
+    app = AsyncApp(  # every setting explicit: Bolt falls back to SLACK_* environment variables
+        client=client,
+        name="tocsin",
+        logger=BOLT_LOGGER,
+        signing_secret="",
+        process_before_response=True,
+        request_verification_enabled=False,  # done by `RequestVerifier` with Tocsin's clock
+    )
+    app.command(re.compile(r"^/"))(listeners.command)
+    app.event("app_mention")(listeners.mention)
+    app.event("message")(listeners.message)
+    app.action(re.compile(rf"^{re.escape(ACTION_PREFIX)}"))(listeners.button)
+    return app
+
+
+def reply_message(reply: Reply) -> Message:
+    """A core reply as a Slack message: its text, or its card with the text as fallback."""
+    text = mrkdwn(reply.text, MAX_FALLBACK)
+    if reply.card is None:
+        return Message(text or " ", [])
+    card = render_card(reply.card)
+    return Message(text or card.text, card.blocks)
+
+
+def _silent(reply: Reply) -> bool:
+    """Nothing to say: a re-delivery the core recognised, or an empty answer."""
+    return bool(reply.extra.get("duplicate")) or (not reply.text.strip() and reply.card is None)
