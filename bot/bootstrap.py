@@ -219,7 +219,12 @@ class ChatAdapter(Protocol):
 
 # Chat adapters by settings key; each package offers `validate(raw) -> problems` and
 # `create(raw, clock=…) -> ChatAdapter`, imported only when its section is configured.
-CHAT_ADAPTERS = {"slack": "adapters.chat.slack"}
+CHAT_ADAPTERS = {
+    "slack": "adapters.chat.slack",
+    "dingtalk": "adapters.chat.dingtalk",
+    "wecom": "adapters.chat.wecom",
+    "feishu": "adapters.chat.feishu",
+}
 
 
 def chat_adapters(settings: Settings, clock: Clock) -> list[ChatAdapter]:

@@ -187,8 +187,11 @@ class Settings(_Frozen):
     roles: dict[str, Role] = {}
     outbox: Outbox = Outbox()
     console: Console = Console()
+    # Each chat adapter validates its own section (see `bot.bootstrap.chat_adapters`).
     slack: dict[str, Any] | None = None
-    """The Slack adapter's own settings; it validates them (see `bot.bootstrap.chat_adapters`)."""
+    dingtalk: dict[str, Any] | None = None
+    wecom: dict[str, Any] | None = None
+    feishu: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
