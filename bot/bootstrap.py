@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -113,7 +113,8 @@ def bootstrap(
     chat: dict[str, ChatPlatform] = dict(platforms or {})
     adapters = chat_adapters(settings, clock) if platforms is None else []
     for adapter in adapters:
-        chat[adapter.platform.name] = adapter.platform
+        for platform in adapter.platforms:
+            chat[platform.name] = platform
     hub = ConsoleHub()
     console: ConsolePlatform | None = None
     if settings.console.enabled and "console" not in chat:
@@ -204,7 +205,11 @@ def bootstrap(
 class ChatAdapter(Protocol):
     """What a chat platform's adapter package offers the composition root."""
 
-    platform: ChatPlatform
+    @property
+    def platforms(self) -> Sequence[ChatPlatform]:
+        """Its outbound surfaces, each a destination prefix (e.g. an app robot that can take
+        button presses, and webhook-only group robots that cannot)."""
+        ...
 
     def routes(self, inbound: InboundHandler) -> list[BaseRoute]: ...
 

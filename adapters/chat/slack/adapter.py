@@ -59,6 +59,10 @@ class SlackAdapter:
         self._app: AsyncApp | None = None
         self._inbound: InboundHandler | None = None
 
+    @property
+    def platforms(self) -> list[SlackPlatform]:
+        return [self.platform]
+
     def app(self, inbound: InboundHandler) -> AsyncApp:
         """The Bolt app whose listeners call `inbound`."""
         if self._app is None or self._inbound is not inbound:
