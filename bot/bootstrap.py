@@ -180,7 +180,7 @@ def bootstrap(
         on_ingested=engine.wake,
     )
     routes: list[BaseRoute] = [
-        *ops_routes(db, metrics),
+        *ops_routes(db, metrics, partial(_connections, adapters)),
         *ActionLinks(
             signer, dispatcher, clock, settings.console.tokens, settings.tocsin.language
         ).routes(),
@@ -244,6 +244,16 @@ def chat_adapters(settings: Settings, clock: Clock) -> list[ChatAdapter]:
             identities = {u.id: u.identities[key] for u in settings.users if key in u.identities}
             made.append(_adapter_module(key).create(raw, clock=clock, identities=identities))
     return made
+
+
+def _connections(adapters: list[ChatAdapter]) -> dict[str, bool]:
+    """Connection state of the adapters that keep one (an adapter without says None)."""
+    states = {}
+    for adapter in adapters:
+        state = getattr(adapter, "connected", None)
+        if state is not None:
+            states[adapter.platforms[0].name] = bool(state)
+    return states
 
 
 def check_adapters(settings: Settings) -> list[str]:

@@ -47,6 +47,12 @@ class Metrics:
         self.inbound_duplicates = Counter(
             "tocsin_inbound_duplicates", "Platform events seen before", ["platform"], registry=r
         )
+        self.chat_connected = Gauge(
+            "tocsin_chat_connected",
+            "1 while a chat platform's connection (WebSocket or stream mode) is up",
+            ["platform"],
+            registry=r,
+        )
         self.commands = Histogram(
             "tocsin_command_seconds",
             "Time to handle a command or card action",

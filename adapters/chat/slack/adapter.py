@@ -63,6 +63,13 @@ class SlackAdapter:
     def platforms(self) -> list[SlackPlatform]:
         return [self.platform]
 
+    @property
+    def connected(self) -> bool | None:
+        """Socket Mode: whether the connection is up; HTTP mode keeps none (None)."""
+        if self.settings.mode != "socket":
+            return None
+        return self.socket is not None and self.socket.connected
+
     def app(self, inbound: InboundHandler) -> AsyncApp:
         """The Bolt app whose listeners call `inbound`."""
         if self._app is None or self._inbound is not inbound:

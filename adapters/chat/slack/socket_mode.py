@@ -71,6 +71,8 @@ class SocketModeRunner:
         self.backoff = Backoff(reconnect_min.total_seconds(), reconnect_max.total_seconds())
         self.connections = 0
         """Connections made so far (for health reporting and tests)."""
+        self.connected = False
+        """Whether the WebSocket is up right now."""
         self._handling: set[asyncio.Task[Any]] = set()
 
     async def run(self) -> None:
@@ -95,9 +97,13 @@ class SocketModeRunner:
                     await asyncio.sleep(delay)
                     continue
                 self.connections += 1
+                self.connected = True
                 log.info("slack socket mode: connected", connections=self.connections)
                 started = time.monotonic()
-                await _until_dropped(client)
+                try:
+                    await _until_dropped(client)
+                finally:
+                    self.connected = False
                 if time.monotonic() - started >= STABLE:
                     self.backoff.reset()
                 delay = self.backoff.next()

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fake_slack import BOT_USER, FakeSlackApi, FakeSocketMode, Posted, eventually
 from slack_support import (
     ALICE,
@@ -245,3 +246,24 @@ async def test_http_mode_runs_no_socket(
     tocsin = make_tocsin(mode="http")
     await asyncio.wait_for(adapter_of(tocsin).run(tocsin.dispatcher), timeout=1)
     assert socket_server.connections == 0
+
+
+async def test_readiness_and_metrics_show_the_connection(
+    make_tocsin: Callable[..., Tocsin], socket_server: FakeSocketMode
+) -> None:
+    tocsin = make_tocsin(mode="socket")
+    transport = httpx.ASGITransport(app=tocsin.app)
+    gauge = 'tocsin_chat_connected{platform="slack"}'
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://tocsin.test") as http,
+        running(tocsin, socket_server) as adapter,
+    ):
+        await eventually(lambda: adapter.connected is True, what="connected")
+        ready = (await http.get("/readyz")).json()
+        assert ready["status"] == "ready" and ready["chat"] == {"slack": "connected"}
+        assert f"{gauge} 1.0" in (await http.get("/metrics")).text
+        await socket_server.drop()
+        await eventually(lambda: adapter.connected is False, what="seen as down")
+        down = (await http.get("/readyz")).json()
+        assert down["status"] == "degraded" and down["chat"] == {"slack": "disconnected"}
+        assert f"{gauge} 0.0" in (await http.get("/metrics")).text
