@@ -85,9 +85,9 @@ class Tocsin:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.engine.stop()  # its last outbox pass may still use the adapters' clients
         for adapter in self.adapters:
             await adapter.aclose()
-        await self.engine.stop()
         await self.services.db.dispose()
 
     @asynccontextmanager

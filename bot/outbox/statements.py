@@ -40,6 +40,7 @@ def statements(is_sqlite: bool) -> Statements:
         card_ref=bindparam("b_card_ref"),
         destination=bindparam("b_destination"),
         ref=bindparam("b_ref", type_=card_posts.c.ref.type),
+        shown=bindparam("b_shown"),
         created_at=bindparam("b_now"),
         updated_at=bindparam("b_now"),
     )
@@ -66,6 +67,10 @@ def statements(is_sqlite: bool) -> Statements:
         .values(status="sent", sent_at=bindparam("b_now"), claimed_until=None),
         remember=remember.on_conflict_do_update(
             index_elements=["card_ref", "destination"],
-            set_={"ref": remember.excluded.ref, "updated_at": remember.excluded.updated_at},
+            set_={
+                "ref": remember.excluded.ref,
+                "shown": remember.excluded.shown,
+                "updated_at": remember.excluded.updated_at,
+            },
         ),
     )

@@ -169,11 +169,14 @@ class OutboxWorker:
             elif platform.capabilities.update_in_place:
                 ref = await platform.update_card(dest, PostedRef(post.ref), card, lang=lang)
                 kind = "update"
-            else:
+            elif post.shown != card.status:  # it cannot edit: a new message, for news only
                 ref, kind = await platform.post_card(dest, card, lang=lang), "repost"
-            if post is None or ref.data != post.ref:
-                await self._remember(card_ref, destination, ref, started)
-            self.metrics.cards_sent.labels(dest.platform, kind).inc()
+            else:
+                ref, kind = PostedRef(post.ref), ""  # only counts changed: not worth a message
+            if post is None or ref.data != post.ref or post.shown != card.status:
+                await self._remember(card_ref, destination, ref, card.status, started)
+            if kind:
+                self.metrics.cards_sent.labels(dest.platform, kind).inc()
         await self._done_group(destination, first.card_ref, newest or first.id, started)
 
     async def _text(
@@ -194,7 +197,7 @@ class OutboxWorker:
         return found.first()
 
     async def _remember(
-        self, card_ref: str, destination: str, ref: PostedRef, now: datetime
+        self, card_ref: str, destination: str, ref: PostedRef, shown: str, now: datetime
     ) -> None:
         async with self.db.begin() as conn:
             await conn.execute(
@@ -203,6 +206,7 @@ class OutboxWorker:
                     "b_card_ref": card_ref,
                     "b_destination": destination,
                     "b_ref": ref.data,
+                    "b_shown": shown,
                     "b_now": now,
                 },
             )

@@ -122,6 +122,8 @@ card_posts = Table(
     Column("card_ref", String(128), nullable=False),
     Column("destination", String(256), nullable=False),
     Column("ref", JSON, nullable=False),
+    # the status the chat last saw, for platforms that repost instead of updating in place
+    Column("shown", String(32)),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     UniqueConstraint("card_ref", "destination"),

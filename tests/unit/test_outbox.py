@@ -220,3 +220,23 @@ async def test_two_replicas_deliver_each_message_once(db: Database, clock: FakeC
     posts = [s.card.ref for s in chat.ops("post") if s.card]
     assert len(posts) == 30 and len(set(posts)) == 30
     assert set(await statuses(first)) == {"sent"}
+
+
+async def test_platforms_that_cannot_edit_get_a_new_message_only_for_news(
+    db: Database, clock: FakeClock
+) -> None:
+    chat = RecordingPlatform(
+        capabilities=ChatCapabilities(update_in_place=False, rate_per_second=10, burst=10)
+    )
+    app = wire(db, clock, chat)
+    result = await ingest(app, firing(instance="i-1"))
+    await app.engine.tick()
+    await ingest(app, firing(instance="i-2"))  # one more alert: the count changes, nothing else
+    clock.advance(3)
+    await app.engine.tick()
+    assert len(chat.ops("post")) == 1 and chat.ops("update") == []
+    await press(app, "U-ALICE", ActionKind.ACK, f"incident:{result.incident_ids[0]}")
+    await app.engine.tick()
+    posts = chat.ops("post")
+    assert [p.card.status for p in posts] == ["triggered", "acknowledged"]  # type: ignore[union-attr]
+    assert set(await statuses(app)) == {"sent"}
