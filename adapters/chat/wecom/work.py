@@ -1,0 +1,79 @@
+"""Work started while or after WeCom is answered, kept track of so it can be awaited or stopped.
+
+Callbacks are answered at once (WeCom waits five seconds at most) and the slow part runs here.
+`within` lets the AI bot answer *with* the result when it is ready in time (a passive reply)
+and hands it to a callback when it is not. Nothing is fire-and-forget: `idle()` waits for what
+runs, `aclose()` cancels it, and a failure is logged, never lost silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+import structlog
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class Work:
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(self._guarded(job, name), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def within(
+        self,
+        job: Coroutine[Any, Any, T],
+        seconds: float,
+        *,
+        name: str,
+        late: Callable[[T], Awaitable[None]],
+    ) -> T | None:
+        """`job`'s result if it finishes within `seconds`; else None, and `late(result)` is
+        called when it does finish. The job is never cancelled for being slow."""
+        done: list[T] = []
+        overdue = False
+
+        async def run() -> None:
+            value = await job
+            if overdue:
+                await late(value)
+            else:
+                done.append(value)
+
+        task = self.spawn(run(), name=name)
+        await asyncio.wait({task}, timeout=max(seconds, 0.0))
+        if done:
+            return done[0]
+        overdue = True
+        return None
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    async def idle(self) -> None:
+        """Wait until everything started so far (and anything it started) has finished."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Cancel what still runs and wait for it to stop."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @staticmethod
+    async def _guarded(job: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await job
+        except Exception:
+            log.exception("wecom inbound work failed", work=name)
