@@ -1,0 +1,266 @@
+"""The neutral `Card` as a Feishu card in JSON 2.0, and texts as rich-text posts. Pure, no I/O.
+
+Layout (top to bottom)::
+
+    header   HighErrorRate · orders      [P0] [Triggered]     colour: P0 red … P3 wathet
+             Incident #7 · ops                                 (green when resolved,
+    body     fields, two per row: small grey label, value       grey while silenced)
+             body text
+             buttons in one flowing row; Rollback asks for confirmation
+
+Every text that may come from an alert is ``plain_text`` (or a rich-text ``text`` run), never
+markdown, so an alert cannot ``<at id=all>`` a chat or inject links. Each button's callback value
+is ``{"r": card ref, "a": action, "v": value}``, read back by `parse_value`; link-only buttons
+(``Button.url``) open their URL. ``config.update_multi`` is set, so one update shows for everyone
+and the card can be patched later. Texts are cut to fit, and the whole card to Feishu's 30 KB.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bot.i18n import t
+from bot.model import ActionKind, Button, ButtonStyle, Card, Tier
+from bot.texts import CATALOGUE
+
+MAX_CARD_BYTES = 28_000
+"""Feishu takes cards up to 30 KB; keep a margin for the request around it."""
+MAX_TITLE = 200
+MAX_SUBTITLE = 200
+MAX_SUMMARY = 120
+MAX_LABEL = 100
+MAX_VALUE = 1_000
+MAX_BODY = 4_000
+MAX_FIELDS = 24
+MAX_BUTTONS = 20
+MAX_BUTTON_TEXT = 40
+MAX_CONFIRM = 300
+MAX_TEXT = 8_000
+MAX_URL = 2_000
+
+TEMPLATE = {Tier.P0: "red", Tier.P1: "orange", Tier.P2: "yellow", Tier.P3: "wathet"}
+"""Header colour by tier: the tier must be seen before anything is read."""
+STATUS_TEMPLATE = {"resolved": "green", "silenced": "grey"}
+NO_TIER_TEMPLATE = "blue"
+TIER_TAG = {Tier.P0: "red", Tier.P1: "orange", Tier.P2: "yellow", Tier.P3: "blue"}
+STATUS_TAG = {
+    "triggered": "carmine",
+    "acknowledged": "indigo",
+    "silenced": "neutral",
+    "resolved": "green",
+}
+BUTTON_TYPE = {
+    ButtonStyle.PRIMARY: "primary",
+    ButtonStyle.DANGER: "danger",
+    ButtonStyle.DEFAULT: "default",
+}
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonValue:
+    """A pressed button's callback value, decoded."""
+
+    card_ref: str
+    action: ActionKind
+    value: str
+
+
+def render_card(card: Card, lang: str = "en", *, note: str = "") -> Json:
+    """The card JSON 2.0 showing `card`; `note`, when given, is a line above the fields (what
+    just happened, shown to everyone until the card's next update)."""
+    elements = _note(note) + _fields(card) + _body(card.body) + _buttons(card)
+    rendered: Json = {
+        "schema": "2.0",
+        "config": {"update_multi": True, "summary": {"content": summary(card)}},
+        "header": _header(card, lang),
+        "body": {"elements": elements},
+    }
+    return _fit(rendered)
+
+
+def summary(card: Card) -> str:
+    """The line chat lists and notifications show: ``[P0] HighErrorRate · orders``."""
+    prefix = f"[{card.tier.value}] " if card.tier else ""
+    return cut(prefix + card.title, MAX_SUMMARY) or card.ref
+
+
+def button_value(card_ref: str, button: Button) -> Json:
+    return {"r": card_ref, "a": button.action.value, "v": button.value}
+
+
+def parse_value(raw: object) -> ButtonValue | None:
+    """The value `button_value` wrote, or None for anything else (old or foreign buttons)."""
+    if not isinstance(raw, Mapping):
+        return None
+    ref, action, value = raw.get("r"), raw.get("a"), raw.get("v", "")
+    if not (isinstance(ref, str) and ref and isinstance(action, str) and isinstance(value, str)):
+        return None
+    try:
+        return ButtonValue(ref, ActionKind(action), value)
+    except ValueError:
+        return None
+
+
+def post_content(text: str) -> Json:
+    """A rich-text (``post``) message showing `text` as typed, one paragraph per line.
+
+    Plain ``text`` messages would turn ``<at user_id="all"></at>`` in an alert into a mention of
+    everyone; a post's ``text`` runs are shown literally.
+    """
+    lines = cut(text, MAX_TEXT).split("\n")
+    return {"zh_cn": {"title": "", "content": [[{"tag": "text", "text": line}] for line in lines]}}
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters, ending with … when shortened."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def plain(text: str, limit: int) -> Json:
+    return {"tag": "plain_text", "content": cut(text, limit) or " "}
+
+
+# -- parts ------------------------------------------------------------------------------------
+
+
+def _header(card: Card, lang: str) -> Json:
+    template = STATUS_TEMPLATE.get(card.status) or (
+        TEMPLATE[card.tier] if card.tier else NO_TIER_TEMPLATE
+    )
+    tags = []
+    if card.tier:
+        tags.append(_tag(card.tier.value, TIER_TAG[card.tier]))
+    if card.status:
+        tags.append(_tag(status_label(card.status, lang), STATUS_TAG.get(card.status, "neutral")))
+    header: Json = {"title": plain(card.title or card.ref, MAX_TITLE), "template": template}
+    if card.footer.strip():
+        header["subtitle"] = plain(card.footer, MAX_SUBTITLE)
+    if tags:
+        header["text_tag_list"] = tags
+    return header
+
+
+def status_label(status: str, lang: str) -> str:
+    key = f"status.{status}"
+    return t(key, lang) if key in CATALOGUE else status
+
+
+def _tag(text: str, color: str) -> Json:
+    return {"tag": "text_tag", "text": plain(text, 20), "color": color}
+
+
+def _text(text: str, limit: int, **style: str) -> Json:
+    return {"tag": "div", "text": {**plain(text, limit), **style}}
+
+
+def _note(note: str) -> list[Json]:
+    return [_text(note, MAX_VALUE, text_color="green")] if note.strip() else []
+
+
+def _fields(card: Card) -> list[Json]:
+    fields = card.fields[:MAX_FIELDS]
+    rows = []
+    for start in range(0, len(fields), 2):
+        columns = [
+            {
+                "tag": "column",
+                "width": "weighted",
+                "weight": 1,
+                "vertical_align": "top",
+                "elements": [
+                    _text(f.label, MAX_LABEL, text_size="notation", text_color="grey"),
+                    _text(f.value, MAX_VALUE),
+                ],
+            }
+            for f in fields[start : start + 2]
+        ]
+        rows.append(
+            {
+                "tag": "column_set",
+                "flex_mode": "bisect",
+                "horizontal_spacing": "12px",
+                "columns": columns,
+            }
+        )
+    return rows
+
+
+def _body(body: str) -> list[Json]:
+    return [_text(body, MAX_BODY)] if body.strip() else []
+
+
+def _buttons(card: Card) -> list[Json]:
+    columns = [
+        {"tag": "column", "width": "auto", "elements": [element]}
+        for button in card.buttons[:MAX_BUTTONS]
+        if (element := _button(card.ref, button)) is not None
+    ]
+    if not columns:
+        return []
+    return [
+        {"tag": "column_set", "flex_mode": "flow", "horizontal_spacing": "8px", "columns": columns}
+    ]
+
+
+def _button(card_ref: str, button: Button) -> Json | None:
+    element: Json = {
+        "tag": "button",
+        "type": BUTTON_TYPE[button.style],
+        "text": plain(button.label, MAX_BUTTON_TEXT),
+    }
+    if button.url:
+        if len(button.url) > MAX_URL:
+            return None
+        element["behaviors"] = [{"type": "open_url", "default_url": button.url}]
+    else:
+        element["behaviors"] = [{"type": "callback", "value": button_value(card_ref, button)}]
+    if button.confirm:
+        element["confirm"] = {
+            "title": plain(button.label, MAX_BUTTON_TEXT),
+            "text": plain(button.confirm, MAX_CONFIRM),
+        }
+    return element
+
+
+# -- size -------------------------------------------------------------------------------------
+
+
+def size(card: Json) -> int:
+    """The card's size as Feishu counts it: bytes of its JSON."""
+    return len(json.dumps(card, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _fit(card: Json) -> Json:
+    """Drop content from the bottom of the text (never the buttons) until the card fits."""
+    elements: list[Json] = card["body"]["elements"]
+    while size(card) > MAX_CARD_BYTES:
+        texts = [i for i, e in enumerate(elements) if e["tag"] != "column_set" or _is_fields(e)]
+        if not texts:
+            break
+        index = texts[-1]
+        shrunk = _shrink(elements[index])
+        if shrunk is None:
+            del elements[index]
+        else:
+            elements[index] = shrunk
+    return card
+
+
+def _is_fields(element: Json) -> bool:
+    return element.get("flex_mode") == "bisect"
+
+
+def _shrink(element: Json) -> Json | None:
+    """The element with its text halved, or None when it is too short to be worth keeping."""
+    if element["tag"] != "div":
+        return None
+    content: str = element["text"]["content"]
+    if len(content) < 200:
+        return None
+    return {**element, "text": {**element["text"], "content": cut(content, len(content) // 2)}}

@@ -1,0 +1,147 @@
+"""Webhook requests checked before anything reads them: encrypted, signed, fresh, new, ours.
+
+In order, each failure a `Rejected` with the HTTP status to answer and a reason:
+
+1. the body is a JSON object with an ``encrypt`` field (400 malformed, 401 not encrypted: Tocsin
+   requires an Encrypt Key, so every request is encrypted and signed);
+2. when signed: ``X-Lark-Request-Timestamp`` within the replay window of Tocsin's clock, the
+   ``X-Lark-Signature`` right (constant time), and the signature not seen before (401);
+3. the body decrypts with the Encrypt Key (401) to a JSON object (400);
+4. its verification token (``header.token``, or ``token`` in a URL-verification challenge) is the
+   app's (401); only the challenge may come unsigned (401).
+
+A signature is claimed while its request runs and released if that request failed, so a
+re-delivery of a failed event still gets through; Feishu's re-deliveries of an event that
+succeeded are de-duplicated by their ids in the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from adapters.chat.feishu.crypto import DecryptError, decrypt, same_secret, signature_matches
+from bot.clock import Clock
+
+URL_VERIFICATION = "url_verification"
+MAX_REMEMBERED = 100_000
+TIMESTAMP = "x-lark-request-timestamp"
+NONCE = "x-lark-request-nonce"
+SIGNATURE = "x-lark-signature"
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        self.status, self.reason = status, reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    envelope: dict[str, Any]
+    """The decrypted event or callback."""
+    claim: str | None
+    """The signature now claimed (None for an unsigned URL-verification challenge)."""
+
+    @property
+    def challenge(self) -> str | None:
+        """The challenge to echo when this is Feishu checking the request URL."""
+        if self.envelope.get("type") != URL_VERIFICATION:
+            return None
+        challenge = self.envelope.get("challenge")
+        return challenge if isinstance(challenge, str) else ""
+
+
+class RequestVerifier:
+    def __init__(
+        self, encrypt_key: str, verification_token: str, clock: Clock, window: timedelta
+    ) -> None:
+        self._key, self._token, self._clock = encrypt_key, verification_token, clock
+        self._window = window.total_seconds()
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def verify(self, body: bytes, headers: Mapping[str, str]) -> Verified:
+        """The decrypted request if it is authentic, fresh and new (its signature now claimed);
+        else `Rejected`."""
+        encrypted = _encrypted(body)
+        signed = self._signed(body, headers)
+        try:
+            plaintext = decrypt(encrypted, self._key)
+        except DecryptError:
+            raise Rejected(401, "the body does not decrypt with the Encrypt Key") from None
+        envelope = _object(plaintext, "the decrypted body is not a JSON object")
+        challenge = envelope.get("type") == URL_VERIFICATION
+        token = envelope.get("token") if challenge else _header(envelope).get("token")
+        if not same_secret(token, self._token):
+            raise Rejected(401, "wrong verification token")
+        if signed is None and not challenge:
+            raise Rejected(401, "unsigned request: X-Lark-Signature headers are missing")
+        if signed is not None:
+            self._claim(signed)
+        return Verified(envelope, signed)
+
+    def release(self, claim: str | None) -> None:
+        """The request with this signature failed: let Feishu's re-delivery of it through."""
+        if claim is not None:
+            self._seen.pop(claim, None)
+
+    def _signed(self, body: bytes, headers: Mapping[str, str]) -> str | None:
+        """The request's signature when it is signed correctly and fresh; None when unsigned."""
+        timestamp = headers.get(TIMESTAMP, "").strip()
+        nonce = headers.get(NONCE, "")
+        given = headers.get(SIGNATURE, "").strip()
+        if not (timestamp or given):
+            return None
+        if not timestamp.isdigit() or not given:
+            raise Rejected(401, "malformed X-Lark signature headers")
+        now = self._clock.now().timestamp()
+        if abs(now - int(timestamp)) > self._window:
+            raise Rejected(401, "stale or future X-Lark-Request-Timestamp (a replay?)")
+        if not signature_matches(
+            given, timestamp=timestamp, nonce=nonce, encrypt_key=self._key, body=body
+        ):
+            raise Rejected(401, "wrong X-Lark-Signature")
+        self._forget_expired(now)
+        if given.lower() in self._seen:
+            raise Rejected(401, "a request already received (replayed)")
+        return given.lower()
+
+    def _claim(self, signature: str) -> None:
+        now = self._clock.now().timestamp()
+        self._seen[signature] = now + 2 * self._window  # a timestamp may be WINDOW ahead
+        while len(self._seen) > MAX_REMEMBERED:
+            self._seen.popitem(last=False)
+
+    def _forget_expired(self, now: float) -> None:
+        while self._seen:
+            signature, until = next(iter(self._seen.items()))
+            if until > now:
+                return
+            del self._seen[signature]
+
+
+def _encrypted(body: bytes) -> str:
+    outer = _object(body, "the body is not a JSON object")
+    encrypted = outer.get("encrypt")
+    if not isinstance(encrypted, str) or not encrypted:
+        raise Rejected(401, "the body is not encrypted: Tocsin requires the app's Encrypt Key")
+    return encrypted
+
+
+def _object(raw: bytes | str, problem: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejected(400, problem) from None
+    if not isinstance(data, dict):
+        raise Rejected(400, problem)
+    return data
+
+
+def _header(envelope: Mapping[str, Any]) -> Mapping[str, Any]:
+    header = envelope.get("header")
+    return header if isinstance(header, Mapping) else envelope
