@@ -240,7 +240,7 @@ class Dispatcher:
         if not person.may(permission, row.service, row.environment):
             raise _Denied(_denial(person, permission, row.service, row.environment, lang), "denied")
         outcome = await self.s.actions.perform(ctx, row, request.action, request.value)
-        return Reply(outcome.text(lang), private=not outcome.changed), action, "allowed"
+        return outcome.reply(lang), action, "allowed"
 
     async def _digest_action(
         self, ctx: Context, digest_id: int, request: CardActionRequest

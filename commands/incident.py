@@ -28,7 +28,7 @@ def _action(kind: ActionKind) -> Callable[[Context, ParsedCommand], Awaitable[Re
         if isinstance(cmd.args.get("duration"), timedelta):
             value = f"{int(cmd.args['duration'].total_seconds())}s"
         outcome = await ctx.services.actions.perform(ctx, row, kind, value)
-        return Reply(outcome.text(ctx.lang), private=not outcome.changed)
+        return outcome.reply(ctx.lang)
 
     return handler
 

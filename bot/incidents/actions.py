@@ -62,7 +62,7 @@ class IncidentActions:
             reply_to_card=card_ref(row.id),
             priority=Tier(row.tier).rank,
         )
-        return Outcome(ticket.accepted, key, params)
+        return Outcome(ticket.accepted, key, params, announced=True)
 
 
 def silence_duration(value: str) -> timedelta:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.errors import UserError
 from bot.i18n import t
 from bot.incidents.status import Status, card_ref
-from bot.model import Tier
+from bot.model import Reply, Tier
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import format_duration
 from bot.store.db import Database
@@ -27,9 +27,15 @@ class Outcome:
     changed: bool
     key: str
     params: dict[str, Any] = field(default_factory=dict)
+    announced: bool = False
+    """The incident's chats were already told (through the outbox): answer only the person."""
 
     def text(self, lang: str) -> str:
         return t(self.key, lang, **self.params)
+
+    def reply(self, lang: str) -> Reply:
+        """The answer to whoever acted: public news, else private."""
+        return Reply(self.text(lang), private=self.announced or not self.changed)
 
 
 class IncidentService:

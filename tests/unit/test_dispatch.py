@@ -209,6 +209,22 @@ async def test_rollback_press_says_honestly_that_nothing_ran(db: Any, clock: Fak
     assert not denied.ok and len(deploys.requests) == 1
 
 
+async def test_an_accepted_rollback_is_told_to_the_chats_once(db: Any, clock: FakeClock) -> None:
+    from bot.bootstrap import bootstrap
+    from tests.support import make_settings
+
+    deploys, chat = FakeDeployService(accept=True), RecordingPlatform()
+    app = bootstrap(
+        make_settings(), clock=clock, platforms={"fake": chat}, database=db, deploys=deploys
+    )
+    number = await open_incident(app)
+    reply = await press(app, "U-ALICE", ActionKind.ROLLBACK, f"incident:{number}")
+    assert reply.ok and "rollback recorded" in reply.text
+    assert reply.private  # the chat hears it from the outbox, not a second time from the press
+    await app.engine.tick()
+    assert len([s for s in chat.ops("text") if "rollback recorded" in s.text]) == 1
+
+
 async def test_acknowledgement_expires_and_retriggers(
     tocsin: Tocsin, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
