@@ -26,7 +26,7 @@ from adapters.chat.dingtalk.robot import RobotPlatform, robot_capabilities
 from adapters.chat.dingtalk.settings import DingTalkSettings
 from adapters.chat.dingtalk.signing import CallbackVerifier
 from adapters.chat.dingtalk.stream import StreamClient, StreamRunner
-from adapters.chat.dingtalk.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatPlatform
@@ -54,7 +54,7 @@ class DingTalkAdapter:
             self.robot = RobotPlatform(
                 settings.robots, robot_capabilities(settings), self.http, clock
             )
-        self.work = Work()
+        self.work = Work("dingtalk")
         """What runs after DingTalk has been answered (the core's work and the replies)."""
         self.stream: StreamRunner | None = None
         self._replies: Replies | None = None

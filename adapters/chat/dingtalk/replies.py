@@ -29,7 +29,7 @@ from adapters.chat.dingtalk.openapi import OpenApi, RobotMessage
 from adapters.chat.dingtalk.platform import DingTalkPlatform, Space
 from adapters.chat.dingtalk.render import MAX_TEXT, cut, markdown, summary
 from adapters.chat.dingtalk.translate import Where
-from adapters.chat.dingtalk.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.inbound import InboundHandler

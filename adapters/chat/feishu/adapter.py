@@ -23,7 +23,7 @@ from adapters.chat.feishu.platform import FeishuPlatform
 from adapters.chat.feishu.settings import FeishuSettings
 from adapters.chat.feishu.verify import RequestVerifier
 from adapters.chat.feishu.webhook import EventsEndpoint
-from adapters.chat.feishu.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatCapabilities
@@ -55,7 +55,7 @@ class FeishuAdapter:
             memory=self.memory,
         )
         self.bot = BotIdentity(self.api, clock)
-        self.work = Work()
+        self.work = Work("feishu")
         """What runs after Feishu has been answered (the core's work and the replies)."""
         self.connection: LongConnection | None = None
         self.endpoint: EventsEndpoint | None = None

@@ -40,7 +40,7 @@ from adapters.chat.feishu.memory import CardMemory
 from adapters.chat.feishu.openapi import FeishuApi
 from adapters.chat.feishu.render import cut, post_content, render_card
 from adapters.chat.feishu.translate import Where
-from adapters.chat.feishu.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.inbound import InboundHandler

@@ -23,7 +23,7 @@ from adapters.chat.slack.settings import SlackSettings
 from adapters.chat.slack.socket_mode import SocketModeRunner
 from adapters.chat.slack.verify import RequestVerifier
 from adapters.chat.slack.web import SlackWeb, web_client
-from adapters.chat.slack.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatCapabilities
@@ -53,7 +53,7 @@ class SlackAdapter:
             identities=identities,
         )
         self.names = DisplayNames(self.web, clock, settings.user_cache_ttl)
-        self.work = Work()
+        self.work = Work("slack")
         """What runs after Slack has been answered (the core's work and the replies)."""
         self.socket: SocketModeRunner | None = None
         self._app: AsyncApp | None = None

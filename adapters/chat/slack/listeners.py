@@ -36,7 +36,7 @@ from adapters.chat.slack.render import (
 )
 from adapters.chat.slack.translate import Where
 from adapters.chat.slack.web import SlackWeb
-from adapters.chat.slack.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.inbound import InboundHandler

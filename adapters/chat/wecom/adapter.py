@@ -31,7 +31,7 @@ from adapters.chat.wecom.platform import (
 from adapters.chat.wecom.routes import AIBotCallback, AppCallback
 from adapters.chat.wecom.settings import Callback, WeComSettings
 from adapters.chat.wecom.verify import CallbackGate
-from adapters.chat.wecom.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatPlatform
@@ -56,7 +56,7 @@ class WeComAdapter:
             )
         )
         self.memory = CardMemory(clock)
-        self.work = Work()
+        self.work = Work("wecom")
         """What runs after WeCom has been answered (the core's work and the replies)."""
         self.token: AccessToken | None = None
         self.app: WeComAppPlatform | None = None

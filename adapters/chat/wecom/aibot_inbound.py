@@ -38,7 +38,7 @@ from adapters.chat.wecom.render import (
 )
 from adapters.chat.wecom.text import cut_bytes, plain
 from adapters.chat.wecom.translate import AIBotWhere, Press
-from adapters.chat.wecom.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.inbound import InboundHandler

@@ -22,7 +22,7 @@ from adapters.chat.wecom.memory import CardMemory
 from adapters.chat.wecom.platform import NAME, WeComAppPlatform
 from adapters.chat.wecom.render import confirm_card, find_button, guess_language, template_card
 from adapters.chat.wecom.translate import Press
-from adapters.chat.wecom.work import Work
+from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.i18n import t

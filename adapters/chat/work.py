@@ -1,9 +1,11 @@
-"""Work started while or after WeCom is answered, kept track of so it can be awaited or stopped.
+"""Work a chat adapter starts after answering its platform, kept track of so it can be awaited
+or stopped.
 
-Callbacks are answered at once (WeCom waits five seconds at most) and the slow part runs here.
-`within` lets the AI bot answer *with* the result when it is ready in time (a passive reply)
-and hands it to a callback when it is not. Nothing is fire-and-forget: `idle()` waits for what
-runs, `aclose()` cancels it, and a failure is logged, never lost silently.
+Platforms give a few seconds to answer a press or a message, so adapters acknowledge at once
+and hand the slow part (the core's work, the reply) to `Work`. `within` answers *with* the
+result when it is ready in time (e.g. a passive reply) and hands it to a callback when it is
+not. Nothing is fire-and-forget: `idle()` waits for what runs, `aclose()` cancels it, and a
+failure is logged with its platform, never lost silently.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ T = TypeVar("T")
 
 
 class Work:
-    def __init__(self) -> None:
+    def __init__(self, platform: str) -> None:
+        self.platform = platform
         self._tasks: set[asyncio.Task[None]] = set()
 
     def spawn(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
@@ -71,9 +74,8 @@ class Work:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    @staticmethod
-    async def _guarded(job: Coroutine[Any, Any, None], name: str) -> None:
+    async def _guarded(self, job: Coroutine[Any, Any, None], name: str) -> None:
         try:
             await job
         except Exception:
-            log.exception("wecom inbound work failed", work=name)
+            log.exception("inbound work failed", platform=self.platform, work=name)
