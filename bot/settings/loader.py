@@ -43,14 +43,15 @@ def _interpolate(node: Any, env: Mapping[str, str], path: str, problems: list[st
     return node
 
 
-def _format_error(err: Any) -> str:
+def format_error(err: Any, where: str = "(top level)") -> str:
+    """One pydantic error as ``key.path: message`` (also used by the adapters' sections)."""
     loc = ".".join(str(part) for part in err["loc"])
-    msg = err["msg"]
+    msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check its spelling against config/example.yaml)"
     elif err["type"] == "missing":
         msg = "required key is missing"
-    return f"{loc or '(top level)'}: {msg}"
+    return f"{loc or where}: {msg}"
 
 
 def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
@@ -64,7 +65,7 @@ def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems.extend(_format_error(err) for err in exc.errors())
+        problems.extend(format_error(err) for err in exc.errors())
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from bot.errors import ConfigError
 from bot.settings.durations import Duration
+from bot.settings.loader import format_error
 
 DEFAULT_API_URL = "https://api.dingtalk.com"
 DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
@@ -158,7 +159,7 @@ def parse(raw: Mapping[str, Any]) -> DingTalkSettings:
     try:
         settings = DingTalkSettings.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ConfigError([_problem(error) for error in exc.errors()]) from None
+        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
     problems = []
     if settings.client_id and not settings.secret.strip():
         problems.append("client_secret: required with client_id (the app's Client Secret)")
@@ -193,13 +194,3 @@ def validate(raw: Mapping[str, Any]) -> list[str]:
     except ConfigError as exc:
         return exc.problems
     return []
-
-
-def _problem(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"]) or "(section)"
-    if error["type"] == "extra_forbidden":
-        return f"{path}: unknown key (check its spelling against config/example.yaml)"
-    if error["type"] == "missing":
-        return f"{path}: required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {message}"

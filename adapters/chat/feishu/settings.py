@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from bot.errors import ConfigError
 from bot.settings.durations import Duration
+from bot.settings.loader import format_error
 
 DOMAINS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.com"}
 """Feishu (China) and Lark (international) Open Platform origins, as lark-oapi names them."""
@@ -26,7 +27,7 @@ CLICK_DEADLINE = timedelta(seconds=3)
 
 
 class FeishuSettings(BaseModel):
-    """Everything the adapter needs; `config/feishu.example.yaml` documents each key."""
+    """Everything the adapter needs; `config/example.yaml` documents each key."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -108,7 +109,7 @@ def parse(raw: Mapping[str, Any]) -> FeishuSettings:
     try:
         settings = FeishuSettings.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ConfigError([_problem(error) for error in exc.errors()]) from None
+        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
     problems = []
     if not _secret(settings.app_secret):
         problems.append("app_secret: must not be empty")
@@ -146,13 +147,3 @@ def validate(raw: Mapping[str, Any]) -> list[str]:
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value().strip() if value is not None else ""
-
-
-def _problem(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"]) or "(section)"
-    if error["type"] == "extra_forbidden":
-        return f"{path}: unknown key (check its spelling against config/feishu.example.yaml)"
-    if error["type"] == "missing":
-        return f"{path}: required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {message}"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from bot.errors import ConfigError
 from bot.settings.durations import Duration
+from bot.settings.loader import format_error
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -95,7 +96,7 @@ def parse(raw: Mapping[str, Any]) -> SlackSettings:
     try:
         settings = SlackSettings.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ConfigError([_problem(error) for error in exc.errors()]) from None
+        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
     problems = []
     if settings.mode == "socket" and settings.app_token is None:
         problems.append(
@@ -123,13 +124,3 @@ def validate(raw: Mapping[str, Any]) -> list[str]:
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value().strip() if value is not None else ""
-
-
-def _problem(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"]) or "(section)"
-    if error["type"] == "extra_forbidden":
-        return f"{path}: unknown key (check its spelling against config/example.yaml)"
-    if error["type"] == "missing":
-        return f"{path}: required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {message}"

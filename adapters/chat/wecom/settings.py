@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from adapters.chat.wecom.crypto import aes_key
 from bot.errors import ConfigError
 from bot.settings.durations import Duration
+from bot.settings.loader import format_error
 
 DEFAULT_API_URL = "https://qyapi.weixin.qq.com/"
 ROBOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -145,7 +146,7 @@ def parse(raw: Mapping[str, Any]) -> WeComSettings:
     try:
         settings = WeComSettings.model_validate(dict(raw))
     except ValidationError as exc:
-        raise ConfigError([_problem(error) for error in exc.errors()]) from None
+        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
     problems = []
     if settings.app is None and settings.aibot is None and not settings.robots:
         problems.append("(section): configure at least one of app, aibot or robots")
@@ -163,13 +164,3 @@ def validate(raw: Mapping[str, Any]) -> list[str]:
     except ConfigError as exc:
         return exc.problems
     return []
-
-
-def _problem(error: Any) -> str:
-    path = ".".join(str(part) for part in error["loc"]) or "(section)"
-    if error["type"] == "extra_forbidden":
-        return f"{path}: unknown key (check its spelling against config/example.yaml)"
-    if error["type"] == "missing":
-        return f"{path}: required key is missing"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{path}: {message}"
