@@ -33,6 +33,8 @@ from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from tests.fake_http import FakeHttpServer
+
 CLIENT_ID = "dingtocsinclient"
 CLIENT_SECRET = "tocsin-test-app-secret"
 ROBOT_TOKEN = "robot-token-ops"
@@ -79,7 +81,7 @@ class CardShown:
 
 
 @dataclass
-class FakeDingTalkApi:
+class FakeDingTalkApi(FakeHttpServer):
     ws_url: str = ""
     now: Callable[[], datetime] | None = None
     groups: set[str] = field(default_factory=lambda: {"cidOPS==", "cidOTHER=="})
@@ -89,30 +91,15 @@ class FakeDingTalkApi:
     """Robot messages (group and 1:1) and session webhook replies, in order."""
     robot_posts: list[Call] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
-    held: dict[str, asyncio.Event] = field(default_factory=dict)
     token_lifetime: int = 7200
-    port: int = 0
     _tokens: set[str] = field(default_factory=set)
     _tickets: set[str] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        for event in self.held.values():
-            event.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -136,10 +123,6 @@ class FakeDingTalkApi:
         times: int = 1,
     ) -> None:
         self.failures[path].extend(Failure(status, body or {}, retry_after) for _ in range(times))
-
-    def hold(self, path: str) -> asyncio.Event:
-        self.held[path] = asyncio.Event()
-        return self.held[path]
 
     def calls_to(self, path: str) -> list[Call]:
         return [c for c in self.calls if c.path == path]

@@ -29,6 +29,8 @@ from lark_oapi.ws.pb.pbbp2_pb2 import Frame
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from tests.fake_http import FakeHttpServer
+
 BOT_OPEN_ID = "ou_tocsinbot0000000000000000000000"
 CONTROL, DATA = 0, 1
 
@@ -82,7 +84,7 @@ class Message:
 
 
 @dataclass
-class FakeOpenApi:
+class FakeOpenApi(FakeHttpServer):
     app_id: str
     app_secret: str = "fake-app-secret"
     chats: set[str] = field(default_factory=lambda: {"oc_alerts", "oc_other"})
@@ -93,27 +95,12 @@ class FakeOpenApi:
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
-    held: dict[str, asyncio.Event] = field(default_factory=dict)
-    port: int = 0
-    _runner: web.AppRunner | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        for event in self.held.values():
-            event.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -128,11 +115,6 @@ class FakeOpenApi:
     def fail(self, key: str, times: int = 1, **failure: Any) -> None:
         """The next `times` calls to `key` (e.g. ``POST /open-apis/im/v1/messages``) fail."""
         self.failures[key].extend(Failure(**failure) for _ in range(times))
-
-    def hold(self, key: str) -> asyncio.Event:
-        """Calls to `key` wait until the returned event is set."""
-        self.held[key] = asyncio.Event()
-        return self.held[key]
 
     def calls_to(self, key: str) -> list[Call]:
         return [c for c in self.calls if _key(c.method, c.path) == key]

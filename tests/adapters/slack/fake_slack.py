@@ -25,6 +25,8 @@ from aiohttp import web
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from tests.fake_http import FakeHttpServer
+
 BOT_USER = "U0TOCSIN"
 BOT_ID = "B0TOCSIN"
 TEAM = "T0TEAM"
@@ -66,7 +68,7 @@ class Posted:
 
 
 @dataclass
-class FakeSlackApi:
+class FakeSlackApi(FakeHttpServer):
     bot_token: str = "xoxb-test-token"
     app_token: str = "xapp-test-token"
     channels: set[str] = field(default_factory=lambda: {"C0ALERTS", "C0OTHER"})
@@ -77,28 +79,13 @@ class FakeSlackApi:
     ephemerals: list[dict[str, Any]] = field(default_factory=list)
     hooks: list[dict[str, Any]] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
-    held: dict[str, asyncio.Event] = field(default_factory=dict)
-    port: int = 0
-    _runner: web.AppRunner | None = None
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(100))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/hooks/{name}", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        for event in self.held.values():
-            event.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -119,11 +106,6 @@ class FakeSlackApi:
         times: int = 1,
     ) -> None:
         self.failures[method].extend(Failure(status, error, retry_after) for _ in range(times))
-
-    def hold(self, method: str) -> asyncio.Event:
-        """Calls to `method` wait until the returned event is set."""
-        self.held[method] = asyncio.Event()
-        return self.held[method]
 
     def calls_to(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fake_http import FakeHttpServer
+
 CORP_ID = "ww_corp_tocsin"
 SECRET = "app-secret-0123456789"
 AGENT_ID = 1000002
@@ -75,7 +77,7 @@ class Sent:
 
 
 @dataclass
-class FakeWeCom:
+class FakeWeCom(FakeHttpServer):
     users: set[str] = field(default_factory=lambda: {"alice", "bob", "carol"})
     robot_keys: dict[str, str] = field(default_factory=lambda: {"key-ops": "ops"})
     calls: list[Call] = field(default_factory=list)
@@ -83,35 +85,20 @@ class FakeWeCom:
     robot_posts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     responses: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     failures: dict[str, list[Failure]] = field(default_factory=lambda: defaultdict(list))
-    held: dict[str, asyncio.Event] = field(default_factory=dict)
     tokens: set[str] = field(default_factory=set)
     codes: dict[str, str] = field(default_factory=dict)
     """Unspent response codes → the task id they may update."""
     response_urls: set[str] = field(default_factory=set)
-    port: int = 0
-    _runner: web.AppRunner | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/cgi-bin/gettoken", self._gettoken)
         app.router.add_post("/cgi-bin/message/send", self._send)
         app.router.add_post("/cgi-bin/message/update_template_card", self._update)
         app.router.add_post("/cgi-bin/webhook/send", self._webhook)
         app.router.add_post("/cgi-bin/aibot/response", self._respond)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        for event in self.held.values():
-            event.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     @property
     def base_url(self) -> str:
@@ -129,10 +116,6 @@ class FakeWeCom:
         times: int = 1,
     ) -> None:
         self.failures[method].extend(Failure(status, errcode, retry_after) for _ in range(times))
-
-    def hold(self, method: str) -> asyncio.Event:
-        self.held[method] = asyncio.Event()
-        return self.held[method]
 
     def expire_tokens(self) -> None:
         """Every token issued so far is now expired (errcode 42001)."""
