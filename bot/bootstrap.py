@@ -36,15 +36,18 @@ from bot.demo import demo_alert
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
 from bot.errors import ConfigError
+from bot.escalation.engine import Escalator
+from bot.escalation.pager import PageSender
 from bot.inbound import InboundHandler
 from bot.incidents.actions import IncidentActions
 from bot.incidents.service import IncidentService
 from bot.links import LinkSigner
 from bot.metrics import Metrics
+from bot.oncall.service import OnCallService
 from bot.outbox.enqueue import Outbox
 from bot.outbox.ratelimit import Buckets
 from bot.outbox.worker import OutboxWorker, WorkerSettings
-from bot.ports import ChatPlatform, DeployService
+from bot.ports import ChatPlatform, DeployService, Notifier
 from bot.services import Registry, Services
 from bot.settings import Settings
 from bot.store.db import Database
@@ -52,6 +55,7 @@ from bot.store.migrate import ensure_current
 from bot.web.actions import ActionLinks
 from bot.web.alerts import AlertEndpoint
 from bot.web.ops import ops_routes
+from bot.web.schedules import schedule_routes
 from commands import all_commands
 
 log = structlog.get_logger(__name__)
@@ -71,6 +75,7 @@ class Tocsin:
     app: ASGIApp = field(init=False)
     tick_interval: float = 0.25
     adapters: list[ChatAdapter] = field(default_factory=list)
+    notifiers: dict[str, Notifier] = field(default_factory=dict)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Loops that run while the app serves (e.g. the console's follower)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -88,6 +93,8 @@ class Tocsin:
         await self.engine.stop()  # its last outbox pass may still use the adapters' clients
         for adapter in self.adapters:
             await adapter.aclose()
+        for notifier in self.notifiers.values():
+            await notifier.aclose()
         await self.services.db.dispose()
 
     @asynccontextmanager
@@ -106,6 +113,7 @@ def bootstrap(
     platforms: Mapping[str, ChatPlatform] | None = None,
     deploys: DeployService | None = None,
     database: Database | None = None,
+    notifiers: Mapping[str, Notifier] | None = None,
 ) -> Tocsin:
     clock = clock or SystemClock()
     db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
@@ -123,6 +131,11 @@ def bootstrap(
     buckets = Buckets(_rates(settings, chat))
     outbox = Outbox(db, buckets, settings.outbox.storm_horizon.total_seconds())
     incidents = IncidentService(db, outbox, ack_timeout=settings.incidents.ack_timeout)
+    pagers = dict(notifiers) if notifiers is not None else _notifiers(settings, clock)
+    direct = [name for name, p in chat.items() if p.capabilities.direct_messages]
+    escalator = Escalator(
+        settings, db, outbox, clock, metrics, chat_platforms=direct, notifiers=list(pagers)
+    )
     deploy_service: DeployService = deploys or FakeDeployService()
     registry = Registry()
     for command in all_commands():
@@ -137,8 +150,10 @@ def bootstrap(
         deploys=deploy_service,
         metrics=metrics,
         registry=registry,
-        actions=IncidentActions(incidents, deploy_service, outbox),
+        actions=IncidentActions(incidents, deploy_service, outbox, escalator),
         seen=SeenCounts(),
+        oncall=OnCallService(settings, db, outbox, direct),
+        escalator=escalator,
     )
     dispatcher = Dispatcher(services)
     signer = LinkSigner(settings.tocsin.secret_key, settings.tocsin.public_url)
@@ -147,7 +162,12 @@ def bootstrap(
         clock,
         chat,
         buckets,
-        partial(render, silence_choices=settings.incidents.silence_choices),
+        partial(
+            render,
+            silence_choices=settings.incidents.silence_choices,
+            escalate=bool(settings.escalation_policies),
+            names={u.id: u.name or u.id for u in settings.users},
+        ),
         signer,
         WorkerSettings(
             max_attempts=settings.outbox.max_attempts,
@@ -157,7 +177,10 @@ def bootstrap(
         ),
         metrics,
     )
-    engine = Engine(services, worker)
+    page_links = LinkSigner(
+        settings.tocsin.secret_key, settings.tocsin.public_url, ttl=settings.paging.link_ttl
+    )
+    engine = Engine(services, worker, PageSender(settings, db, clock, pagers, page_links, metrics))
     ingest = IngestService(db, outbox, settings, clock, seen=services.seen)
     tocsin = Tocsin(
         settings,
@@ -181,11 +204,13 @@ def bootstrap(
     )
     routes: list[BaseRoute] = [
         *ops_routes(db, metrics, partial(_connections, adapters)),
+        *schedule_routes(settings, db, clock),
         *ActionLinks(
             signer, dispatcher, clock, settings.console.tokens, settings.tocsin.language
         ).routes(),
     ]
     tocsin.adapters = adapters
+    tocsin.notifiers = pagers
     for adapter in adapters:
         routes += adapter.routes(dispatcher)
         tocsin.background.append(partial(adapter.run, dispatcher))
@@ -256,9 +281,25 @@ def _connections(adapters: list[ChatAdapter]) -> dict[str, bool]:
     return states
 
 
+def _notifiers(settings: Settings, clock: Clock) -> dict[str, Notifier]:
+    """The SMS, voice and e-mail providers of the `pagers` section (none when it is unset)."""
+    if settings.pagers is None:
+        return {}
+    problems = check_adapters(settings)
+    if problems:
+        raise ConfigError(problems)
+    created: dict[str, Notifier] = importlib.import_module("adapters.notify").create(
+        settings.pagers, clock=clock
+    )
+    return created
+
+
 def check_adapters(settings: Settings) -> list[str]:
-    """Problems in the chat adapters' own sections (named with their key paths)."""
+    """Problems in the adapters' own sections (named with their key paths)."""
     problems = []
+    if settings.pagers is not None:
+        module = importlib.import_module("adapters.notify")
+        problems += [f"pagers.{problem}" for problem in module.validate(settings.pagers)]
     for key in CHAT_ADAPTERS:
         raw = getattr(settings, key)
         if raw is None:

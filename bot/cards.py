@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.i18n import t
 from bot.incidents.status import Status, card_ref, display_status, parse_card_ref
 from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Tier
+from bot.oncall.swaps import render_swap
 from bot.settings.durations import format_duration
 from bot.store.tables import digests, incidents
 
@@ -22,7 +23,12 @@ def when(moment: datetime) -> str:
 
 
 def incident_card(
-    row: Any, now: datetime, lang: str, *, silence_choices: Sequence[timedelta]
+    row: Any,
+    now: datetime,
+    lang: str,
+    *,
+    silence_choices: Sequence[timedelta],
+    escalate: bool = False,
 ) -> Card:
     status = display_status(row, now)
     fields = []
@@ -54,17 +60,21 @@ def incident_card(
         status=status,
         fields=tuple(fields),
         body=body,
-        buttons=_buttons(row, lang, silence_choices),
+        buttons=_buttons(row, lang, silence_choices, escalate),
         footer=t("card.footer", lang, id=row.id, route=row.route),
     )
 
 
-def _buttons(row: Any, lang: str, silence_choices: Sequence[timedelta]) -> tuple[Button, ...]:
+def _buttons(
+    row: Any, lang: str, silence_choices: Sequence[timedelta], escalate: bool
+) -> tuple[Button, ...]:
     if row.status == Status.RESOLVED:
         return ()
     buttons = []
     if row.status == Status.TRIGGERED:
         buttons.append(Button(t("button.ack", lang), ActionKind.ACK, style=ButtonStyle.PRIMARY))
+        if escalate:
+            buttons.append(Button(t("button.escalate", lang), ActionKind.ESCALATE))
     else:
         buttons.append(Button(t("button.unack", lang), ActionKind.UNACK))
     for choice in silence_choices:
@@ -140,12 +150,18 @@ async def render(
     lang: str,
     *,
     silence_choices: Sequence[timedelta],
+    escalate: bool = False,
+    names: Mapping[str, str] | None = None,
 ) -> Card | None:
     """The card for `ref` as of now, or None when what it showed no longer exists."""
     kind, number = parse_card_ref(ref)
     if kind == "incident":
         row = (await conn.execute(select(incidents).where(incidents.c.id == number))).first()
-        return incident_card(row, now, lang, silence_choices=silence_choices) if row else None
+        if row is None:
+            return None
+        return incident_card(row, now, lang, silence_choices=silence_choices, escalate=escalate)
+    if kind == "swap":
+        return await render_swap(conn, number, now, lang, names)
     digest = (await conn.execute(select(digests).where(digests.c.id == number))).first()
     if digest is None:
         return None

@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="check the hash chain for tampering")
     verify.add_argument("--config", required=True)
 
+    oncall = sub.add_parser("oncall", help="on-call schedules")
+    oncall_sub = oncall.add_subparsers(dest="oncall_cmd", required=True)
+    imports = oncall_sub.add_parser(
+        "import", help="add overrides to a schedule from the events of an .ics file"
+    )
+    imports.add_argument("--config", required=True)
+    imports.add_argument("--schedule", required=True)
+    imports.add_argument("file", help="an iCalendar file; each event puts its person on call")
+
     alert = sub.add_parser("alert", help="alerts")
     alert_sub = alert.add_subparsers(dest="alert_cmd", required=True)
     fire = alert_sub.add_parser("fire", help="send an alert to a running Tocsin")
@@ -100,6 +109,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_db(args.db_cmd, load_settings(args.config)))
     if args.cmd == "audit":
         return asyncio.run(_audit(load_settings(args.config)))
+    if args.cmd == "oncall":
+        try:
+            text = Path(args.file).read_text(encoding="utf-8")
+        except OSError as exc:
+            print(f"{args.file}: {exc}", file=sys.stderr)
+            return 2
+        return asyncio.run(_import_overrides(load_settings(args.config), args, text))
     return _fire(args)
 
 
@@ -202,6 +218,47 @@ async def _audit(settings: Settings) -> int:
         return 0
     print(f"audit log TAMPERED after {result.rows} good rows: {result.problem}", file=sys.stderr)
     return 1
+
+
+async def _import_overrides(settings: Settings, args: argparse.Namespace, text: str) -> int:
+    """Overrides from an .ics file: each event's person (by name, e-mail or id) is on call."""
+    from bot.clock import SystemClock
+    from bot.oncall.ical import parse_overrides
+    from bot.oncall.store import add_override
+    from bot.store.db import Database
+
+    if args.schedule not in settings.schedules:
+        print(f"no schedule {args.schedule!r} in the configuration", file=sys.stderr)
+        return 2
+    users: dict[str, str] = {}
+    for user in settings.users:
+        for key in (user.id, user.name, user.contact.email):
+            if key:
+                users[key.lower()] = user.id
+    try:
+        found = parse_overrides(text, users)
+    except ValueError as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 2
+    now = SystemClock().now()
+    db = Database(settings.database.url)
+    try:
+        async with db.begin() as conn:
+            for override in found:
+                await add_override(
+                    conn,
+                    args.schedule,
+                    override.user,
+                    override.start,
+                    override.end,
+                    by="import",
+                    reason=f"{Path(args.file).name}: {override.reason}",
+                    now=now,
+                )
+    finally:
+        await db.dispose()
+    print(f"{len(found)} overrides added to {args.schedule}")
+    return 0
 
 
 def _fire(args: argparse.Namespace) -> int:

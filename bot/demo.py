@@ -56,9 +56,42 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
             "storefront": {"owner": "bob"},
         },
         "routes": [
-            {"name": f"demo-{tier.lower()}", "tiers": [tier], "destinations": ["console:ops"]}
+            {
+                "name": f"demo-{tier.lower()}",
+                "tiers": [tier],
+                "destinations": ["console:ops"],
+                "escalation_policy": "urgent" if tier in ("P0", "P1") else None,
+            }
             for tier in ("P0", "P1", "P2", "P3")
         ],
+        # on call: Alice and Bob take turns each day at 09:00 Shanghai time; Carol leads
+        "schedules": {
+            "primary": {
+                "time_zone": "Asia/Shanghai",
+                "rotations": [
+                    {
+                        "name": "daily",
+                        "participants": ["alice", "bob"],
+                        "shift": "daily",
+                        "start": "2026-01-05T09:00",
+                    }
+                ],
+                "announce": ["console:ops"],
+            }
+        },
+        "groups": {"leads": ["carol"]},
+        "escalation_policies": {
+            "urgent": {
+                "repeat": 1,
+                "steps": [
+                    {"targets": ["schedule:primary"], "delay": "2m"},
+                    {"targets": ["group:leads", "chat:console:ops"], "delay": "5m"},
+                ],
+            }
+        },
+        # SMS and e-mail pages are kept in memory (see /incident why); configure real
+        # providers under `pagers` (config/example.yaml)
+        "pagers": {"sms": {"provider": "memory"}, "email": {"provider": "memory"}},
         "users": [
             {
                 "id": "alice",
@@ -66,6 +99,7 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
                 "language": "en",
                 "roles": ["sre"],
                 "identities": {"console": "alice"},
+                "contact": {"phone": "+8613800138000", "email": "alice@example.com"},
             },
             {
                 "id": "bob",
@@ -73,12 +107,14 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
                 "language": "zh",
                 "roles": ["developer"],
                 "identities": {"console": "bob"},
+                "contact": {"phone": "+8613800138001", "email": "bob@example.com"},
             },
             {
                 "id": "carol",
                 "name": "Carol Diaz",
                 "roles": ["viewer"],
                 "identities": {"console": "carol"},
+                "contact": {"email": "carol@example.com"},
             },
         ],
         "roles": {

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.audit import AuditEntry, append
 from bot.authz import Person
 from bot.errors import CommandError, PermissionDenied, UserError
+from bot.escalation.pages import was_paged
 from bot.grammar import GrammarError, parse, split_command
 from bot.i18n import t
 from bot.incidents.status import Status, parse_card_ref
@@ -44,6 +45,7 @@ PERMISSION = {
     ActionKind.SILENCE: "silence",
     ActionKind.RESOLVE: "resolve",
     ActionKind.ROLLBACK: "rollback",
+    ActionKind.ESCALATE: "ack",
 }
 
 
@@ -217,7 +219,11 @@ class Dispatcher:
 
     def _vocabulary(self) -> dict[str, list[str]]:
         settings = self.s.settings
-        return {"service": list(settings.services), "environment": list(settings.environments)}
+        return {
+            "service": list(settings.services),
+            "environment": list(settings.environments),
+            "schedule": list(settings.schedules),
+        }
 
     # -- card actions ---------------------------------------------------------------------------
 
@@ -234,10 +240,16 @@ class Dispatcher:
         ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s)
         if kind == "digest":
             return await self._digest_action(ctx, number, request), action, "allowed"
+        if kind == "swap":
+            return await self.s.oncall.decide_swap(ctx, number, request.action), action, "allowed"
+        if request.action not in PERMISSION:
+            raise _Denied(Reply(t("error.bad_card", lang), private=True, ok=False), "invalid")
         incidents = self.s.incidents
         row = await incidents.load(conn, number, lock=True)
         permission = PERMISSION[request.action]
-        if not person.may(permission, row.service, row.environment):
+        if not person.may(permission, row.service, row.environment) and not (
+            request.action == ActionKind.ACK and await was_paged(conn, row.id, person.id)
+        ):
             raise _Denied(_denial(person, permission, row.service, row.environment, lang), "denied")
         outcome = await self.s.actions.perform(ctx, row, request.action, request.value)
         return outcome.reply(lang), action, "allowed"

@@ -8,6 +8,7 @@ twice and on several replicas at once. APScheduler only wakes the engine.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,9 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import and_, func, select, update
 
-from bot.incidents.status import Status, card_ref
+from bot.escalation.engine import BATCH
+from bot.escalation.pager import PageSender
+from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Tier
 from bot.outbox.worker import OutboxWorker
 from bot.services import Services
@@ -25,12 +28,16 @@ log = structlog.get_logger(__name__)
 
 
 class Engine:
-    def __init__(self, services: Services, worker: OutboxWorker) -> None:
+    def __init__(
+        self, services: Services, worker: OutboxWorker, pager: PageSender | None = None
+    ) -> None:
         self.s = services
         self.worker = worker
+        self.pager = pager
         self._scheduler: Any = None
         self._job: Any = None
         self._lock = asyncio.Lock()
+        self._timer_lock = asyncio.Lock()
         self._again = False
 
     async def tick(self) -> None:
@@ -54,23 +61,58 @@ class Engine:
             ("digests", self._close_digests),
             ("seen", self._write_seen),
             ("cards", self._due_cards),
+            ("escalations", self._escalate),
+            ("schedules", self.s.oncall.run_due),
         ):
             try:
                 await step(now)
             except Exception:
                 log.exception("engine pass failed", step=name)
+        while await self._deliver():
+            pass
         try:
-            while await self.worker.run_once():
-                pass
             await self._measure_outbox(self.s.clock.now())
         except Exception:
             log.exception("outbox pass failed")
+
+    async def _deliver(self) -> bool:
+        """One batch of chat messages and one of SMS / voice / e-mail pages."""
+        done = 0
+        try:
+            done += await self.worker.run_once()
+        except Exception:
+            log.exception("outbox pass failed")
+        try:
+            if self.pager is not None:
+                done += await self.pager.run_once()
+        except Exception:
+            log.exception("page pass failed")
+        return done > 0
+
+    async def _timed(self, name: str, step: Callable[[datetime], Awaitable[None]]) -> None:
+        try:
+            await step(self.s.clock.now())
+        except Exception:
+            log.exception("engine pass failed", step=name)
+
+    async def _escalate(self, now: datetime) -> None:
+        """Open escalations for newly triggered incidents, then run the steps that are due."""
+        escalator = self.s.escalator
+        while await escalator.start(now) >= BATCH:
+            pass
+        while await escalator.run_due() >= BATCH:
+            pass
 
     async def _due_cards(self, now: datetime) -> None:
         """Cards whose refresh was put off (see `outbox.update_delay`) go into the outbox."""
         async with self.s.db.begin() as conn:
             stmt = self.s.db.for_update(
-                select(incidents.c.id, incidents.c.tier, incidents.c.destinations)
+                select(
+                    incidents.c.id,
+                    incidents.c.tier,
+                    incidents.c.destinations,
+                    incidents.c.page_destinations,
+                )
                 .where(incidents.c.card_due_at <= now)
                 .limit(500),
                 skip_locked=True,
@@ -85,7 +127,11 @@ class Engine:
             )
             for row in rows:
                 await self.s.outbox.card(
-                    conn, card_ref(row.id), row.destinations, priority=Tier(row.tier).rank, now=now
+                    conn,
+                    card_ref(row.id),
+                    card_destinations(row),
+                    priority=Tier(row.tier).rank,
+                    now=now,
                 )
 
     async def _write_seen(self, now: datetime) -> None:
@@ -132,7 +178,11 @@ class Engine:
                     .values(**values, version=incidents.c.version + 1)
                 )
                 await self.s.outbox.card(
-                    conn, card_ref(row.id), row.destinations, priority=Tier(row.tier).rank, now=now
+                    conn,
+                    card_ref(row.id),
+                    card_destinations(row),
+                    priority=Tier(row.tier).rank,
+                    now=now,
                 )
 
     async def _close_digests(self, now: datetime) -> None:
@@ -168,7 +218,22 @@ class Engine:
             coalesce=True,
             misfire_grace_time=None,
         )
+        # escalation timers also get their own wake-up, so a long delivery queue in the round
+        # above never holds a step back
+        self._scheduler.add_job(
+            self._timers,
+            "interval",
+            seconds=interval,
+            max_instances=2,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         self._scheduler.start()
+
+    async def _timers(self) -> None:
+        if not self._timer_lock.locked():
+            async with self._timer_lock:
+                await self._timed("escalations", self._escalate)
 
     def wake(self) -> None:
         """Ask for a round soon (after an ingest or an action), without waiting for the timer."""
@@ -181,7 +246,7 @@ class Engine:
         """Stop waking, and let a running round finish (nothing is cut in half)."""
         if self._scheduler is not None:
             self._scheduler.pause()
-            async with self._lock:
+            async with self._lock, self._timer_lock:
                 self._scheduler.shutdown(wait=False)
             self._scheduler = self._job = None
         await self.s.seen.flush(self.s.db)  # counters gathered since the last pass

@@ -44,6 +44,18 @@ class Metrics:
         self.outbox_lag = Gauge(
             "tocsin_outbox_lag_seconds", "Age of the oldest waiting outbox message", registry=r
         )
+        self.escalation_steps = Counter(
+            "tocsin_escalation_steps", "Escalation steps run", ["policy"], registry=r
+        )
+        self.escalation_lateness = Histogram(
+            "tocsin_escalation_lateness_seconds",
+            "How late escalation steps ran after their due time",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
+            registry=r,
+        )
+        self.pages = Counter(
+            "tocsin_pages", "Pages by channel and outcome", ["channel", "status"], registry=r
+        )
         self.inbound_duplicates = Counter(
             "tocsin_inbound_duplicates", "Platform events seen before", ["platform"], registry=r
         )

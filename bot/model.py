@@ -29,6 +29,9 @@ class ActionKind(enum.StrEnum):
     RESOLVE = "resolve"
     ROLLBACK = "rollback"
     UNACK = "unack"
+    ESCALATE = "escalate"
+    ACCEPT = "accept"
+    DECLINE = "decline"
 
 
 class ButtonStyle(enum.StrEnum):

@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.alerts.seen import SeenCounts
 from bot.authz import Directory, Person
 from bot.clock import Clock
+from bot.escalation.engine import Escalator
 from bot.grammar import CommandSpec, ParsedCommand
 from bot.incidents.service import IncidentService, Outcome
 from bot.metrics import Metrics
 from bot.model import ActionKind, Destination, Reply
+from bot.oncall.service import OnCallService
 from bot.outbox.enqueue import Outbox
 from bot.ports import DeployService
 from bot.settings import Settings
@@ -35,6 +37,8 @@ class Services:
     registry: Registry
     actions: Actions
     seen: SeenCounts
+    oncall: OnCallService
+    escalator: Escalator
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,6 @@ from bot.services import Command
 
 
 def all_commands() -> list[Command]:
-    from commands import help, incident, whoami
+    from commands import help, incident, oncall, whoami
 
-    return [*incident.COMMANDS, *help.COMMANDS, *whoami.COMMANDS]
+    return [*incident.COMMANDS, *oncall.COMMANDS, *help.COMMANDS, *whoami.COMMANDS]

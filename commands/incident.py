@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bot.cards import incident_card
 from bot.errors import UserError
+from bot.escalation.explain import explain
 from bot.grammar import Arg, CommandSpec, ParsedCommand
 from bot.i18n import t
 from bot.incidents.status import display_status
@@ -47,6 +48,8 @@ async def _show(ctx: Context, cmd: ParsedCommand) -> Reply:
     if not str(number).isdigit():
         raise UserError("incident.usage")
     row = await ctx.services.incidents.load(ctx.conn, int(number))
+    if cmd.args["what"] == "why":
+        return Reply(await explain(ctx.conn, row, ctx.lang), private=True)
     card = incident_card(
         row, ctx.now, ctx.lang, silence_choices=ctx.services.settings.incidents.silence_choices
     )
@@ -87,6 +90,16 @@ COMMANDS = [
         _incident_scope,
     ),
     Command(
+        _spec(
+            "escalate",
+            "ack",
+            "Page the incident's next escalation step now.",
+            "立即呼叫事件的下一级升级对象。",
+        ),
+        _action(ActionKind.ESCALATE),
+        _incident_scope,
+    ),
+    Command(
         _spec("resolve", "resolve", "Mark an incident resolved.", "将事件标记为已恢复。"),
         _action(ActionKind.RESOLVE),
         _incident_scope,
@@ -100,8 +113,8 @@ COMMANDS = [
                     "word",
                     required=False,
                     default="list",
-                    help_en="list, show, or an incident number",
-                    help_zh="list、show 或事件编号",
+                    help_en="list, show, why, or an incident number",
+                    help_zh="list、show、why 或事件编号",
                 ),
                 Arg("incident", "int", required=False),
             ),

@@ -27,7 +27,7 @@ from bot.alerts.routing import (
     tier_for,
 )
 from bot.alerts.statements import INCIDENT_STATE, statements
-from bot.incidents.status import Status, card_ref
+from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Tier
 
 if TYPE_CHECKING:
@@ -291,6 +291,7 @@ class Changes:
             "destinations": [str(d) for d in routing.destinations] if routing else [],
             "created_at": self.now,
             "updated_at": self.now,
+            "triggered_at": self.now,
             "version": 1,
         }
         row = (await self.conn.execute(self.sql.insert_incident, values)).first()
@@ -323,6 +324,7 @@ class Changes:
                 acked_by=None,
                 acked_at=None,
                 ack_expires_at=None,
+                triggered_at=self.now,
             )
         elif item.firing <= 0 and status != Status.RESOLVED and not flapping:
             status = Status.RESOLVED
@@ -354,7 +356,7 @@ class Changes:
         await outbox.card(
             self.conn,
             card_ref(incident_id),
-            row.destinations,
+            card_destinations(row),
             priority=priority,
             now=self.now,
             new=item.new,

@@ -48,6 +48,17 @@ def route_for(labels: dict[str, str], tier: Tier, settings: Settings) -> Routing
     return Routing(first[0], first[1], tuple(destinations))
 
 
+def find_route(settings: Settings, name: str) -> Route | None:
+    """The route an incident was opened on, by the name `route_for` gave it."""
+    for index, route in enumerate(settings.routes):
+        if (route.name or f"route{index}") == name:
+            return route
+    default = settings.default_route
+    if default is not None and (default.name or "default") == name:
+        return default
+    return None
+
+
 def group_signature(labels: dict[str, str], source_group_key: str, route: Route) -> str:
     """The part of an incident's group key that comes from the alert."""
     if route.source_grouping and source_group_key:

@@ -32,6 +32,7 @@ INCIDENT_STATE = (
     "acked_by",
     "acked_at",
     "ack_expires_at",
+    "triggered_at",
     "silenced_until",
 )
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
 from bot.incidents.service import IncidentService, Outcome
@@ -19,9 +21,20 @@ if TYPE_CHECKING:
 MIN_SILENCE, MAX_SILENCE = timedelta(minutes=1), timedelta(days=7)
 
 
+class Escalation(Protocol):
+    async def escalate_now(self, conn: AsyncConnection, incident: Any, now: datetime) -> str: ...
+
+
 class IncidentActions:
-    def __init__(self, incidents: IncidentService, deploys: DeployService, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        incidents: IncidentService,
+        deploys: DeployService,
+        outbox: Outbox,
+        escalation: Escalation,
+    ) -> None:
         self.incidents, self.deploys, self.outbox = incidents, deploys, outbox
+        self.escalation = escalation
 
     async def perform(self, ctx: Context, row: Any, kind: ActionKind, value: str) -> Outcome:
         """Run one action on an incident row the caller has locked."""
@@ -34,7 +47,18 @@ class IncidentActions:
             return await svc.silence(ctx.conn, row, who, now, silence_duration(value))
         if kind == ActionKind.RESOLVE:
             return await svc.resolve(ctx.conn, row, who, now)
+        if kind == ActionKind.ESCALATE:
+            return await self._escalate(ctx, row)
         return await self._rollback(ctx, row)
+
+    async def _escalate(self, ctx: Context, row: Any) -> Outcome:
+        """Run the next escalation step now; the incident's chats are told who pressed it."""
+        key = await self.escalation.escalate_now(ctx.conn, row, ctx.now)
+        params = {"id": row.id, "user": ctx.person.display}
+        if key != "escalation.escalated":
+            return Outcome(False, key, params)
+        await self._tell(ctx, row, key, params)
+        return Outcome(True, key, params, announced=True)
 
     async def _rollback(self, ctx: Context, row: Any) -> Outcome:
         """Hand the rollback to the deploy service and tell the incident's chats its answer."""
@@ -53,6 +77,11 @@ class IncidentActions:
             "message": ticket.message,
         }
         key = "incident.rollback_unavailable" if ticket.unavailable else "incident.rollback"
+        await self._tell(ctx, row, key, params)
+        return Outcome(ticket.accepted, key, params, announced=True)
+
+    async def _tell(self, ctx: Context, row: Any, key: str, params: dict[str, Any]) -> None:
+        """A text to the incident's chats, threaded under its card."""
         await self.outbox.text(
             ctx.conn,
             row.destinations,
@@ -62,7 +91,6 @@ class IncidentActions:
             reply_to_card=card_ref(row.id),
             priority=Tier(row.tier).rank,
         )
-        return Outcome(ticket.accepted, key, params, announced=True)
 
 
 def silence_duration(value: str) -> timedelta:

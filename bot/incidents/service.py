@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
 from bot.i18n import t
-from bot.incidents.status import Status, card_ref
+from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Reply, Tier
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import format_duration
@@ -61,7 +61,7 @@ class IncidentService:
 
     async def refresh_cards(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
         await self.outbox.card(
-            conn, card_ref(row.id), row.destinations, priority=Tier(row.tier).rank, now=now
+            conn, card_ref(row.id), card_destinations(row), priority=Tier(row.tier).rank, now=now
         )
 
     async def acknowledge(
@@ -96,6 +96,7 @@ class IncidentService:
             acked_by=None,
             acked_at=None,
             ack_expires_at=None,
+            triggered_at=now,
         )
         return Outcome(True, "incident.unacked", {"id": row.id, "user": who})
 
@@ -161,6 +162,7 @@ class IncidentService:
                 acked_by=None,
                 acked_at=None,
                 ack_expires_at=None,
+                triggered_at=now,
             )
             await self.outbox.text(
                 conn,

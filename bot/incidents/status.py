@@ -20,12 +20,17 @@ def display_status(row: Any, now: datetime) -> str:
     return str(row.status)
 
 
+def card_destinations(row: Any) -> list[str]:
+    """Every chat showing the incident's card: its route's chats and those it was paged to."""
+    return [*row.destinations, *(row.page_destinations or ())]
+
+
 def card_ref(incident_id: int) -> str:
     return f"incident:{incident_id}"
 
 
 def parse_card_ref(ref: str) -> tuple[str, int]:
     kind, _, number = ref.partition(":")
-    if kind not in ("incident", "digest") or not number.isdigit():
+    if kind not in ("incident", "digest", "swap") or not number.isdigit():
         raise ValueError(f"not a card reference: {ref!r}")
     return kind, int(number)

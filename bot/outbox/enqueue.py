@@ -70,8 +70,24 @@ class Outbox:
     ) -> None:
         """Queue a catalogue text to each chat, threaded under `reply_to_card` where it was
         posted; each chat gets it in its own language when it is sent."""
+        rows = self.text_rows(
+            destinations, key, params, now=now, reply_to_card=reply_to_card, priority=priority
+        )
+        await self.insert(conn, rows)
+
+    @staticmethod
+    def text_rows(
+        destinations: Iterable[str],
+        key: str,
+        params: dict[str, object],
+        *,
+        now: datetime,
+        reply_to_card: str = "",
+        priority: int = 2,
+    ) -> list[dict[str, object]]:
+        """The rows `text` writes, for callers that gather many messages into one insert."""
         payload = {"key": key, "params": params, "reply_to_card": reply_to_card}
-        rows = [
+        return [
             {
                 "destination": str(Destination.parse(dest)),
                 "kind": "text",
@@ -85,6 +101,15 @@ class Outbox:
             }
             for dest in destinations
         ]
+
+    def card_rows(
+        self, card_ref: str, destinations: Iterable[str], *, priority: int, now: datetime
+    ) -> list[dict[str, object]]:
+        """The rows `card` writes for an update (never folded into a digest)."""
+        return [self._row(dest, card_ref, priority, now) for dest in destinations]
+
+    @staticmethod
+    async def insert(conn: AsyncConnection, rows: list[dict[str, object]]) -> None:
         if rows:
             await conn.execute(_INSERT, rows)
 

@@ -111,15 +111,21 @@ class OutboxWorker:
                 rest = [row for g in items[index:] for row in g]
                 await self._release(rest, self.clock.now() + timedelta(seconds=wait))
                 break
-            try:
-                await self._deliver(destination, group)
-                delivered += 1
-            except DeliveryError as exc:
-                await self._failed(group, exc, bucket_block=True)
-            except Exception as exc:  # a bug in an adapter must not stop the queue
-                log.exception("outbox delivery crashed", destination=destination)
-                await self._failed(group, RetryableDelivery(f"internal error: {exc!r}"))
+            # a delivery and its record finish even if this pass is cancelled (a stopping
+            # replica never leaves a message sent but unrecorded, which would send it twice)
+            delivered += await asyncio.shield(self._deliver_recorded(destination, group))
         return delivered
+
+    async def _deliver_recorded(self, destination: str, group: list[Any]) -> int:
+        try:
+            await self._deliver(destination, group)
+            return 1
+        except DeliveryError as exc:
+            await self._failed(group, exc, bucket_block=True)
+        except Exception as exc:  # a bug in an adapter must not stop the queue
+            log.exception("outbox delivery crashed", destination=destination)
+            await self._failed(group, RetryableDelivery(f"internal error: {exc!r}"))
+        return 0
 
     async def _deliver(self, destination: str, group: list[Any]) -> None:
         dest = Destination.parse(destination)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from bot.alerts.matchers import Matcher, parse_matcher
 from bot.model import Destination, Tier
 from bot.settings.durations import Duration
+from bot.settings.oncall import Channel, Contact, EscalationPolicy, Paging, Schedule
 
 
 class _Frozen(BaseModel):
@@ -103,8 +104,11 @@ class Route(_Frozen):
     """Labels that group alerts into one incident; ``["..."]`` makes every alert its own."""
     source_grouping: bool = True
     """Use the source's own group (Alertmanager's groupKey) when it sends one."""
-    escalation_policy: str | None = None
-    notify: tuple[Literal["chat", "sms", "voice", "email"], ...] = ("chat",)
+    escalation_policy: str | dict[Tier, str] | None = None
+    """The paging policy of the route's incidents, one for all tiers or one per tier (a tier
+    left out pages nobody). Unset: `paging.default_policy`."""
+    notify: tuple[Channel, ...] | None = None
+    """Channels for the people this route pages, instead of `paging.channels` by tier."""
     tiers: tuple[Tier, ...] = ()
     """When set, the route applies only to these tiers."""
     continue_: bool = Field(False, alias="continue")
@@ -132,6 +136,7 @@ class User(_Frozen):
     language: Literal["zh", "en"] | None = None
     identities: dict[str, str] = {}
     roles: tuple[str, ...] = ()
+    contact: Contact = Contact()
 
 
 class Role(_Frozen):
@@ -187,6 +192,13 @@ class Settings(_Frozen):
     roles: dict[str, Role] = {}
     outbox: Outbox = Outbox()
     console: Console = Console()
+    schedules: dict[str, Schedule] = {}
+    escalation_policies: dict[str, EscalationPolicy] = {}
+    groups: dict[str, tuple[str, ...]] = {}
+    """Named groups of users, paged together by a `group:<name>` target."""
+    paging: Paging = Paging()
+    pagers: dict[str, Any] | None = None
+    """SMS, voice and e-mail providers (validated by `adapters.notify`)."""
     # Each chat adapter validates its own section (see `bot.bootstrap.chat_adapters`).
     slack: dict[str, Any] | None = None
     dingtalk: dict[str, Any] | None = None
@@ -224,6 +236,7 @@ class Settings(_Frozen):
             for env in service.environments:
                 if env not in self.environments:
                     problems.append(f"services.{name}.environments: unknown environment {env!r}")
+        problems += _oncall_references(self, set(ids))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -231,3 +244,48 @@ class Settings(_Frozen):
     def service_environments(self, service: str) -> tuple[str, ...]:
         svc = self.services.get(service)
         return svc.environments if svc and svc.environments else self.environments
+
+
+def _oncall_references(s: Settings, users: set[str]) -> list[str]:
+    """Names the on-call sections use must exist: people, schedules, groups and policies."""
+    problems = []
+    for name, schedule in s.schedules.items():
+        for rotation in schedule.rotations:
+            for who in rotation.participants:
+                if who not in users:
+                    problems.append(
+                        f"schedules.{name}.rotations.{rotation.name}: unknown user {who!r}"
+                    )
+        for index, override in enumerate(schedule.overrides):
+            if override.user not in users:
+                problems.append(
+                    f"schedules.{name}.overrides.{index}: unknown user {override.user!r}"
+                )
+        layers = [r.name for r in schedule.rotations]
+        if len(layers) != len(set(layers)):
+            problems.append(f"schedules.{name}: rotation names must be unique")
+    for name, members in s.groups.items():
+        for who in members:
+            if who not in users:
+                problems.append(f"groups.{name}: unknown user {who!r}")
+    known = {"user": users, "schedule": set(s.schedules), "group": set(s.groups)}
+    for name, chain in s.escalation_policies.items():
+        for index, step in enumerate(chain.steps):
+            for target in step.targets:
+                kind, _, ref = target.partition(":")
+                if kind in known and ref not in known[kind]:
+                    problems.append(
+                        f"escalation_policies.{name}.steps.{index}: unknown {kind} {ref!r}"
+                    )
+    policies = set(s.escalation_policies)
+    if s.paging.default_policy and s.paging.default_policy not in policies:
+        problems.append(f"paging.default_policy: unknown policy {s.paging.default_policy!r}")
+    routes = [*s.routes, *([s.default_route] if s.default_route else [])]
+    for index, route in enumerate(routes):
+        chosen = route.escalation_policy
+        names = chosen.values() if isinstance(chosen, dict) else [chosen] if chosen else []
+        for policy in names:
+            if policy not in policies:
+                where = f"routes.{index}" if index < len(s.routes) else "default_route"
+                problems.append(f"{where}.escalation_policy: unknown policy {policy!r}")
+    return problems

@@ -81,6 +81,11 @@ incidents = Table(
     Column("updated_at", TS, nullable=False),
     Column("version", Integer, nullable=False, default=1),
     Column("card_due_at", TS),
+    # When the incident last became triggered (opened, re-opened, un-acknowledged, or its
+    # acknowledgement expired): escalation runs once per such episode.
+    Column("triggered_at", TS),
+    # Direct-message chats its card was paged to; they get its in-place updates too.
+    Column("page_destinations", JSON),
     Index(
         "uq_incidents_open_group",
         "group_key",
@@ -229,4 +234,115 @@ console_messages = Table(
     Column("updated_at", TS, nullable=False),
     Index("ix_console_messages_chat", "chat", "id"),
     Index("ix_console_messages_updated", "updated_at"),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("incident_id", Id, primary_key=True, autoincrement=False),
+    Column("policy", String(128), nullable=False),
+    # The policy's steps as they were when the episode started (edits affect new ones).
+    Column("plan", JSON, nullable=False),
+    Column("episode", TS, nullable=False),
+    # Counts episodes: part of every page's idempotency key.
+    Column("cycle", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("loop", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("next_at", TS),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_escalations_due", "state", "next_at"),
+)
+
+escalation_log = Table(
+    "escalation_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("loop", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("due_at", TS, nullable=False),
+    Column("ran_at", TS, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Index("ix_escalation_log_incident", "incident_id", "id"),
+)
+
+pages = Table(
+    "pages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("loop", Integer, nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("recipient", String(300), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("address", String(512), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(256), nullable=False, default=""),
+    Column("provider", String(32), nullable=False, default=""),
+    Column("provider_ref", String(128), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS),
+    Column("claimed_until", TS),
+    Column("created_at", TS, nullable=False),
+    Column("sent_at", TS),
+    UniqueConstraint("incident_id", "cycle", "loop", "step", "recipient", "channel"),
+    Index("ix_pages_due", "status", "next_attempt_at"),
+    Index("ix_pages_recipient", "recipient", "channel", "sent_at"),
+)
+
+round_robin = Table(
+    "round_robin",
+    metadata,
+    Column("policy", String(128), primary_key=True),
+    Column("step", Integer, primary_key=True, autoincrement=False),
+    Column("counter", Integer, nullable=False),
+)
+
+schedule_overrides = Table(
+    "schedule_overrides",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("schedule", String(128), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("starts_at", TS, nullable=False),
+    Column("ends_at", TS, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("reason", String(256), nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+    Index("ix_schedule_overrides_schedule", "schedule", "ends_at"),
+)
+
+swap_requests = Table(
+    "swap_requests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("schedule", String(128), nullable=False),
+    Column("requester", String(64), nullable=False),
+    Column("other", String(64), nullable=False),
+    Column("shift_start", TS, nullable=False),
+    Column("shift_end", TS, nullable=False),
+    Column("other_start", TS),
+    Column("other_end", TS),
+    Column("status", String(16), nullable=False),
+    Column("destinations", JSON, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("decided_at", TS),
+)
+
+schedule_state = Table(
+    "schedule_state",
+    metadata,
+    Column("schedule", String(128), primary_key=True),
+    Column("user_id", String(64)),
+    # Due time of the next check: the current shift's end, or now after an override.
+    Column("until", TS),
+    Column("gaps_checked_at", TS),
+    # Start times of gaps already announced.
+    Column("warned", JSON, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )

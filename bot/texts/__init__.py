@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bot.texts import core, grammar
+from bot.texts import core, grammar, oncall
 
-CATALOGUE: dict[str, dict[str, str]] = {**core.TEXTS, **grammar.TEXTS}
+CATALOGUE: dict[str, dict[str, str]] = {**core.TEXTS, **grammar.TEXTS, **oncall.TEXTS}

@@ -99,8 +99,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "{user} 请求回滚 {environment} 环境的 {service}：{message}",
     },
     "incident.usage": {
-        "en": "Use /incident list, or /incident show <number>.",
-        "zh": "用法：/incident list 或 /incident show <编号>。",
+        "en": "Use /incident list, /incident show <number> or /incident why <number>.",
+        "zh": "用法：/incident list、/incident show <编号> 或 /incident why <编号>。",
     },
     "incident.bad_duration": {
         "en": "{value!r} is not a duration; use e.g. 30m, 2h or 1d.",

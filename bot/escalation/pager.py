@@ -1,0 +1,231 @@
+"""Delivery of SMS, voice and e-mail pages through the configured providers.
+
+A pass claims due pages (``FOR UPDATE SKIP LOCKED``, then a lease), and for each: cancels it if
+the incident was acknowledged or resolved meanwhile, holds it back while the person's channel is
+over its rate windows (it waits, it is never dropped), or sends it and records the provider's
+answer. A send runs to completion even when the engine is being stopped, so a stopping replica
+never leaves a page sent but unrecorded; a replica that dies mid-send leaves a lease that expires,
+and the page is sent again (a duplicate rather than a missed page).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.clock import Clock
+from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.i18n import t
+from bot.incidents.status import Status, card_ref
+from bot.links import LinkSigner
+from bot.metrics import Metrics
+from bot.model import ActionKind
+from bot.ports import Notifier, Page
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.tables import incidents, pages
+
+log = structlog.get_logger(__name__)
+
+LEASE = timedelta(seconds=60)
+BATCH = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: str
+    reason: str = ""
+    provider: str = ""
+    provider_ref: str = ""
+    retry_at: datetime | None = None
+
+
+class PageSender:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        notifiers: Mapping[str, Notifier],
+        signer: LinkSigner,
+        metrics: Metrics,
+    ) -> None:
+        self.settings, self.db, self.clock = settings, db, clock
+        self.notifiers, self.signer, self.metrics = notifiers, signer, metrics
+        self.users = {u.id: u for u in settings.users}
+
+    async def run_once(self) -> int:
+        """Deliver what is due; returns how many pages were handled."""
+        if not self.notifiers:
+            return 0
+        now = self.clock.now()
+        claimed = await self._claim(now)
+        for row in claimed:
+            await asyncio.shield(self._handle(row, now + LEASE))
+        return len(claimed)
+
+    async def _claim(self, now: datetime) -> list[Any]:
+        due = or_(
+            and_(pages.c.status == "pending", pages.c.next_attempt_at <= now),
+            and_(pages.c.status == "sending", pages.c.claimed_until <= now),
+        )
+        stmt = self.db.for_update(
+            select(pages)
+            .where(and_(due, pages.c.channel.in_(list(self.notifiers))))
+            .order_by(pages.c.next_attempt_at)
+            .limit(BATCH),
+            skip_locked=True,
+        )
+        async with self.db.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+            if rows:
+                await conn.execute(
+                    update(pages)
+                    .where(pages.c.id.in_([r.id for r in rows]))
+                    .values(status="sending", claimed_until=now + LEASE)
+                )
+        return list(rows)
+
+    async def _handle(self, row: Any, lease: datetime) -> None:
+        now = self.clock.now()
+        async with self.db.connect() as conn:
+            incident = (
+                await conn.execute(select(incidents).where(incidents.c.id == row.incident_id))
+            ).first()
+            free_at = await self._rate_free_at(conn, row, now)
+        if incident is None or incident.status != Status.TRIGGERED:
+            who = incident.acked_by or incident.resolved_by if incident is not None else ""
+            state = "gone" if incident is None else str(incident.status)
+            return await self._record(
+                row, lease, Outcome("cancelled", f"{state} {who}".strip()), now
+            )
+        if free_at is not None:
+            return await self._record(
+                row, lease, Outcome("pending", "throttled", retry_at=free_at), now
+            )
+        notifier = self.notifiers[row.channel]
+        try:
+            receipt = await notifier.send(self._page(row, incident, now))
+        except RetryableDelivery as exc:
+            outcome = self._retry(row, str(exc), exc.retry_after, now, notifier.provider)
+        except PermanentDelivery as exc:
+            outcome = Outcome("failed", str(exc)[:256], notifier.provider)
+        except Exception as exc:  # a provider bug must not stop the pass
+            log.exception("page send failed", page=row.id, channel=row.channel)
+            outcome = self._retry(row, type(exc).__name__, None, now, notifier.provider)
+        else:
+            outcome = Outcome("sent", "", receipt.provider, receipt.message_id[:128])
+        await self._record(row, lease, outcome, self.clock.now())
+
+    def _retry(
+        self, row: Any, reason: str, after: float | None, now: datetime, provider: str
+    ) -> Outcome:
+        if row.attempts + 1 >= self.settings.paging.max_attempts:
+            return Outcome("failed", reason[:256], provider)
+        backoff = after if after is not None else min(2 ** (row.attempts + 1), 300)
+        jitter = random.uniform(0, backoff / 10)
+        return Outcome(
+            "pending", reason[:256], provider, retry_at=now + timedelta(seconds=backoff + jitter)
+        )
+
+    async def _rate_free_at(
+        self, conn: AsyncConnection, row: Any, now: datetime
+    ) -> datetime | None:
+        """When the person's channel has room again, or None if it has room now."""
+        latest: datetime | None = None
+        for window in self.settings.paging.rate_limits.get(row.channel, ()):
+            since = now - window.per
+            stmt = (
+                select(pages.c.sent_at)
+                .where(
+                    and_(
+                        pages.c.recipient == row.recipient,
+                        pages.c.channel == row.channel,
+                        pages.c.status == "sent",
+                        pages.c.sent_at > since,
+                    )
+                )
+                .order_by(pages.c.sent_at.desc())
+                .limit(window.count)
+            )
+            sent = [r.sent_at for r in await conn.execute(stmt)]
+            if len(sent) >= window.count:
+                free = sent[-1] + window.per
+                latest = free if latest is None else max(latest, free)
+        return latest
+
+    def _page(self, row: Any, incident: Any, now: datetime) -> Page:
+        user = self.users.get(row.recipient)
+        lang = (user.language if user else None) or self.settings.tocsin.language
+        dest = f"{row.channel}:@{row.recipient}"
+        token = self.signer.token(
+            ActionKind.ACK, card_ref(incident.id), "", dest, row.recipient, now
+        )
+        url = self.signer.url(token)
+        params = {
+            "id": str(incident.id),
+            "tier": incident.tier,
+            "title": incident.title,
+            "service": incident.service or "-",
+            "environment": incident.environment or "-",
+            "url": url,
+        }
+        return Page(
+            channel=row.channel,
+            to=row.address,
+            key=f"{incident.id}.{row.cycle}.{row.loop}.{row.step}.{row.recipient}.{row.channel}",
+            subject=t("page.subject", lang, **params),
+            text=t(f"page.{row.channel}", lang, **params),
+            lang=lang,
+            params=params,
+            ack_url=url,
+        )
+
+    async def _record(self, row: Any, lease: datetime, outcome: Outcome, now: datetime) -> None:
+        """Write what happened, if the claim is still ours: a replica that stalled past its
+        lease finds the page taken over and records nothing."""
+        values: dict[str, Any] = {
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "claimed_until": None,
+        }
+        if outcome.provider:
+            values["provider"] = outcome.provider
+        if outcome.status == "sent":
+            values.update(provider_ref=outcome.provider_ref, sent_at=now)
+        if outcome.status in ("sent", "failed") or outcome.reason not in ("throttled", ""):
+            values["attempts"] = pages.c.attempts + 1
+        if outcome.retry_at is not None:
+            values["next_attempt_at"] = outcome.retry_at
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                update(pages)
+                .where(
+                    and_(
+                        pages.c.id == row.id,
+                        pages.c.status == "sending",
+                        pages.c.claimed_until == lease,
+                    )
+                )
+                .values(**values)
+            )
+        if result.rowcount == 0:
+            log.warning("page claim lost to another replica", page=row.id)
+            return
+        self.metrics.pages.labels(row.channel, outcome.status).inc()
+        if outcome.status == "failed":
+            log.warning("page failed", page=row.id, channel=row.channel, reason=outcome.reason)
+
+
+async def page_counts(conn: AsyncConnection) -> dict[str, int]:
+    """Pages by status (for readiness and tests)."""
+    stmt = select(pages.c.status, func.count()).group_by(pages.c.status)
+    return {status: int(n) for status, n in await conn.execute(stmt)}

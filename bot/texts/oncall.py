@@ -1,0 +1,258 @@
+"""Texts of paging, escalation, explanations and the /oncall command."""
+
+TEXTS: dict[str, dict[str, str]] = {
+    # pages
+    "page.subject": {"en": "[{tier}] #{id} {title}", "zh": "[{tier}] #{id} {title}"},
+    "page.sms": {
+        "en": "Tocsin [{tier}] #{id} {title} ({service}/{environment}). Acknowledge: {url}",
+        "zh": "Tocsin [{tier}] #{id} {title}（{service}/{environment}）。认领：{url}",
+    },
+    "page.voice": {
+        "en": "This is Tocsin. A {tier} incident, number {id}: {title}, on {service}. "
+        "Please acknowledge it in chat or with the link in your messages.",
+        "zh": "这里是 Tocsin。{tier} 级事件，编号 {id}：{title}，服务 {service}。"
+        "请在聊天中或通过消息里的链接认领。",
+    },
+    "page.email": {
+        "en": "Incident #{id} needs you.\n\nTier: {tier}\nTitle: {title}\n"
+        "Service: {service}\nEnvironment: {environment}\n\n"
+        "Acknowledge with one click (the link works for you only and expires): {url}",
+        "zh": "事件 #{id} 需要你处理。\n\n级别：{tier}\n标题：{title}\n服务：{service}\n"
+        "环境：{environment}\n\n一键认领（链接仅限本人使用，会过期）：{url}",
+    },
+    "page.chat": {
+        "en": "🔔 You are paged for incident #{id} [{tier}] {title} "
+        "(step {step} of policy {policy}). Acknowledge on the card.",
+        "zh": "🔔 你被呼叫处理事件 #{id} [{tier}] {title}（策略 {policy} 第 {step} 步）。"
+        "请在卡片上认领。",
+    },
+    "page.chat_group": {
+        "en": "🔔 Paging this chat for incident #{id} [{tier}] {title} "
+        "(step {step} of policy {policy}).",
+        "zh": "🔔 呼叫本群处理事件 #{id} [{tier}] {title}（策略 {policy} 第 {step} 步）。",
+    },
+    # escalation from people
+    "button.escalate": {"en": "Escalate", "zh": "升级"},
+    "action.oncall": {"en": "change on-call schedules", "zh": "调整值班排班"},
+    "escalation.escalated": {
+        "en": "{user} escalated incident #{id}: the next step pages now.",
+        "zh": "{user} 升级了事件 #{id}：立即呼叫下一步。",
+    },
+    "escalation.not_triggered": {
+        "en": "Incident #{id} is not triggered, so there is nobody to escalate to.",
+        "zh": "事件 #{id} 不在告警状态，无需升级。",
+    },
+    "escalation.no_policy": {
+        "en": "Incident #{id} has no escalation policy (its route names none).",
+        "zh": "事件 #{id} 没有升级策略（其路由未配置）。",
+    },
+    # why
+    "why.header": {
+        "en": "Why incident #{id} paged whom — route {route}, tier {tier}",
+        "zh": "事件 #{id} 的呼叫说明 — 路由 {route}，级别 {tier}",
+    },
+    "why.policy": {"en": "Policy: {policy}", "zh": "策略：{policy}"},
+    "why.none": {
+        "en": "No escalation policy applies (route {route}, tier {tier}): nobody is paged; "
+        "the card goes to the route's chats only.",
+        "zh": "没有适用的升级策略（路由 {route}，级别 {tier}）："
+        "不呼叫任何人，只在路由的群里发卡片。",
+    },
+    "why.not_started": {
+        "en": "No escalation has started yet (the incident is {status}).",
+        "zh": "尚未开始升级（事件状态：{status}）。",
+    },
+    "why.step": {
+        "en": "Step {step} (round {loop}) ran {ran} (due {due}):",
+        "zh": "第 {step} 步（第 {loop} 轮）于 {ran} 执行（计划 {due}）：",
+    },
+    "why.paged": {"en": "• {who} via {via}: {channels}", "zh": "• {who}，经由 {via}：{channels}"},
+    "why.nobody_paged": {"en": "• nobody could be paged", "zh": "• 无人可呼叫"},
+    "why.stopped": {
+        "en": "Stopped {ran}: the incident was {why} {by}",
+        "zh": "于 {ran} 停止：事件已{why} {by}",
+    },
+    "why.next": {"en": "Next step due {due}.", "zh": "下一步计划于 {due}。"},
+    "why.exhausted": {
+        "en": "Every step has run; nobody more is paged until it triggers again or someone "
+        "presses Escalate.",
+        "zh": "所有步骤均已执行；除非再次告警或有人点击升级，不再呼叫。",
+    },
+    "why.round_robin": {
+        "en": "• round robin: {chosen}'s turn; not paged: {users}",
+        "zh": "• 轮询：轮到 {chosen}；未呼叫：{users}",
+    },
+    "why.unknown_schedule": {
+        "en": "• schedule {schedule} does not exist",
+        "zh": "• 排班 {schedule} 不存在",
+    },
+    "why.nobody_on_call": {
+        "en": "• nobody is on call in {schedule} right now (a gap)",
+        "zh": "• 排班 {schedule} 此刻无人值班（空档）",
+    },
+    "why.not_on_call": {
+        "en": "• not paged: {users} — not on call in {schedule} ({user} is)",
+        "zh": "• 未呼叫：{users} — 不是 {schedule} 的当前值班人（当前为 {user}）",
+    },
+    "why.unknown_user": {"en": "• {user} is not a known user", "zh": "• {user} 不是已知用户"},
+    "why.no_chat": {
+        "en": "• {user}: no chat they can be reached on",
+        "zh": "• {user}：没有可送达的聊天平台",
+    },
+    "why.no_phone": {
+        "en": "• {user}: no phone number, so no {channel}",
+        "zh": "• {user}：未配置电话号码，无法 {channel}",
+    },
+    "why.no_email": {
+        "en": "• {user}: no e-mail address, so no e-mail",
+        "zh": "• {user}：未配置邮箱，无法发邮件",
+    },
+    "why.no_provider": {
+        "en": "• {user}: no {channel} provider is configured",
+        "zh": "• {user}：未配置 {channel} 服务商",
+    },
+    "why.no_channels": {
+        "en": "• {user}: no channels for tier {tier}",
+        "zh": "• {user}：级别 {tier} 没有配置通知渠道",
+    },
+    "why.status.queued": {"en": "queued", "zh": "排队中"},
+    "why.status.pending": {"en": "waiting", "zh": "等待发送"},
+    "why.status.sending": {"en": "sending", "zh": "发送中"},
+    "why.status.sent": {"en": "sent", "zh": "已发送"},
+    "why.status.failed": {"en": "failed", "zh": "失败"},
+    "why.status.cancelled": {"en": "not sent", "zh": "未发送"},
+    "channel.chat": {"en": "chat", "zh": "聊天"},
+    "channel.sms": {"en": "SMS", "zh": "短信"},
+    "channel.voice": {"en": "voice call", "zh": "语音电话"},
+    "channel.email": {"en": "e-mail", "zh": "邮件"},
+}
+
+TEXTS.update(
+    {
+        "oncall.unknown_schedule": {
+            "en": "There is no schedule {schedule!r}. Schedules: {known}",
+            "zh": "没有名为 {schedule!r} 的排班。现有排班：{known}",
+        },
+        "oncall.none_configured": {
+            "en": "No on-call schedules are configured.",
+            "zh": "尚未配置值班排班。",
+        },
+        "oncall.now": {
+            "en": "📟 {schedule}: {user} is on call until {until}",
+            "zh": "📟 {schedule}：{user} 值班至 {until}",
+        },
+        "oncall.now_nobody": {
+            "en": "📟 {schedule}: nobody is on call right now ⚠️",
+            "zh": "📟 {schedule}：此刻无人值班 ⚠️",
+        },
+        "oncall.next": {
+            "en": "   next: {user} from {start}",
+            "zh": "   下一位：{user}，自 {start} 起",
+        },
+        "oncall.usage": {
+            "en": "Usage: /oncall [schedule] · /oncall override @user 2h [schedule] · "
+            "/oncall swap @user [schedule] · /oncall ical [schedule]",
+            "zh": "用法：/oncall [排班] · /oncall override @用户 2h [排班] · "
+            "/oncall swap @用户 [排班] · /oncall ical [排班]",
+        },
+        "oncall.which_schedule": {
+            "en": "Which schedule? Add one of: {known}",
+            "zh": "请指定排班：{known}",
+        },
+        "oncall.unknown_user": {
+            "en": "I do not know {who!r} — name a Tocsin user id (e.g. @alice).",
+            "zh": "不认识 {who!r} — 请写 Tocsin 用户 id（例如 @alice）。",
+        },
+        "oncall.bad_duration": {
+            "en": "An override lasts between 15 minutes and 30 days, e.g. 2h.",
+            "zh": "临时替班时长需在 15 分钟到 30 天之间，例如 2h。",
+        },
+        "oncall.overridden": {
+            "en": "{user} is on call for {schedule} from now until {until} (override #{id} "
+            "by {by}).",
+            "zh": "{user} 将接管 {schedule} 值班，自现在至 {until}"
+            "（临时替班 #{id}，由 {by} 设置）。",
+        },
+        "oncall.swap_self": {
+            "en": "You cannot swap with yourself.",
+            "zh": "不能与自己换班。",
+        },
+        "oncall.no_shift": {
+            "en": "{user} has no shift in {schedule} in the next 35 days to swap.",
+            "zh": "{user} 在未来 35 天内没有 {schedule} 的班次可换。",
+        },
+        "oncall.swap_requested": {
+            "en": "Swap request #{id} sent to {other}; it waits for their answer.",
+            "zh": "换班请求 #{id} 已发送给 {other}，等待对方确认。",
+        },
+        "oncall.ical": {
+            "en": "Calendar feed of {schedule} (subscribe in your calendar app): {url}",
+            "zh": "{schedule} 的日历订阅地址（可在日历应用中订阅）：{url}",
+        },
+        "oncall.handoff": {
+            "en": "🔄 {schedule}: {user} is on call now, until {until} (after {previous}).",
+            "zh": "🔄 {schedule}：现在由 {user} 值班，至 {until}（接替 {previous}）。",
+        },
+        "oncall.handoff_first": {
+            "en": "🔄 {schedule}: {user} is on call now, until {until}.",
+            "zh": "🔄 {schedule}：现在由 {user} 值班，至 {until}。",
+        },
+        "oncall.handoff_nobody_first": {
+            "en": "⚠️ {schedule}: nobody is on call now, until {until}.",
+            "zh": "⚠️ {schedule}：现在无人值班，至 {until}。",
+        },
+        "oncall.handoff_nobody": {
+            "en": "⚠️ {schedule}: nobody is on call now, until {until} (after {previous}).",
+            "zh": "⚠️ {schedule}：现在无人值班，至 {until}（{previous} 之后）。",
+        },
+        "oncall.gap_warning": {
+            "en": "⚠️ {schedule} has {count} gap(s) with nobody on call in the coming week: {spans}",
+            "zh": "⚠️ {schedule} 在未来一周有 {count} 段无人值班：{spans}",
+        },
+        "swap.schedule": {"en": "Schedule", "zh": "排班"},
+        "swap.gives": {"en": "Shift of {user}", "zh": "{user} 的班次"},
+        "swap.title": {
+            "en": "Shift swap: {requester} ⇄ {other}",
+            "zh": "换班：{requester} ⇄ {other}",
+        },
+        "swap.title_cover": {
+            "en": "Cover request: {other} takes {requester}'s shift",
+            "zh": "代班请求：{other} 接替 {requester} 的班次",
+        },
+        "swap.body": {
+            "en": "{other}, please accept or decline.",
+            "zh": "请 {other} 接受或拒绝。",
+        },
+        "swap.footer": {"en": "Swap #{id}", "zh": "换班 #{id}"},
+        "swap.status.pending": {"en": "Waiting for an answer", "zh": "等待确认"},
+        "swap.status.accepted": {"en": "Accepted", "zh": "已接受"},
+        "swap.status.declined": {"en": "Declined", "zh": "已拒绝"},
+        "swap.status.expired": {"en": "Expired", "zh": "已过期"},
+        "button.accept": {"en": "Accept", "zh": "接受"},
+        "button.decline": {"en": "Decline", "zh": "拒绝"},
+        "swap.accepted": {
+            "en": "{user} accepted swap #{id}: the shifts of {requester} and {other} are swapped.",
+            "zh": "{user} 接受了换班 #{id}：{requester} 与 {other} 的班次已互换。",
+        },
+        "swap.declined": {
+            "en": "{user} declined swap #{id}.",
+            "zh": "{user} 拒绝了换班 #{id}。",
+        },
+        "swap.not_yours": {
+            "en": "Only {other} can accept this swap.",
+            "zh": "只有 {other} 可以接受此换班。",
+        },
+        "swap.already.accepted": {
+            "en": "Swap #{id} was already accepted.",
+            "zh": "换班 #{id} 已被接受。",
+        },
+        "swap.already.declined": {
+            "en": "Swap #{id} was already declined.",
+            "zh": "换班 #{id} 已被拒绝。",
+        },
+        "swap.already.expired": {
+            "en": "Swap #{id} expired.",
+            "zh": "换班 #{id} 已过期。",
+        },
+    }
+)

@@ -1,0 +1,188 @@
+"""/oncall: who is on call now and next, overrides, swaps and the calendar feed."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from bot.authz import Person
+from bot.errors import PermissionDenied, UserError
+from bot.grammar import Arg, CommandSpec, ParsedCommand
+from bot.i18n import t
+from bot.model import Reply
+from bot.oncall.service import local
+from bot.services import Command, Context
+from bot.settings.durations import parse_duration
+from bot.web.schedules import feed_url
+
+MIN_OVERRIDE, MAX_OVERRIDE = timedelta(minutes=15), timedelta(days=30)
+_MENTION = re.compile(r"^<@([A-Za-z0-9_.-]+)(?:\|[^>]*)?>$")
+
+
+async def _oncall(ctx: Context, cmd: ParsedCommand) -> Reply:
+    what = (cmd.args.get("what") or "").strip()
+    words = (cmd.args.get("rest") or "").split()
+    if what in ("override", "替班"):
+        return await _override(ctx, words)
+    if what in ("swap", "换班"):
+        return await _swap(ctx, words)
+    if what in ("ical", "calendar", "日历"):
+        return _ical(ctx, words)
+    if what in ("help", "帮助"):
+        return Reply(t("oncall.usage", ctx.lang), private=True)
+    return await _show(ctx, [what] if what else list(ctx.services.settings.schedules))
+
+
+async def _show(ctx: Context, names: list[str]) -> Reply:
+    service = ctx.services.oncall
+    if not names:
+        return Reply(t("oncall.none_configured", ctx.lang))
+    lines = []
+    for name in names:
+        zone = service.schedule(name).time_zone
+        current, upcoming = await service.who(ctx.conn, name, ctx.now)
+        if current is None or current.user is None:
+            lines.append(t("oncall.now_nobody", ctx.lang, schedule=name))
+        else:
+            lines.append(
+                t(
+                    "oncall.now",
+                    ctx.lang,
+                    schedule=name,
+                    user=_name(ctx, current.user),
+                    until=local(current.end, zone),
+                )
+            )
+        if upcoming is not None and upcoming.user is not None:
+            lines.append(
+                t(
+                    "oncall.next",
+                    ctx.lang,
+                    user=_name(ctx, upcoming.user),
+                    start=local(upcoming.start, zone),
+                )
+            )
+    return Reply("\n".join(lines))
+
+
+async def _override(ctx: Context, words: list[str]) -> Reply:
+    if len(words) < 2:
+        raise UserError("oncall.usage")
+    who = _person(ctx, words[0])
+    try:
+        duration = parse_duration(words[1])
+    except ValueError:
+        raise UserError("oncall.bad_duration") from None
+    if not MIN_OVERRIDE <= duration <= MAX_OVERRIDE:
+        raise UserError("oncall.bad_duration")
+    name = _schedule(ctx, words[2:], who.id)
+    if not (ctx.person.may("oncall") or who.id == ctx.person.id):
+        raise PermissionDenied(
+            "auth.denied",
+            action=t("action.oncall", ctx.lang),
+            scope=name,
+            roles=", ".join(ctx.person.roles) or t("auth.no_roles", ctx.lang),
+        )
+    service = ctx.services.oncall
+    until = ctx.now + duration
+    found = await service.override(
+        ctx.conn,
+        name,
+        who.id,
+        ctx.now,
+        until,
+        by=ctx.person.id,
+        reason="/oncall override",
+        now=ctx.now,
+    )
+    zone = service.schedule(name).time_zone
+    return Reply(
+        t(
+            "oncall.overridden",
+            ctx.lang,
+            user=who.display,
+            schedule=name,
+            until=local(until, zone),
+            id=found,
+            by=ctx.person.display,
+        )
+    )
+
+
+async def _swap(ctx: Context, words: list[str]) -> Reply:
+    if not words:
+        raise UserError("oncall.usage")
+    other = _person(ctx, words[0])
+    name = _schedule(ctx, words[1:], ctx.person.id)
+    swap_id = await ctx.services.oncall.request_swap(
+        ctx.conn, name, ctx.person.id, other.id, ctx.now, str(ctx.chat)
+    )
+    return Reply(t("oncall.swap_requested", ctx.lang, id=swap_id, other=other.display))
+
+
+def _ical(ctx: Context, words: list[str]) -> Reply:
+    name = _schedule(ctx, words, ctx.person.id)
+    settings = ctx.services.settings
+    url = feed_url(settings.tocsin.public_url, settings.tocsin.secret_key, name)
+    return Reply(t("oncall.ical", ctx.lang, schedule=name, url=url), private=True)
+
+
+def _schedule(ctx: Context, words: list[str], user_id: str) -> str:
+    """The schedule named in `words`, else the only one, else the only one `user_id` is in."""
+    service = ctx.services.oncall
+    known = list(ctx.services.settings.schedules)
+    if words:
+        service.schedule(words[0])
+        return words[0]
+    if len(known) == 1:
+        return known[0]
+    mine = service.schedules_of(user_id)
+    if len(mine) == 1:
+        return mine[0]
+    raise UserError("oncall.which_schedule", known=", ".join(known) or "-")
+
+
+def _person(ctx: Context, text: str) -> Person:
+    """A person named as ``@alice``, ``alice`` or a platform mention such as ``<@U024BE7LH>``."""
+    directory = ctx.services.directory
+    mention = _MENTION.match(text)
+    if mention:
+        found = directory.by_identity(ctx.chat.platform, mention.group(1))
+    else:
+        word = text.lstrip("@＠")
+        found = directory.get(word.lower()) or next(
+            (p for p in directory.people() if p.name and p.name.lower() == word.lower()), None
+        )
+    if found is None:
+        raise UserError("oncall.unknown_user", who=text)
+    return found
+
+
+def _name(ctx: Context, user_id: str) -> str:
+    person = ctx.services.directory.get(user_id)
+    return person.display if person else user_id
+
+
+COMMANDS = [
+    Command(
+        CommandSpec(
+            "oncall",
+            (
+                Arg(
+                    "what",
+                    "word",
+                    required=False,
+                    default="",
+                    help_en="a schedule, or override / swap / ical",
+                    help_zh="排班名，或 override / swap / ical",
+                ),
+                Arg("rest", "rest", required=False, default=""),
+            ),
+            "view",
+            "Who is on call now and next; overrides, swaps and the calendar feed.",
+            "查看当前与下一位值班人；临时替班、换班和日历订阅。",
+            aliases=("值班",),
+        ),
+        _oncall,
+    ),
+]
