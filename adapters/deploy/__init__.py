@@ -1,0 +1,81 @@
+"""Deploy backends, one module per kind, imported only when a backend of that kind is configured.
+
+Each module offers `validate(raw)` and `validate_target(raw)` (problems, worded "key: message")
+and `create(name, raw, clock=…)` → a `bot.deploy_port.DeployBackend`. `memory` keeps runs in
+memory (tests, trying things out); `fake` stands in for the whole deploy service in tests.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from bot.clock import Clock
+from bot.deploy_port import DeployBackend
+from bot.errors import ConfigError
+from bot.settings import Settings
+
+KINDS = {
+    kind: f"adapters.deploy.{kind}"
+    for kind in (
+        "kubernetes",
+        "helm",
+        "argocd",
+        "gitlab",
+        "jenkins",
+        "github",
+        "shell",
+        "webhook",
+        "memory",
+    )
+}
+
+
+def _module(kind: str) -> Any:
+    return importlib.import_module(KINDS[kind])
+
+
+def validate(settings: Settings) -> list[str]:
+    """Problems in `deploy.backends` and in the services' deploy targets."""
+    problems: list[str] = []
+    kinds: dict[str, str] = {}
+    for name, raw in settings.deploy.backends.items():
+        kind = str(raw.get("kind", ""))
+        if kind not in KINDS:
+            problems.append(
+                f"deploy.backends.{name}.kind: must be one of {', '.join(KINDS)} (got {kind!r})"
+            )
+            continue
+        kinds[name] = kind
+        try:
+            module = _module(kind)
+        except ModuleNotFoundError as exc:
+            problems.append(
+                f"deploy.backends.{name}: the {kind} backend needs its extra: "
+                f"pip install 'tocsin[{kind}]' (missing module {exc.name})"
+            )
+            continue
+        rest = {k: v for k, v in raw.items() if k != "kind"}
+        problems += [f"deploy.backends.{name}.{p}" for p in module.validate(rest)]
+    for service, spec in settings.services.items():
+        for env, target in spec.deploy.items():
+            target_kind = kinds.get(str(target.get("backend")))
+            if target_kind is None:
+                continue
+            rest = {k: v for k, v in target.items() if k != "backend"}
+            problems += [
+                f"services.{service}.deploy.{env}.{p}"
+                for p in _module(target_kind).validate_target(rest)
+            ]
+    return problems
+
+
+def create(settings: Settings, *, clock: Clock) -> dict[str, DeployBackend]:
+    problems = validate(settings)
+    if problems:
+        raise ConfigError(problems)
+    made: dict[str, DeployBackend] = {}
+    for name, raw in settings.deploy.backends.items():
+        rest = {k: v for k, v in raw.items() if k != "kind"}
+        made[name] = _module(str(raw["kind"])).create(name, rest, clock=clock)
+    return made

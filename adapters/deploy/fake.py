@@ -5,7 +5,11 @@ Used until a real deploy engine is configured, and by tests to see what was aske
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.ports import RollbackTicket
 
@@ -25,7 +29,16 @@ class FakeDeployService:
     """False: answer honestly that no backend performed anything (the default)."""
 
     async def request_rollback(
-        self, *, service: str, environment: str, requested_by: str, reason: str
+        self,
+        conn: AsyncConnection,
+        *,
+        service: str,
+        environment: str,
+        requested_by: str,
+        reason: str,
+        destinations: Sequence[str] = (),
+        incident_id: int | None = None,
+        now: datetime | None = None,
     ) -> RollbackTicket:
         self.requests.append(RecordedRollback(service, environment, requested_by, reason))
         if self.accept:
