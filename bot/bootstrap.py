@@ -24,7 +24,6 @@ from adapters.chat.console.follow import ConsoleFollower
 from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.platform import ConsolePlatform
 from adapters.chat.console.routes import console_routes
-from adapters.deploy.fake import FakeDeployService
 from adapters.sources import PARSERS
 from adapters.sources.auth import verify as verify_source
 from bot.alerts.ingest import IngestService
@@ -32,7 +31,11 @@ from bot.alerts.seen import SeenCounts
 from bot.authz import Directory
 from bot.cards import render
 from bot.clock import Clock, SystemClock
-from bot.demo import demo_alert
+from bot.demo import demo_alert, seed_ledger
+from bot.deploy_port import DeployBackend
+from bot.deploys.requests import Requests
+from bot.deploys.runner import Runner
+from bot.deploys.service import Deploys
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
 from bot.errors import ConfigError
@@ -76,12 +79,15 @@ class Tocsin:
     tick_interval: float = 0.25
     adapters: list[ChatAdapter] = field(default_factory=list)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
+    backends: dict[str, DeployBackend] = field(default_factory=dict)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Loops that run while the app serves (e.g. the console's follower)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self, *, run_engine: bool = True) -> None:
         await ensure_current(self.services.db, auto_migrate=self.settings.database.auto_migrate)
+        if self.settings.tocsin.demo:
+            await seed_ledger(self.services.db, self.services.clock.now())
         if run_engine:
             self.engine.start(self.tick_interval)
         self._tasks = [asyncio.create_task(loop()) for loop in self.background]
@@ -95,6 +101,8 @@ class Tocsin:
             await adapter.aclose()
         for notifier in self.notifiers.values():
             await notifier.aclose()
+        for backend in self.backends.values():
+            await backend.aclose()
         await self.services.db.dispose()
 
     @asynccontextmanager
@@ -114,6 +122,7 @@ def bootstrap(
     deploys: DeployService | None = None,
     database: Database | None = None,
     notifiers: Mapping[str, Notifier] | None = None,
+    backends: Mapping[str, DeployBackend] | None = None,
 ) -> Tocsin:
     clock = clock or SystemClock()
     db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
@@ -136,7 +145,10 @@ def bootstrap(
     escalator = Escalator(
         settings, db, outbox, clock, metrics, chat_platforms=direct, notifiers=list(pagers)
     )
-    deploy_service: DeployService = deploys or FakeDeployService()
+    made = dict(backends) if backends is not None else _backends(settings, clock)
+    requests = Requests(settings, db, outbox, made)
+    runs = Deploys(settings, db, requests, list(made))
+    deploy_service: DeployService = deploys or runs
     registry = Registry()
     for command in all_commands():
         registry.add(command)
@@ -154,6 +166,7 @@ def bootstrap(
         seen=SeenCounts(),
         oncall=OnCallService(settings, db, outbox, direct),
         escalator=escalator,
+        runs=runs,
     )
     dispatcher = Dispatcher(services)
     signer = LinkSigner(settings.tocsin.secret_key, settings.tocsin.public_url)
@@ -167,6 +180,9 @@ def bootstrap(
             silence_choices=settings.incidents.silence_choices,
             escalate=bool(settings.escalation_policies),
             names={u.id: u.name or u.id for u in settings.users},
+            runs=runs.card,
+            recent_window=settings.deploy.recent_window,
+            retention=settings.deploy.retention,
         ),
         signer,
         WorkerSettings(
@@ -180,7 +196,12 @@ def bootstrap(
     page_links = LinkSigner(
         settings.tocsin.secret_key, settings.tocsin.public_url, ttl=settings.paging.link_ttl
     )
-    engine = Engine(services, worker, PageSender(settings, db, clock, pagers, page_links, metrics))
+    engine = Engine(
+        services,
+        worker,
+        PageSender(settings, db, clock, pagers, page_links, metrics),
+        Runner(settings, db, clock, requests, made),
+    )
     ingest = IngestService(db, outbox, settings, clock, seen=services.seen)
     tocsin = Tocsin(
         settings,
@@ -211,6 +232,7 @@ def bootstrap(
     ]
     tocsin.adapters = adapters
     tocsin.notifiers = pagers
+    tocsin.backends = made
     for adapter in adapters:
         routes += adapter.routes(dispatcher)
         tocsin.background.append(partial(adapter.run, dispatcher))
@@ -281,6 +303,16 @@ def _connections(adapters: list[ChatAdapter]) -> dict[str, bool]:
     return states
 
 
+def _backends(settings: Settings, clock: Clock) -> dict[str, DeployBackend]:
+    """The deploy backends of `deploy.backends` (none when it is empty)."""
+    if not settings.deploy.backends:
+        return {}
+    made: dict[str, DeployBackend] = importlib.import_module("adapters.deploy").create(
+        settings, clock=clock
+    )
+    return made
+
+
 def _notifiers(settings: Settings, clock: Clock) -> dict[str, Notifier]:
     """The SMS, voice and e-mail providers of the `pagers` section (none when it is unset)."""
     if settings.pagers is None:
@@ -300,6 +332,8 @@ def check_adapters(settings: Settings) -> list[str]:
     if settings.pagers is not None:
         module = importlib.import_module("adapters.notify")
         problems += [f"pagers.{problem}" for problem in module.validate(settings.pagers)]
+    if settings.deploy.backends:
+        problems += importlib.import_module("adapters.deploy").validate(settings)
     for key in CHAT_ADAPTERS:
         raw = getattr(settings, key)
         if raw is None:

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.deploys import ledger
+from bot.deploys.cards import recent_line
 from bot.i18n import t
 from bot.incidents.status import Status, card_ref, display_status, parse_card_ref
 from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Tier
 from bot.oncall.swaps import render_swap
 from bot.settings.durations import format_duration
 from bot.store.tables import digests, incidents
+
+RunCards = Callable[[AsyncConnection, int, str], Awaitable[Card | None]]
 
 
 def when(moment: datetime) -> str:
@@ -29,6 +33,8 @@ def incident_card(
     *,
     silence_choices: Sequence[timedelta],
     escalate: bool = False,
+    recent: Sequence[str] = (),
+    rollback_to: str = "",
 ) -> Card:
     status = display_status(row, now)
     fields = []
@@ -50,6 +56,8 @@ def incident_card(
         fields.append(Field(t("card.resolved_by", lang), row.resolved_by))
     if status == "silenced":
         fields.append(Field(t("card.silenced_until", lang), when(row.silenced_until)))
+    if recent:
+        fields.append(Field(t("card.recent_deploys", lang), "\n".join(recent)))
     body = row.summary
     if row.flapping:
         body = f"{body}\n{t('card.flapping', lang)}".strip()
@@ -60,13 +68,13 @@ def incident_card(
         status=status,
         fields=tuple(fields),
         body=body,
-        buttons=_buttons(row, lang, silence_choices, escalate),
+        buttons=_buttons(row, lang, silence_choices, escalate, rollback_to),
         footer=t("card.footer", lang, id=row.id, route=row.route),
     )
 
 
 def _buttons(
-    row: Any, lang: str, silence_choices: Sequence[timedelta], escalate: bool
+    row: Any, lang: str, silence_choices: Sequence[timedelta], escalate: bool, rollback_to: str
 ) -> tuple[Button, ...]:
     if row.status == Status.RESOLVED:
         return ()
@@ -86,7 +94,9 @@ def _buttons(
     if row.service and row.environment:
         buttons.append(
             Button(
-                t("button.rollback", lang),
+                t("button.rollback_to", lang, version=rollback_to)
+                if rollback_to
+                else t("button.rollback", lang),
                 ActionKind.ROLLBACK,
                 value=f"{row.service}/{row.environment}",
                 style=ButtonStyle.DANGER,
@@ -152,6 +162,9 @@ async def render(
     silence_choices: Sequence[timedelta],
     escalate: bool = False,
     names: Mapping[str, str] | None = None,
+    runs: RunCards | None = None,
+    recent_window: timedelta = timedelta(hours=1),
+    retention: int = 5,
 ) -> Card | None:
     """The card for `ref` as of now, or None when what it showed no longer exists."""
     kind, number = parse_card_ref(ref)
@@ -159,7 +172,25 @@ async def render(
         row = (await conn.execute(select(incidents).where(incidents.c.id == number))).first()
         if row is None:
             return None
-        return incident_card(row, now, lang, silence_choices=silence_choices, escalate=escalate)
+        recent: list[str] = []
+        rollback_to = ""
+        if runs is not None and row.service and row.environment:
+            found = await ledger.recent(conn, row.service, row.environment, now - recent_window)
+            recent = [recent_line(r, lang) for r in found]
+            _current, rollback_to = await ledger.rollback_target(
+                conn, row.service, row.environment, retention
+            )
+        return incident_card(
+            row,
+            now,
+            lang,
+            silence_choices=silence_choices,
+            escalate=escalate,
+            recent=recent,
+            rollback_to=rollback_to,
+        )
+    if kind == "run":
+        return await runs(conn, number, lang) if runs is not None else None
     if kind == "swap":
         return await render_swap(conn, number, now, lang, names)
     digest = (await conn.execute(select(digests).where(digests.c.id == number))).first()

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import random
 import secrets
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
 from bot.alerts.event import AlertEvent, AlertStatus, label_fingerprint
 from bot.settings import Settings, parse_settings
+from bot.store.db import Database
+from bot.store.tables import runs
 
 DEMO_SOURCE = "demo"
 
@@ -28,6 +33,47 @@ def _secret(data_dir: Path, name: str) -> str:
 def demo_token(data_dir: Path) -> str:
     """The bearer token of the demo's alert sources (made on first start, kept in the folder)."""
     return _secret(data_dir, "demo-token")
+
+
+_DEPLOY = {"*": {"backend": "demo"}}
+
+DEMO_VERSIONS = {"orders": "v1.4.1", "payments": "v2.0.3", "storefront": "v3.2.0"}
+"""What the demo services run at first, recorded as verified so a rollback has a target."""
+
+
+async def seed_ledger(db: Database, now: datetime) -> None:
+    """Record the demo services' running versions, once."""
+    async with db.begin() as conn:
+        if (await conn.execute(select(runs.c.id).limit(1))).first() is not None:
+            return
+        for service, version in DEMO_VERSIONS.items():
+            for environment in ("staging", "prod"):
+                await conn.execute(
+                    runs.insert().values(
+                        action="deploy",
+                        service=service,
+                        environment=environment,
+                        version=version,
+                        previous="",
+                        params={},
+                        dry_run=False,
+                        backend="demo",
+                        op_hash="",
+                        state="succeeded",
+                        priority=0,
+                        requested_by="demo",
+                        reason="running when the demo started",
+                        destinations=[],
+                        url="",
+                        message="recorded at demo start",
+                        log_tail="",
+                        verified=True,
+                        created_at=now,
+                        started_at=now,
+                        finished_at=now,
+                        updated_at=now,
+                    )
+                )
 
 
 def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> Settings:
@@ -51,9 +97,30 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
         ],
         "environments": ["staging", "prod"],
         "services": {
-            "orders": {"owner": "alice", "rollback_priority": 10},
-            "payments": {"owner": "alice", "rollback_priority": 10},
-            "storefront": {"owner": "bob"},
+            "orders": {"owner": "alice", "rollback_priority": 10, "deploy": _DEPLOY},
+            "payments": {"owner": "alice", "rollback_priority": 10, "deploy": _DEPLOY},
+            "storefront": {"owner": "bob", "deploy": _DEPLOY},
+        },
+        # deploys run bot/demo_deploy.py through the shell backend: a version with "bad" in
+        # it fails; prod deploys need one approval (Carol's)
+        "deploy": {
+            "backends": {
+                "demo": {
+                    "kind": "shell",
+                    "command": [
+                        sys.executable,
+                        "-m",
+                        "bot.demo_deploy",
+                        "--state-dir",
+                        str(data_dir / "deployed"),
+                    ],
+                    "timeout": "2m",
+                    "kill_grace": "2s",
+                    "log_dir": str(data_dir / "runs"),
+                }
+            },
+            "approvals": {"prod": {"deploy": 1}},
+            "poll_interval": "1s",
         },
         "routes": [
             {
@@ -112,7 +179,7 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
             {
                 "id": "carol",
                 "name": "Carol Diaz",
-                "roles": ["viewer"],
+                "roles": ["lead"],
                 "identities": {"console": "carol"},
                 "contact": {"email": "carol@example.com"},
             },
@@ -126,9 +193,11 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
                     "silence:storefront",
                     "resolve:*:staging",
                     "rollback:storefront:staging",
+                    "deploy:*:staging",
+                    "rollback:*:staging",
                 ]
             },
-            "viewer": {"grants": ["view"]},
+            "lead": {"grants": ["view", "approve"]},
         },
         "console": {"enabled": True, "auth": "demo", "chats": ["ops"]},
     }

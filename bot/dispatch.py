@@ -242,6 +242,8 @@ class Dispatcher:
             return await self._digest_action(ctx, number, request), action, "allowed"
         if kind == "swap":
             return await self.s.oncall.decide_swap(ctx, number, request.action), action, "allowed"
+        if kind == "run":
+            return await self.s.runs.press(ctx, number, request.action), action, "allowed"
         if request.action not in PERMISSION:
             raise _Denied(Reply(t("error.bad_card", lang), private=True, ok=False), "invalid")
         incidents = self.s.incidents

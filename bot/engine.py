@@ -16,6 +16,7 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import and_, func, select, update
 
+from bot.deploys.runner import Runner
 from bot.escalation.engine import BATCH
 from bot.escalation.pager import PageSender
 from bot.incidents.status import Status, card_destinations, card_ref
@@ -29,11 +30,16 @@ log = structlog.get_logger(__name__)
 
 class Engine:
     def __init__(
-        self, services: Services, worker: OutboxWorker, pager: PageSender | None = None
+        self,
+        services: Services,
+        worker: OutboxWorker,
+        pager: PageSender | None = None,
+        runner: Runner | None = None,
     ) -> None:
         self.s = services
         self.worker = worker
         self.pager = pager
+        self.runner = runner
         self._scheduler: Any = None
         self._job: Any = None
         self._lock = asyncio.Lock()
@@ -63,6 +69,7 @@ class Engine:
             ("cards", self._due_cards),
             ("escalations", self._escalate),
             ("schedules", self.s.oncall.run_due),
+            ("runs", self._runs),
         ):
             try:
                 await step(now)
@@ -94,6 +101,11 @@ class Engine:
             await step(self.s.clock.now())
         except Exception:
             log.exception("engine pass failed", step=name)
+
+    async def _runs(self, _now: datetime) -> None:
+        """Deploy runs: lapse unanswered ones, start queued ones, poll running ones."""
+        if self.runner is not None:
+            await self.runner.run_once()
 
     async def _escalate(self, now: datetime) -> None:
         """Open escalations for newly triggered incidents, then run the steps that are due."""

@@ -32,6 +32,10 @@ class ActionKind(enum.StrEnum):
     ESCALATE = "escalate"
     ACCEPT = "accept"
     DECLINE = "decline"
+    CONFIRM = "confirm"
+    APPROVE = "approve"
+    DENY = "deny"
+    CANCEL = "cancel"
 
 
 class ButtonStyle(enum.StrEnum):

@@ -6,8 +6,12 @@ rendering, never discovered by trying.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.model import Card, Destination
 
@@ -58,10 +62,20 @@ class RollbackTicket:
 
 
 class DeployService(Protocol):
-    """The hand-off from a card's Rollback button to whatever runs deploys."""
+    """The hand-off from a card's Rollback button to whatever runs deploys, inside the press's
+    transaction; the run's card goes to `destinations`."""
 
     async def request_rollback(
-        self, *, service: str, environment: str, requested_by: str, reason: str
+        self,
+        conn: AsyncConnection,
+        *,
+        service: str,
+        environment: str,
+        requested_by: str,
+        reason: str,
+        destinations: Sequence[str],
+        incident_id: int | None,
+        now: datetime,
     ) -> RollbackTicket: ...
 
 

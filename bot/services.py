@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.alerts.seen import SeenCounts
 from bot.authz import Directory, Person
 from bot.clock import Clock
+from bot.deploys.service import Deploys
 from bot.escalation.engine import Escalator
 from bot.grammar import CommandSpec, ParsedCommand
 from bot.incidents.service import IncidentService, Outcome
@@ -39,6 +40,7 @@ class Services:
     seen: SeenCounts
     oncall: OnCallService
     escalator: Escalator
+    runs: Deploys
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,12 @@ from bot.services import Command
 
 
 def all_commands() -> list[Command]:
-    from commands import help, incident, oncall, whoami
+    from commands import deploy, help, incident, oncall, whoami
 
-    return [*incident.COMMANDS, *oncall.COMMANDS, *help.COMMANDS, *whoami.COMMANDS]
+    return [
+        *incident.COMMANDS,
+        *deploy.COMMANDS,
+        *oncall.COMMANDS,
+        *help.COMMANDS,
+        *whoami.COMMANDS,
+    ]

@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ACTIONS = ("view", "ack", "silence", "resolve", "rollback", "deploy", "admin")
+ACTIONS = (
+    "view",
+    "ack",
+    "silence",
+    "resolve",
+    "rollback",
+    "deploy",
+    "approve",
+    "lock",
+    "oncall",
+    "admin",
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,10 +65,14 @@ class IncidentActions:
         if not (row.service and row.environment):
             return Outcome(False, "incident.no_rollback_target", {"id": row.id})
         ticket = await self.deploys.request_rollback(
+            ctx.conn,
             service=row.service,
             environment=row.environment,
             requested_by=ctx.person.id,
             reason=f"incident #{row.id}: {row.title}",
+            destinations=row.destinations,
+            incident_id=row.id,
+            now=ctx.now,
         )
         params = {
             "user": ctx.person.display,

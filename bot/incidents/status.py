@@ -31,6 +31,6 @@ def card_ref(incident_id: int) -> str:
 
 def parse_card_ref(ref: str) -> tuple[str, int]:
     kind, _, number = ref.partition(":")
-    if kind not in ("incident", "digest", "swap") or not number.isdigit():
+    if kind not in ("incident", "digest", "swap", "run") or not number.isdigit():
         raise ValueError(f"not a card reference: {ref!r}")
     return kind, int(number)

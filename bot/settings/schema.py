@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from bot.alerts.matchers import Matcher, parse_matcher
 from bot.model import Destination, Tier
+from bot.settings.deploy import DeploySettings
 from bot.settings.durations import Duration
 from bot.settings.oncall import Channel, Contact, EscalationPolicy, Paging, Schedule
 
@@ -175,6 +176,11 @@ class Service(_Frozen):
     owner: str = ""
     environments: tuple[str, ...] = ()
     rollback_priority: int = 0
+    """Queued rollbacks of services with a higher priority start first (core services such as
+    orders and payments)."""
+    deploy: dict[str, dict[str, Any]] = {}
+    """Where it deploys, by environment (``"*"``: every other one): ``{backend: <name>, …}``
+    plus the backend's target keys (namespace and deployment, job, chart…)."""
 
 
 class Settings(_Frozen):
@@ -197,6 +203,7 @@ class Settings(_Frozen):
     groups: dict[str, tuple[str, ...]] = {}
     """Named groups of users, paged together by a `group:<name>` target."""
     paging: Paging = Paging()
+    deploy: DeploySettings = DeploySettings()
     pagers: dict[str, Any] | None = None
     """SMS, voice and e-mail providers (validated by `adapters.notify`)."""
     # Each chat adapter validates its own section (see `bot.bootstrap.chat_adapters`).
@@ -237,6 +244,7 @@ class Settings(_Frozen):
                 if env not in self.environments:
                     problems.append(f"services.{name}.environments: unknown environment {env!r}")
         problems += _oncall_references(self, set(ids))
+        problems += _deploy_references(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -288,4 +296,24 @@ def _oncall_references(s: Settings, users: set[str]) -> list[str]:
             if policy not in policies:
                 where = f"routes.{index}" if index < len(s.routes) else "default_route"
                 problems.append(f"{where}.escalation_policy: unknown policy {policy!r}")
+    return problems
+
+
+def _deploy_references(s: Settings) -> list[str]:
+    problems = []
+    for name, service in s.services.items():
+        for env, target in service.deploy.items():
+            if env != "*" and env not in s.environments:
+                problems.append(f"services.{name}.deploy: unknown environment {env!r}")
+            backend = target.get("backend")
+            if backend not in s.deploy.backends:
+                problems.append(
+                    f"services.{name}.deploy.{env}.backend: unknown backend {backend!r}"
+                )
+    for env in s.deploy.approvals:
+        if env not in s.environments:
+            problems.append(f"deploy.approvals: unknown environment {env!r}")
+    for name, raw in s.deploy.backends.items():
+        if not isinstance(raw, dict) or "kind" not in raw:
+            problems.append(f"deploy.backends.{name}: needs a kind")
     return problems

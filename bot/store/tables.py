@@ -346,3 +346,64 @@ schedule_state = Table(
     Column("warned", JSON, nullable=False),
     Column("updated_at", TS, nullable=False),
 )
+
+runs = Table(
+    "runs",
+    metadata,
+    # The release ledger: every deploy and rollback, who asked, what ran and how it ended.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("action", String(16), nullable=False),
+    Column("service", String(128), nullable=False),
+    Column("environment", String(64), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("previous", String(128), nullable=False, default=""),
+    Column("params", JSON, nullable=False),
+    Column("dry_run", Boolean, nullable=False, default=False),
+    Column("backend", String(128), nullable=False),
+    Column("op_hash", String(64), nullable=False),
+    # What approvals bind to: the operation's service, environment, versions, backend, params.
+    Column("state", String(24), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),
+    Column("requested_by", String(64), nullable=False),
+    Column("reason", String(256), nullable=False, default=""),
+    Column("incident_id", Id),
+    Column("destinations", JSON, nullable=False),
+    Column("ref", JSON),
+    Column("url", Text, nullable=False, default=""),
+    Column("message", Text, nullable=False, default=""),
+    Column("log_tail", Text, nullable=False, default=""),
+    Column("progress", Integer),
+    Column("verified", Boolean, nullable=False, default=False),
+    # Ended well and passed its checks: the version a rollback returns to.
+    Column("due_at", TS),
+    # The next thing to do for it: confirmation or approval lapse, next poll, lease end.
+    Column("created_at", TS, nullable=False),
+    Column("started_at", TS),
+    Column("finished_at", TS),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_runs_target", "service", "environment", "id"),
+    Index("ix_runs_state_due", "state", "due_at"),
+)
+
+run_approvals = Table(
+    "run_approvals",
+    metadata,
+    Column("run_id", Id, primary_key=True, autoincrement=False),
+    Column("user_id", String(64), primary_key=True),
+    Column("op_hash", String(64), nullable=False),
+    Column("decision", String(8), nullable=False),
+    Column("at", TS, nullable=False),
+)
+
+locks = Table(
+    "locks",
+    metadata,
+    # "orders:prod", "env:prod" or "all" (sticky, from /lock), and "run:orders:prod" (one run at
+    # a time, held by the running run).
+    Column("scope", String(200), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("reason", String(256), nullable=False, default=""),
+    Column("sticky", Boolean, nullable=False),
+    Column("run_id", Id),
+    Column("created_at", TS, nullable=False),
+)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
-from bot.texts import core, grammar, oncall
+from bot.texts import core, deploy, grammar, oncall
 
-CATALOGUE: dict[str, dict[str, str]] = {**core.TEXTS, **grammar.TEXTS, **oncall.TEXTS}
+CATALOGUE: dict[str, dict[str, str]] = {
+    **core.TEXTS,
+    **grammar.TEXTS,
+    **oncall.TEXTS,
+    **deploy.TEXTS,
+}

@@ -1,7 +1,7 @@
 """The whole product as a user meets it: `tocsin demo`, `tocsin alert fire --demo`, the web console.
 
 The real demo runs in a subprocess; an alert is fired from the command line; headless Chromium
-opens the console, tries to acknowledge the card as a viewer (refused), then as an SRE (the card
+opens the console, tries to acknowledge the card as a lead (refused), then as an SRE (the card
 changes in place), types commands, fires another alert from the page, and the server's transcript
 is checked against what the page showed. Skipped only when Chromium is missing and CI != "true".
 """
@@ -42,7 +42,7 @@ UI_TIMEOUT = 20_000
 """Milliseconds to wait for the page to show something that needs the server (cards, replies)."""
 MAX_DEMO_PRESSES = 10
 """The page's demo alert is random; one that joins an open incident adds no card, so press again."""
-DENIAL = re.compile(r"You may not acknowledge .+: none of your roles \(viewer\) grants it\.")
+DENIAL = re.compile(r"You may not acknowledge .+: none of your roles \(lead\) grants it\.")
 FIRED = re.compile(r"Demo alert sent: .* incident #(\d+|\?)")
 
 
@@ -189,7 +189,7 @@ def test_console_demo_end_to_end(
         status = page.locator("#status")
         expect(status).to_have_attribute("data-state", "online", timeout=UI_TIMEOUT)
 
-        # 3. Carol (viewer) sees the card but may not acknowledge it.
+        # 3. Carol (lead: she may view and approve deploys) sees the card, may not acknowledge it.
         become(page, "carol", "Carol Diaz")
         card = card_message(page, incident)
         expect(card).to_have_count(1, timeout=UI_TIMEOUT)

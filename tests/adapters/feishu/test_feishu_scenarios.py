@@ -292,7 +292,7 @@ class SlowDeploys:
         self.release = asyncio.Event()
 
     async def request_rollback(
-        self, *, service: str, environment: str, requested_by: str, reason: str
+        self, _conn: object, *, service: str, environment: str, **_details: object
     ) -> RollbackTicket:
         await self.release.wait()
         return RollbackTicket(True, f"rollback of {service} in {environment} started", "run-1")

@@ -1,0 +1,53 @@
+"""The demo's deploy script, run by the shell backend: pretends to roll a version out in a few
+seconds, printing progress, and records what runs where in a folder. A version containing
+``bad`` fails half way, so the demo can show a failed run and a rollback.
+
+    python -m bot.demo_deploy --state-dir DIR --action deploy --service orders \
+        --environment prod --version v1.4.2 --previous v1.4.1 --run-id run-7 [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+STEPS = 3
+PAUSE = 1.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Tocsin demo deploy")
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--action", choices=("deploy", "rollback"), required=True)
+    parser.add_argument("--service", required=True)
+    parser.add_argument("--environment", required=True)
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--previous", default="")
+    parser.add_argument("--run-id", default="")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--param", action="append", default=[])
+    args = parser.parse_args(argv)
+    verb = "Rolling back" if args.action == "rollback" else "Deploying"
+    print(f"{verb} {args.service} {args.previous or '?'} → {args.version} in {args.environment}")
+    if args.dry_run:
+        print("dry run: nothing changed")
+        print("RESULT status=succeeded message=dry run: would roll out 3 replicas")
+        return 0
+    for step in range(1, STEPS + 1):
+        time.sleep(PAUSE)
+        print(f"replica {step}/{STEPS} updated to {args.version}", flush=True)
+        if "bad" in args.version and step == 2:
+            print("replica 3 crashed on start: CrashLoopBackOff", flush=True)
+            print("RESULT status=failed message=replica 3 of 3 failed to start")
+            return 1
+    state = Path(args.state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    (state / f"{args.service}-{args.environment}.version").write_text(args.version + "\n")
+    print(f"RESULT status=succeeded message={args.service} {args.version} is live")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

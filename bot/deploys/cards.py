@@ -1,0 +1,120 @@
+"""The card of a run, edited in place as it moves: asked → confirmed → approved → running →
+succeeded / failed / cancelled."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.deploys.ops import (
+    ACTIVE,
+    AWAITING_APPROVAL,
+    AWAITING_CONFIRMATION,
+    QUEUED,
+    SUCCEEDED,
+)
+from bot.i18n import t
+from bot.model import ActionKind, Button, ButtonStyle, Card, Field
+
+STATUS = {
+    "awaiting_confirmation": "triggered",
+    "awaiting_approval": "triggered",
+    "queued": "triggered",
+    "starting": "acknowledged",
+    "running": "acknowledged",
+    "cancelling": "acknowledged",
+}
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+
+
+def run_card(row: Any, approvals: Sequence[Any], needed: int, lang: str) -> Card:
+    versions = f"{row.previous or '?'} → {row.version}"
+    fields = [
+        Field(t("card.service", lang), row.service),
+        Field(t("card.environment", lang), row.environment),
+        Field(t("deploy.card.versions", lang), versions),
+        Field(t("card.status", lang), t(f"deploy.state.{row.state}", lang)),
+        Field(t("deploy.card.requested_by", lang), row.requested_by),
+        Field(t("deploy.card.backend", lang), row.backend),
+    ]
+    approved = [a.user_id for a in approvals if a.decision == "approve"]
+    if needed or approved:
+        fields.append(
+            Field(
+                t("deploy.card.approvals", lang),
+                f"{len(approved)}/{needed} {', '.join(approved)}".strip(),
+            )
+        )
+    if row.params:
+        fields.append(
+            Field(
+                t("deploy.card.params", lang), " ".join(f"{k}={v}" for k, v in row.params.items())
+            )
+        )
+    if row.started_at:
+        fields.append(Field(t("deploy.card.started", lang), when(row.started_at)))
+    if row.finished_at:
+        fields.append(Field(t("deploy.card.finished", lang), when(row.finished_at)))
+    if row.progress is not None and row.state in ACTIVE:
+        fields.append(Field(t("deploy.card.progress", lang), f"{row.progress}%"))
+    body = "\n".join(p for p in (row.message, _tail(row.log_tail)) if p)
+    if row.url:
+        body = f"{body}\n{t('deploy.card.log', lang, url=row.url)}".strip()
+    if row.reason:
+        body = f"{row.reason}\n{body}".strip()
+    title_key = "deploy.card.title_dry" if row.dry_run else f"deploy.card.title.{row.action}"
+    return Card(
+        ref=f"run:{row.id}",
+        title=t(
+            title_key,
+            lang,
+            service=row.service,
+            environment=row.environment,
+            version=row.version,
+            action=row.action,
+        ),
+        tier=None,
+        status=STATUS.get(row.state, "resolved"),
+        fields=tuple(fields),
+        body=body,
+        buttons=_buttons(row, lang),
+        footer=t("deploy.card.footer", lang, id=row.id),
+    )
+
+
+def _tail(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()][-5:]
+    return "\n".join(lines)
+
+
+def _buttons(row: Any, lang: str) -> tuple[Button, ...]:
+    cancel = Button(t("button.cancel", lang), ActionKind.CANCEL)
+    if row.state == AWAITING_CONFIRMATION:
+        confirm = Button(t("button.confirm", lang), ActionKind.CONFIRM, style=ButtonStyle.PRIMARY)
+        return (confirm, cancel)
+    if row.state == AWAITING_APPROVAL:
+        return (
+            Button(t("button.approve", lang), ActionKind.APPROVE, style=ButtonStyle.PRIMARY),
+            Button(t("button.deny", lang), ActionKind.DENY, style=ButtonStyle.DANGER),
+            cancel,
+        )
+    if row.state == QUEUED or row.state in ACTIVE:
+        return (cancel,)
+    return ()
+
+
+def recent_line(row: Any, lang: str) -> str:
+    """One line about a run for an incident's card."""
+    state = t(f"deploy.state.{row.state}", lang)
+    mark = " ✓" if row.verified else ""
+    moment = (row.finished_at or row.created_at).strftime("%H:%M UTC")
+    return (
+        f"#{row.id} {row.action} {row.previous or '?'} → {row.version} · {state}{mark} · {moment}"
+    )
+
+
+__all__ = ["SUCCEEDED", "recent_line", "run_card"]

@@ -1,0 +1,336 @@
+"""People's side of a run: asking for a deploy or rollback, confirming, approving, denying and
+cancelling. Each runs inside the caller's transaction and queues an update of the run's card."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.authz import Person
+from bot.deploy_port import DeployBackend, DeployRequest
+from bot.deploys import ledger
+from bot.deploys.ops import (
+    ACTIVE,
+    AWAITING_APPROVAL,
+    AWAITING_CONFIRMATION,
+    CANCELLED,
+    CANCELLING,
+    DENIED,
+    ENDED,
+    PARAM_KEY,
+    QUEUED,
+    ROLLBACK_FIRST,
+    VERSION,
+    WAITING,
+    op_hash,
+    target_for,
+)
+from bot.errors import PermissionDenied, UserError
+from bot.oncall import on_call
+from bot.oncall.store import active_overrides
+from bot.outbox.enqueue import Outbox
+from bot.settings import Settings
+from bot.settings.deploy import Approval
+from bot.store.db import Database
+from bot.store.tables import run_approvals, runs
+
+
+@dataclass(frozen=True, slots=True)
+class Ask:
+    """A deploy or rollback someone asked for."""
+
+    action: str
+    service: str
+    environment: str
+    version: str
+    """For a rollback: the target ("" = the last verified version)."""
+    params: dict[str, str]
+    dry_run: bool
+    requested_by: str
+    destinations: Sequence[str]
+    confirm: bool = True
+    """The requester confirms on the card first (a pressed Rollback button already did)."""
+    reason: str = ""
+    incident_id: int | None = None
+
+
+def run_ref(run_id: int) -> str:
+    return f"run:{run_id}"
+
+
+class Requests:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        outbox: Outbox,
+        backends: Mapping[str, DeployBackend],
+    ) -> None:
+        self.settings, self.db, self.outbox = settings, db, outbox
+        self.backends = backends
+
+    async def ask(self, conn: AsyncConnection, ask: Ask, now: datetime) -> Any:
+        """Record the run (validated); returns its row."""
+        settings = self.settings.deploy
+        if ask.service not in self.settings.services:
+            raise UserError(
+                "deploy.unknown_service",
+                service=ask.service,
+                known=", ".join(self.settings.services) or "-",
+            )
+        if ask.environment not in self.settings.service_environments(ask.service):
+            raise UserError(
+                "deploy.unknown_environment",
+                service=ask.service,
+                environment=ask.environment,
+                known=", ".join(self.settings.service_environments(ask.service)),
+            )
+        try:
+            backend, _target = target_for(self.settings, ask.service, ask.environment)
+        except KeyError:
+            raise UserError(
+                "deploy.no_target", service=ask.service, environment=ask.environment
+            ) from None
+        for key in ask.params:
+            if not PARAM_KEY.match(key):
+                raise UserError("deploy.bad_param", name=key)
+        previous = await ledger.current_version(conn, ask.service, ask.environment)
+        verified = [
+            v
+            for v in await ledger.verified_versions(
+                conn, ask.service, ask.environment, settings.retention + 1
+            )
+            if v != previous
+        ]
+        version = ask.version
+        if ask.action == "rollback":
+            if not version:
+                version = await self._first_available(ask, backend, verified)
+            elif version not in verified:
+                raise UserError(
+                    "deploy.not_verified",
+                    version=version,
+                    service=ask.service,
+                    environment=ask.environment,
+                )
+            if not version:
+                raise UserError(
+                    "deploy.no_rollback_target", service=ask.service, environment=ask.environment
+                )
+        if not VERSION.match(version):
+            raise UserError("deploy.bad_version", version=version)
+        if ask.version and await self._exists(ask, backend, version) is False:
+            raise UserError("deploy.gone", version=version, backend=backend)
+        policy = settings.approvals.get(ask.environment, Approval())
+        needed = policy.rollback if ask.action == "rollback" else policy.deploy
+        if ask.confirm:
+            state, due = AWAITING_CONFIRMATION, now + settings.confirm_timeout
+        elif needed:
+            state, due = AWAITING_APPROVAL, now + settings.approval_ttl
+        else:
+            state, due = QUEUED, now
+        priority = 0
+        if ask.action == "rollback":
+            priority = ROLLBACK_FIRST + self.settings.services[ask.service].rollback_priority
+        values = {
+            "action": ask.action,
+            "service": ask.service,
+            "environment": ask.environment,
+            "version": version,
+            "previous": previous,
+            "params": dict(ask.params),
+            "dry_run": ask.dry_run,
+            "backend": backend,
+            "op_hash": op_hash(
+                ask.action,
+                ask.service,
+                ask.environment,
+                version,
+                previous,
+                backend,
+                dict(ask.params),
+                ask.dry_run,
+            ),
+            "state": state,
+            "priority": priority,
+            "requested_by": ask.requested_by,
+            "reason": ask.reason[:256],
+            "incident_id": ask.incident_id,
+            "destinations": list(dict.fromkeys(ask.destinations)),
+            "url": "",
+            "message": "",
+            "log_tail": "",
+            "verified": False,
+            "due_at": due,
+            "created_at": now,
+            "updated_at": now,
+        }
+        row = (await conn.execute(runs.insert().values(**values).returning(*runs.c))).one()
+        await self.refresh(conn, row, now)
+        return row
+
+    async def _first_available(self, ask: Ask, backend: str, verified: list[str]) -> str:
+        """The newest verified version whose artifact the backend does not say is gone."""
+        for version in verified:
+            if await self._exists(ask, backend, version) is not False:
+                return version
+        return ""
+
+    async def _exists(self, ask: Ask, backend: str, version: str) -> bool | None:
+        found = self.backends.get(backend)
+        if found is None or not found.capabilities.artifact_check:
+            return None
+        _name, target = target_for(self.settings, ask.service, ask.environment)
+        request = DeployRequest(
+            run_id="",
+            action=ask.action,
+            service=ask.service,
+            environment=ask.environment,
+            version=version,
+            previous="",
+            target=target,
+        )
+        return await found.artifact_exists(request)
+
+    async def load(self, conn: AsyncConnection, run_id: int) -> Any:
+        stmt = self.db.for_update(select(runs).where(runs.c.id == run_id))
+        row = (await conn.execute(stmt)).first()
+        if row is None:
+            raise UserError("deploy.unknown_run", id=run_id)
+        return row
+
+    async def refresh(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
+        await self.outbox.card(conn, run_ref(row.id), row.destinations, priority=1, now=now)
+
+    async def set(self, conn: AsyncConnection, row: Any, now: datetime, **values: Any) -> None:
+        await conn.execute(update(runs).where(runs.c.id == row.id).values(**values, updated_at=now))
+        await self.refresh(conn, row, now)
+
+    # -- people's answers -------------------------------------------------------------------
+
+    async def confirm(self, conn: AsyncConnection, row: Any, person: Person, now: datetime) -> str:
+        if row.state != AWAITING_CONFIRMATION:
+            return _already(row)
+        if person.id != row.requested_by:
+            raise UserError("deploy.only_requester", user=row.requested_by)
+        needed = self.needed(row)
+        state = AWAITING_APPROVAL if needed else QUEUED
+        due = now + self.settings.deploy.approval_ttl if needed else now
+        await self.set(conn, row, now, state=state, due_at=due)
+        return "deploy.confirmed_approval" if needed else "deploy.confirmed"
+
+    def needed(self, row: Any) -> int:
+        policy = self.settings.deploy.approvals.get(row.environment, Approval())
+        return policy.rollback if row.action == "rollback" else policy.deploy
+
+    async def decide(
+        self, conn: AsyncConnection, row: Any, person: Person, now: datetime, *, approve: bool
+    ) -> str:
+        """An approval or a denial, bound to the run's exact operation."""
+        if row.state not in (AWAITING_APPROVAL, AWAITING_CONFIRMATION):
+            return _already(row)
+        if person.id == row.requested_by:
+            raise UserError("deploy.self_approval")
+        policy = self.settings.deploy.approvals.get(row.environment, Approval())
+        if not person.may("approve", row.service, row.environment) or (
+            policy.approvers
+            and person.id not in policy.approvers
+            and not set(person.roles) & set(policy.approvers)
+        ):
+            raise PermissionDenied(
+                "deploy.not_approver", service=row.service, environment=row.environment
+            )
+        await conn.execute(
+            self.db.insert(run_approvals)
+            .values(
+                run_id=row.id,
+                user_id=person.id,
+                op_hash=row.op_hash,
+                decision="approve" if approve else "deny",
+                at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        if not approve:
+            await self.set(
+                conn,
+                row,
+                now,
+                state=DENIED,
+                finished_at=now,
+                due_at=None,
+                message=f"denied by {person.id}",
+            )
+            return "deploy.denied"
+        if row.state == AWAITING_APPROVAL and await self.approved(conn, row, now):
+            await self.set(conn, row, now, state=QUEUED, due_at=now)
+            return "deploy.approved_queued"
+        await self.refresh(conn, row, now)
+        return "deploy.approved_waiting"
+
+    async def approved(self, conn: AsyncConnection, row: Any, now: datetime) -> bool:
+        """Enough fresh approvals of this exact operation, one of them by the on-call if the
+        policy says so."""
+        ttl = self.settings.deploy.approval_ttl
+        stmt = select(run_approvals.c.user_id).where(
+            and_(
+                run_approvals.c.run_id == row.id,
+                run_approvals.c.op_hash == row.op_hash,
+                run_approvals.c.decision == "approve",
+                run_approvals.c.user_id != row.requested_by,
+                run_approvals.c.at > now - ttl,
+            )
+        )
+        people = set((await conn.execute(stmt)).scalars())
+        if len(people) < self.needed(row):
+            return False
+        policy = self.settings.deploy.approvals.get(row.environment, Approval())
+        if policy.on_call and policy.on_call in self.settings.schedules:
+            overrides = (await active_overrides(conn, now, policy.on_call)).get(policy.on_call, [])
+            current = on_call(self.settings.schedules[policy.on_call], now, overrides)
+            return current is not None and current.user in people
+        return True
+
+    async def approvals(self, conn: AsyncConnection, run_id: int) -> list[Any]:
+        stmt = select(run_approvals).where(run_approvals.c.run_id == run_id)
+        return list((await conn.execute(stmt.order_by(run_approvals.c.at))).all())
+
+    async def cancel(self, conn: AsyncConnection, row: Any, person: Person, now: datetime) -> str:
+        if row.state in ENDED:
+            return _already(row)
+        if person.id != row.requested_by and not person.may("deploy", row.service, row.environment):
+            raise UserError("deploy.not_yours", user=row.requested_by)
+        if row.state in WAITING:
+            await self.set(
+                conn,
+                row,
+                now,
+                state=CANCELLED,
+                finished_at=now,
+                due_at=None,
+                message=f"cancelled by {person.id}",
+            )
+            return "deploy.cancelled"
+        if row.state in ACTIVE:
+            await self.set(
+                conn, row, now, state=CANCELLING, due_at=now, message=f"cancel asked by {person.id}"
+            )
+        return "deploy.cancelling"
+
+    async def queue_position(self, conn: AsyncConnection, row: Any) -> int:
+        stmt = select(func.count()).where(
+            and_(runs.c.state == QUEUED, runs.c.priority >= row.priority, runs.c.id < row.id)
+        )
+        return int((await conn.execute(stmt)).scalar_one())
+
+
+def _already(row: Any) -> str:
+    return f"deploy.already.{row.state}"
+
+
+__all__ = ["CANCELLED", "DENIED", "Ask", "Requests", "run_ref"]

@@ -1,0 +1,110 @@
+"""The deploy engine as the rest of Tocsin sees it: the Rollback button's port, the run card's
+buttons, and rendering of run cards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.deploys.cards import run_card
+from bot.deploys.requests import Ask, Requests
+from bot.errors import CommandError, UserError
+from bot.i18n import t
+from bot.model import ActionKind, Card, Reply
+from bot.ports import RollbackTicket
+from bot.settings import Settings
+from bot.store.db import Database
+
+if TYPE_CHECKING:
+    from bot.services import Context
+
+
+class Deploys:
+    def __init__(
+        self, settings: Settings, db: Database, requests: Requests, backends: Sequence[str]
+    ) -> None:
+        self.settings, self.db, self.requests = settings, db, requests
+        self.backends = frozenset(backends)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.backends)
+
+    async def request_rollback(
+        self,
+        conn: AsyncConnection,
+        *,
+        service: str,
+        environment: str,
+        requested_by: str,
+        reason: str,
+        destinations: Sequence[str],
+        incident_id: int | None,
+        now: datetime,
+    ) -> RollbackTicket:
+        """The Rollback button: a rollback to the last verified version, already confirmed by
+        the button's own confirmation dialog; the environment's approval policy still holds."""
+        if not self.configured:
+            return RollbackTicket(False, "no deploy backend is configured", unavailable=True)
+        ask = Ask(
+            "rollback",
+            service,
+            environment,
+            "",
+            {},
+            False,
+            requested_by,
+            destinations,
+            confirm=False,
+            reason=reason,
+            incident_id=incident_id,
+        )
+        try:
+            row = await self.requests.ask(conn, ask, now)
+        except CommandError as exc:
+            text = t(exc.text_key, "en", **exc.text_params) if isinstance(exc, UserError) else ""
+            return RollbackTicket(False, text or exc.message)
+        return RollbackTicket(
+            True, f"run #{row.id}: {row.previous or '?'} → {row.version}", run_id=str(row.id)
+        )
+
+    async def press(self, ctx: Context, run_id: int, action: ActionKind) -> Reply:
+        """A button on a run's card; each answer checks who may give it."""
+        row = await self.requests.load(ctx.conn, run_id)
+        requests, person, now = self.requests, ctx.person, ctx.now
+        if action == ActionKind.CONFIRM:
+            key = await requests.confirm(ctx.conn, row, person, now)
+        elif action in (ActionKind.APPROVE, ActionKind.DENY):
+            key = await requests.decide(
+                ctx.conn, row, person, now, approve=action == ActionKind.APPROVE
+            )
+        elif action == ActionKind.CANCEL:
+            key = await requests.cancel(ctx.conn, row, person, now)
+        else:
+            raise UserError("error.bad_card")
+        public = not key.startswith("deploy.already")
+        return Reply(t(key, ctx.lang, id=run_id, user=person.display), private=not public)
+
+    async def card(self, conn: AsyncConnection, run_id: int, lang: str) -> Card | None:
+        try:
+            row = await self.requests.load(conn, run_id)
+        except UserError:
+            return None
+        approvals = await self.requests.approvals(conn, run_id)
+        return run_card(row, approvals, self.requests.needed(row), lang)
+
+
+def describe(row: Any, lang: str) -> str:
+    return t(
+        "deploy.asked",
+        lang,
+        id=row.id,
+        action=row.action,
+        service=row.service,
+        environment=row.environment,
+        version=row.version,
+        previous=row.previous or "?",
+    )

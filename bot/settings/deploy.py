@@ -1,0 +1,49 @@
+"""Settings for deploys and rollbacks: backends, approval policies, and the engine's timings.
+A service's per-environment targets live under `services.<name>.deploy`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.settings.durations import Duration
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Approval(_Frozen):
+    """Who must approve a run in an environment before it starts (never its requester)."""
+
+    deploy: int = Field(0, ge=0, le=5)
+    """Approvals a deploy needs."""
+    rollback: int = Field(0, ge=0, le=5)
+    """Approvals a rollback needs (0: a rollback during an incident is not held up)."""
+    approvers: tuple[str, ...] = ()
+    """Roles or user ids that may approve (empty: anyone holding the `approve` grant)."""
+    on_call: str | None = None
+    """A schedule: at least one approval must come from whoever is on call there."""
+
+
+class DeploySettings(_Frozen):
+    backends: dict[str, dict[str, Any]] = {}
+    """Named backends: ``{kind: kubernetes|helm|argocd|gitlab|jenkins|github|shell|webhook,
+    …}``; each kind validates its own keys."""
+    approvals: dict[str, Approval] = {}
+    """By environment."""
+    confirm_timeout: Duration = timedelta(minutes=2)
+    """A /deploy waits this long for its requester's Confirm before it lapses."""
+    approval_ttl: Duration = timedelta(minutes=30)
+    """An approval lapses if its run has not started this long after it."""
+    poll_interval: Duration = timedelta(seconds=5)
+    run_timeout: Duration = timedelta(hours=1)
+    """A run still running after this is cancelled and failed."""
+    max_parallel: int = Field(4, ge=1, le=64)
+    """Runs at once across all services; queued work waits, core rollbacks first."""
+    retention: int = Field(5, ge=1, le=100)
+    """Previous versions kept per service and environment in /history and for rollbacks."""
+    recent_window: Duration = timedelta(hours=1)
+    """An incident's card lists its service's deploys this recent."""

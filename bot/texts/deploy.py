@@ -1,0 +1,188 @@
+"""Texts of deploys, rollbacks, approvals and locks."""
+
+TEXTS: dict[str, dict[str, str]] = {
+    "deploy.state.awaiting_confirmation": {"en": "Waiting for confirmation", "zh": "等待确认"},
+    "deploy.state.awaiting_approval": {"en": "Waiting for approval", "zh": "等待审批"},
+    "deploy.state.queued": {"en": "Queued", "zh": "排队中"},
+    "deploy.state.starting": {"en": "Starting", "zh": "启动中"},
+    "deploy.state.running": {"en": "Running", "zh": "执行中"},
+    "deploy.state.cancelling": {"en": "Cancelling", "zh": "取消中"},
+    "deploy.state.succeeded": {"en": "Succeeded", "zh": "成功"},
+    "deploy.state.failed": {"en": "Failed", "zh": "失败"},
+    "deploy.state.cancelled": {"en": "Cancelled", "zh": "已取消"},
+    "deploy.state.denied": {"en": "Denied", "zh": "已拒绝"},
+    "deploy.state.expired": {"en": "Expired", "zh": "已过期"},
+    "deploy.card.title.deploy": {
+        "en": "Deploy {service} {version} → {environment}",
+        "zh": "发布 {service} {version} → {environment}",
+    },
+    "deploy.card.title.rollback": {
+        "en": "Rollback {service} in {environment} → {version}",
+        "zh": "回滚 {service}（{environment}）→ {version}",
+    },
+    "deploy.card.title_dry": {
+        "en": "Dry run: {action} {service} {version} → {environment}",
+        "zh": "演练：{action} {service} {version} → {environment}",
+    },
+    "deploy.card.versions": {"en": "Versions", "zh": "版本"},
+    "deploy.card.requested_by": {"en": "Requested by", "zh": "申请人"},
+    "deploy.card.backend": {"en": "Backend", "zh": "执行后端"},
+    "deploy.card.approvals": {"en": "Approvals", "zh": "审批"},
+    "deploy.card.params": {"en": "Parameters", "zh": "参数"},
+    "deploy.card.started": {"en": "Started", "zh": "开始"},
+    "deploy.card.finished": {"en": "Finished", "zh": "结束"},
+    "deploy.card.progress": {"en": "Progress", "zh": "进度"},
+    "deploy.card.log": {"en": "Log: {url}", "zh": "日志：{url}"},
+    "deploy.card.footer": {"en": "Run #{id}", "zh": "任务 #{id}"},
+    "button.rollback_to": {"en": "Rollback to {version}", "zh": "回滚到 {version}"},
+    "card.recent_deploys": {"en": "Recent deploys", "zh": "最近发布"},
+    "button.confirm": {"en": "Confirm", "zh": "确认"},
+    "button.approve": {"en": "Approve", "zh": "批准"},
+    "button.deny": {"en": "Deny", "zh": "拒绝"},
+    "button.cancel": {"en": "Cancel", "zh": "取消"},
+    "deploy.asked": {
+        "en": "Run #{id}: {action} {service} {previous} → {version} in {environment}. "
+        "Confirm it on its card.",
+        "zh": "任务 #{id}：{action} {service} {previous} → {version}（{environment}）。"
+        "请在卡片上确认。",
+    },
+    "deploy.confirmed": {
+        "en": "{user} confirmed run #{id}: queued.",
+        "zh": "{user} 确认了任务 #{id}：已排队。",
+    },
+    "deploy.confirmed_approval": {
+        "en": "{user} confirmed run #{id}: it waits for approval.",
+        "zh": "{user} 确认了任务 #{id}：等待审批。",
+    },
+    "deploy.approved_queued": {
+        "en": "{user} approved run #{id}: queued.",
+        "zh": "{user} 批准了任务 #{id}：已排队。",
+    },
+    "deploy.approved_waiting": {
+        "en": "{user} approved run #{id}; it needs more approvals.",
+        "zh": "{user} 批准了任务 #{id}，还需要更多审批。",
+    },
+    "deploy.denied": {"en": "{user} denied run #{id}.", "zh": "{user} 拒绝了任务 #{id}。"},
+    "deploy.cancelled": {"en": "{user} cancelled run #{id}.", "zh": "{user} 取消了任务 #{id}。"},
+    "deploy.cancelling": {
+        "en": "{user} asked to cancel run #{id}; the backend is being stopped.",
+        "zh": "{user} 请求取消任务 #{id}，正在停止执行。",
+    },
+    "deploy.only_requester": {
+        "en": "Only {user}, who asked for it, can confirm this run.",
+        "zh": "只有申请人 {user} 可以确认此任务。",
+    },
+    "deploy.self_approval": {
+        "en": "You asked for this run, so someone else must approve it.",
+        "zh": "这是您申请的任务，需要由其他人审批。",
+    },
+    "deploy.not_approver": {
+        "en": "You may not approve runs of {service} in {environment}.",
+        "zh": "您无权审批 {service}（{environment}）的任务。",
+    },
+    "deploy.not_yours": {
+        "en": "Only {user}, who asked for it, or someone who may deploy there can cancel it.",
+        "zh": "只有申请人 {user} 或有发布权限的人可以取消。",
+    },
+    "deploy.unknown_run": {"en": "There is no run #{id}.", "zh": "没有任务 #{id}。"},
+    "deploy.unknown_service": {
+        "en": "There is no service {service!r}. Services: {known}",
+        "zh": "没有服务 {service!r}。现有服务：{known}",
+    },
+    "deploy.unknown_environment": {
+        "en": "{service} has no environment {environment!r}. Environments: {known}",
+        "zh": "{service} 没有环境 {environment!r}。可用环境：{known}",
+    },
+    "deploy.no_target": {
+        "en": "{service} is not set up to deploy to {environment} (services.{service}.deploy).",
+        "zh": "{service} 未配置发布到 {environment}（services.{service}.deploy）。",
+    },
+    "deploy.bad_version": {
+        "en": "{version!r} is not a version (letters, digits, '.', '_', '+', '-').",
+        "zh": "{version!r} 不是有效版本号（字母、数字、'.'、'_'、'+'、'-'）。",
+    },
+    "deploy.bad_param": {
+        "en": "{name!r} is not a parameter (write key=value, the key made of letters and digits).",
+        "zh": "{name!r} 不是有效参数（写作 key=value，key 由字母和数字组成）。",
+    },
+    "deploy.not_verified": {
+        "en": "{version} is not a verified version of {service} in {environment}; "
+        "see /history {service} {environment}.",
+        "zh": "{version} 不是 {service}（{environment}）已验证的版本；请看 /history {service} "
+        "{environment}。",
+    },
+    "deploy.no_rollback_target": {
+        "en": "{service} in {environment} has no earlier verified version to roll back to.",
+        "zh": "{service}（{environment}）没有更早的已验证版本可回滚。",
+    },
+    "deploy.gone": {
+        "en": "The artifact of {version} is gone ({backend} says so): pick another version.",
+        "zh": "{version} 的制品已不存在（{backend}）：请选择其他版本。",
+    },
+    "deploy.already.succeeded": {"en": "Run #{id} already succeeded.", "zh": "任务 #{id} 已成功。"},
+    "deploy.already.failed": {"en": "Run #{id} already failed.", "zh": "任务 #{id} 已失败。"},
+    "deploy.already.cancelled": {"en": "Run #{id} was cancelled.", "zh": "任务 #{id} 已取消。"},
+    "deploy.already.denied": {"en": "Run #{id} was denied.", "zh": "任务 #{id} 已被拒绝。"},
+    "deploy.already.expired": {"en": "Run #{id} expired.", "zh": "任务 #{id} 已过期。"},
+    "deploy.already.queued": {"en": "Run #{id} is already queued.", "zh": "任务 #{id} 已在排队。"},
+    "deploy.already.awaiting_approval": {
+        "en": "Run #{id} already waits for approval.",
+        "zh": "任务 #{id} 已在等待审批。",
+    },
+    "deploy.already.awaiting_confirmation": {
+        "en": "Run #{id} waits for its requester's confirmation first.",
+        "zh": "任务 #{id} 需先由申请人确认。",
+    },
+    "deploy.already.starting": {"en": "Run #{id} is starting.", "zh": "任务 #{id} 正在启动。"},
+    "deploy.already.running": {"en": "Run #{id} is running.", "zh": "任务 #{id} 正在执行。"},
+    "deploy.already.cancelling": {
+        "en": "Run #{id} is being cancelled.",
+        "zh": "任务 #{id} 正在取消。",
+    },
+    "deploy.ended.succeeded": {
+        "en": "✅ Run #{id} succeeded: {action} {service} {version} in {environment}. {message}",
+        "zh": "✅ 任务 #{id} 成功：{action} {service} {version}（{environment}）。{message}",
+    },
+    "deploy.ended.failed": {
+        "en": "❌ Run #{id} failed: {action} {service} {version} in {environment}. {message}",
+        "zh": "❌ 任务 #{id} 失败：{action} {service} {version}（{environment}）。{message}",
+    },
+    "deploy.ended.cancelled": {
+        "en": "⏹ Run #{id} was cancelled: {action} {service} {version} in {environment}.",
+        "zh": "⏹ 任务 #{id} 已取消：{action} {service} {version}（{environment}）。",
+    },
+    "deploy.history.header": {
+        "en": "Runs of {service}{where} (✓ verified):",
+        "zh": "{service}{where} 的发布记录（✓ 已验证）：",
+    },
+    "deploy.history.empty": {
+        "en": "{service} has no runs yet.",
+        "zh": "{service} 还没有发布记录。",
+    },
+    "deploy.status.line": {
+        "en": "{service} in {environment}: {version} (last verified: {verified})",
+        "zh": "{service}（{environment}）：{version}（最近验证：{verified}）",
+    },
+    "deploy.lock.taken": {
+        "en": "🔒 {scope} is locked by {user}: {reason}",
+        "zh": "🔒 {user} 锁定了 {scope}：{reason}",
+    },
+    "deploy.lock.held": {
+        "en": "{scope} is already locked by {user}: {reason}",
+        "zh": "{scope} 已被 {user} 锁定：{reason}",
+    },
+    "deploy.lock.released": {"en": "🔓 {scope} is unlocked.", "zh": "🔓 {scope} 已解锁。"},
+    "deploy.lock.none": {"en": "{scope} is not locked.", "zh": "{scope} 没有锁定。"},
+    "deploy.lock.bad_scope": {
+        "en": "Lock a service (orders), a service in one environment (orders:prod), an "
+        "environment (prod) or all.",
+        "zh": "可锁定服务（orders）、服务的某环境（orders:prod）、环境（prod）或 all。",
+    },
+    "deploy.lock.not_holder": {
+        "en": "{scope} is held by {user}; only they or an admin can unlock it.",
+        "zh": "{scope} 由 {user} 持有，只有其本人或管理员可以解锁。",
+    },
+    "deploy.lock.list": {"en": "Locks:", "zh": "锁定："},
+    "action.approve": {"en": "approve deploys", "zh": "审批发布"},
+    "action.lock": {"en": "lock deploys", "zh": "锁定发布"},
+}

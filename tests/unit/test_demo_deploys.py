@@ -1,0 +1,99 @@
+"""The demo's deploy loop as a new user meets it in the console: a prod deploy confirmed and
+approved, a bad staging deploy failing, a rollback to the last verified version, all through the
+shell backend running the demo's script for real."""
+
+from __future__ import annotations
+
+import asyncio
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.bootstrap import Tocsin, bootstrap
+from bot.demo import demo_settings
+from bot.model import ActionKind, CardActionRequest, CommandRequest, Destination, Sender
+from bot.store.tables import console_messages, runs
+
+OPS = Destination("console", "ops")
+_events = count(1)
+
+
+def command(app: Tocsin, who: str, text: str) -> Any:
+    return app.dispatcher.command(
+        CommandRequest(
+            text, Sender("console", who), OPS, f"c{next(_events)}", app.services.clock.now()
+        )
+    )
+
+
+def press(app: Tocsin, who: str, action: ActionKind, run: int) -> Any:
+    return app.dispatcher.action(
+        CardActionRequest(
+            action,
+            f"run:{run}",
+            "",
+            Sender("console", who),
+            OPS,
+            f"p{next(_events)}",
+            app.services.clock.now(),
+        )
+    )
+
+
+async def until_done(app: Tocsin, number: int) -> Any:
+    """Engine rounds until the run ends (the script takes about three seconds)."""
+    for _ in range(120):
+        await app.engine.tick()
+        async with app.services.db.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.id == number))).one()
+        if row.finished_at is not None:
+            return row
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"run {number} did not end: {row.state} {row.message}")
+
+
+async def latest_run(app: Tocsin) -> int:
+    async with app.services.db.connect() as conn:
+        return int((await conn.execute(select(runs.c.id).order_by(runs.c.id.desc()))).scalar())
+
+
+async def test_the_demo_deploys_fails_and_rolls_back_through_the_shell_backend(
+    tmp_path: Path,
+) -> None:
+    settings = demo_settings(tmp_path / "demo", port=18099)
+    app = bootstrap(settings)
+    await app.start(run_engine=False)
+    try:
+        reply = await command(app, "alice", "/deploy orders v1.4.2 prod")
+        assert reply.ok and "v1.4.1 → v1.4.2" in reply.text
+        number = await latest_run(app)
+        assert (await press(app, "alice", ActionKind.CONFIRM, number)).ok
+        assert (await press(app, "carol", ActionKind.APPROVE, number)).ok
+        row = await until_done(app, number)
+        assert row.state == "succeeded" and row.verified
+        assert "orders v1.4.2 is live" in row.message
+        assert (tmp_path / "demo" / "deployed" / "orders-prod.version").read_text() == "v1.4.2\n"
+
+        await command(app, "bob", "/deploy orders v1.4.3-bad staging")
+        bad = await latest_run(app)
+        await press(app, "bob", ActionKind.CONFIRM, bad)
+        row = await until_done(app, bad)
+        assert row.state == "failed" and "replica 3 of 3 failed to start" in row.message
+
+        reply = await command(app, "bob", "/rollback orders staging")
+        assert reply.ok
+        back = await latest_run(app)
+        await press(app, "bob", ActionKind.CONFIRM, back)
+        row = await until_done(app, back)
+        assert (row.action, row.version, row.state) == ("rollback", "v1.4.1", "succeeded")
+
+        history = await command(app, "carol", "/history orders")
+        assert "rollback" in history.text and "v1.4.3-bad" in history.text
+        await app.engine.tick()
+        async with app.services.db.connect() as conn:
+            shown = (await conn.execute(select(console_messages.c.text))).scalars().all()
+        assert any("✅ Run #" in text and "v1.4.2" in text for text in shown)
+    finally:
+        await app.stop()
