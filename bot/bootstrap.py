@@ -33,6 +33,7 @@ from bot.cards import render
 from bot.clock import Clock, SystemClock
 from bot.demo import demo_alert, seed_ledger
 from bot.deploy_port import DeployBackend
+from bot.deploys.alerting import AlertRollbacks
 from bot.deploys.requests import Requests
 from bot.deploys.runner import Runner
 from bot.deploys.service import Deploys
@@ -41,11 +42,13 @@ from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.escalation.engine import Escalator
 from bot.escalation.pager import PageSender
+from bot.gates.runner import GateRunner
 from bot.inbound import InboundHandler
 from bot.incidents.actions import IncidentActions
 from bot.incidents.service import IncidentService
 from bot.links import LinkSigner
 from bot.metrics import Metrics
+from bot.metrics_port import MetricsSource
 from bot.oncall.service import OnCallService
 from bot.outbox.enqueue import Outbox
 from bot.outbox.ratelimit import Buckets
@@ -80,6 +83,7 @@ class Tocsin:
     adapters: list[ChatAdapter] = field(default_factory=list)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     backends: dict[str, DeployBackend] = field(default_factory=dict)
+    sources: dict[str, MetricsSource] = field(default_factory=dict)
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Loops that run while the app serves (e.g. the console's follower)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -103,6 +107,8 @@ class Tocsin:
             await notifier.aclose()
         for backend in self.backends.values():
             await backend.aclose()
+        for source in self.sources.values():
+            await source.aclose()
         await self.services.db.dispose()
 
     @asynccontextmanager
@@ -123,6 +129,7 @@ def bootstrap(
     database: Database | None = None,
     notifiers: Mapping[str, Notifier] | None = None,
     backends: Mapping[str, DeployBackend] | None = None,
+    metrics_sources: Mapping[str, MetricsSource] | None = None,
 ) -> Tocsin:
     clock = clock or SystemClock()
     db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
@@ -147,7 +154,9 @@ def bootstrap(
     )
     made = dict(backends) if backends is not None else _backends(settings, clock)
     requests = Requests(settings, db, outbox, made)
-    runs = Deploys(settings, db, requests, list(made))
+    sources = dict(metrics_sources) if metrics_sources is not None else _metrics(settings)
+    gates = GateRunner(settings, db, clock, requests, next(iter(sources.values()), None))
+    runs = Deploys(settings, db, requests, list(made), gates)
     deploy_service: DeployService = deploys or runs
     registry = Registry()
     for command in all_commands():
@@ -200,7 +209,9 @@ def bootstrap(
         services,
         worker,
         PageSender(settings, db, clock, pagers, page_links, metrics),
-        Runner(settings, db, clock, requests, made),
+        Runner(settings, db, clock, requests, made, gates),
+        gates,
+        AlertRollbacks(settings, db, requests) if made else None,
     )
     ingest = IngestService(db, outbox, settings, clock, seen=services.seen)
     tocsin = Tocsin(
@@ -233,6 +244,7 @@ def bootstrap(
     tocsin.adapters = adapters
     tocsin.notifiers = pagers
     tocsin.backends = made
+    tocsin.sources = sources
     for adapter in adapters:
         routes += adapter.routes(dispatcher)
         tocsin.background.append(partial(adapter.run, dispatcher))
@@ -303,6 +315,16 @@ def _connections(adapters: list[ChatAdapter]) -> dict[str, bool]:
     return states
 
 
+def _metrics(settings: Settings) -> dict[str, MetricsSource]:
+    """The metrics sources of the `metrics` section (none when it is unset)."""
+    if not settings.metrics:
+        return {}
+    made: dict[str, MetricsSource] = importlib.import_module("adapters.metrics").create(
+        settings.metrics
+    )
+    return made
+
+
 def _backends(settings: Settings, clock: Clock) -> dict[str, DeployBackend]:
     """The deploy backends of `deploy.backends` (none when it is empty)."""
     if not settings.deploy.backends:
@@ -334,6 +356,8 @@ def check_adapters(settings: Settings) -> list[str]:
         problems += [f"pagers.{problem}" for problem in module.validate(settings.pagers)]
     if settings.deploy.backends:
         problems += importlib.import_module("adapters.deploy").validate(settings)
+    if settings.metrics:
+        problems += importlib.import_module("adapters.metrics").validate(settings.metrics)
     for key in CHAT_ADAPTERS:
         raw = getattr(settings, key)
         if raw is None:

@@ -52,6 +52,15 @@ def _parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="check the hash chain for tampering")
     verify.add_argument("--config", required=True)
 
+    incident = sub.add_parser("incident", help="incidents")
+    incident_sub = incident.add_subparsers(dest="incident_cmd", required=True)
+    export = incident_sub.add_parser(
+        "export", help="write the root-cause review draft of an incident's (or a run's) rollback"
+    )
+    export.add_argument("--config", required=True)
+    export.add_argument("id", help="an incident number, or run:<number> for a rollback run")
+    export.add_argument("--out", help="a file to write (default: standard output)")
+
     oncall = sub.add_parser("oncall", help="on-call schedules")
     oncall_sub = oncall.add_subparsers(dest="oncall_cmd", required=True)
     imports = oncall_sub.add_parser(
@@ -109,6 +118,19 @@ def _dispatch(args: argparse.Namespace) -> int:
         return asyncio.run(_db(args.db_cmd, load_settings(args.config)))
     if args.cmd == "audit":
         return asyncio.run(_audit(load_settings(args.config)))
+    if args.cmd == "incident":
+        text = asyncio.run(_export(load_settings(args.config), args.id))
+        if text is None:
+            print(
+                f"no review draft for {args.id} (it is written when a rollback ends)",
+                file=sys.stderr,
+            )
+            return 1
+        if args.out:
+            Path(args.out).write_text(text, encoding="utf-8")
+        else:
+            print(text)
+        return 0
     if args.cmd == "oncall":
         try:
             text = Path(args.file).read_text(encoding="utf-8")
@@ -218,6 +240,28 @@ async def _audit(settings: Settings) -> int:
         return 0
     print(f"audit log TAMPERED after {result.rows} good rows: {result.problem}", file=sys.stderr)
     return 1
+
+
+async def _export(settings: Settings, wanted: str) -> str | None:
+    from sqlalchemy import select
+
+    from bot.store.db import Database
+    from bot.store.tables import rca_drafts
+
+    kind, _, number = wanted.partition(":")
+    column = rca_drafts.c.run_id if kind == "run" else rca_drafts.c.incident_id
+    value = number if kind == "run" else kind
+    if not value.isdigit():
+        return None
+    db = Database(settings.database.url)
+    try:
+        async with db.connect() as conn:
+            stmt = select(rca_drafts.c.markdown).where(column == int(value))
+            found = await conn.execute(stmt.order_by(rca_drafts.c.created_at.desc()).limit(1))
+            markdown = found.scalar()
+    finally:
+        await db.dispose()
+    return str(markdown) if markdown is not None else None
 
 
 async def _import_overrides(settings: Settings, args: argparse.Namespace, text: str) -> int:

@@ -36,6 +36,25 @@ def demo_token(data_dir: Path) -> str:
 
 
 _DEPLOY = {"*": {"backend": "demo"}}
+_GATE = {
+    "*": {
+        "mode": "auto",
+        "metrics": [
+            {
+                "name": "error_rate",
+                "query": 'demo_error_ratio{service="$service",environment="$environment"}',
+                "success": "<= 0.05",
+                "interval": "5s",
+                "count": 3,
+                "consecutive_failure_limit": 2,
+                "traffic": {
+                    "query": 'demo_request_rate{service="$service",environment="$environment"}',
+                    "minimum": 1,
+                },
+            }
+        ],
+    }
+}
 
 DEMO_VERSIONS = {"orders": "v1.4.1", "payments": "v2.0.3", "storefront": "v3.2.0"}
 """What the demo services run at first, recorded as verified so a rollback has a target."""
@@ -97,12 +116,23 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
         ],
         "environments": ["staging", "prod"],
         "services": {
-            "orders": {"owner": "alice", "rollback_priority": 10, "deploy": _DEPLOY},
-            "payments": {"owner": "alice", "rollback_priority": 10, "deploy": _DEPLOY},
-            "storefront": {"owner": "bob", "deploy": _DEPLOY},
+            "orders": {
+                "owner": "alice",
+                "rollback_priority": 10,
+                "deploy": _DEPLOY,
+                "gate": _GATE,
+            },
+            "payments": {
+                "owner": "alice",
+                "rollback_priority": 10,
+                "deploy": _DEPLOY,
+                "gate": _GATE,
+            },
+            "storefront": {"owner": "bob", "deploy": _DEPLOY, "gate": _GATE},
         },
-        # deploys run bot/demo_deploy.py through the shell backend: a version with "bad" in
-        # it fails; prod deploys need one approval (Carol's)
+        # deploys run bot/demo_deploy.py through the shell backend: a version with "broken" in
+        # it fails to roll out, one with "bad" goes live and breaks, and the health gate rolls
+        # it back; prod deploys need one approval (Carol's)
         "deploy": {
             "backends": {
                 "demo": {
@@ -159,6 +189,7 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
         # SMS and e-mail pages are kept in memory (see /incident why); configure real
         # providers under `pagers` (config/example.yaml)
         "pagers": {"sms": {"provider": "memory"}, "email": {"provider": "memory"}},
+        "metrics": {"demo": {"state_dir": str(data_dir / "deployed")}},
         "users": [
             {
                 "id": "alice",

@@ -1,6 +1,8 @@
 """The demo's deploy script, run by the shell backend: pretends to roll a version out in a few
-seconds, printing progress, and records what runs where in a folder. A version containing
-``bad`` fails half way, so the demo can show a failed run and a rollback.
+seconds, printing progress, and records what runs where in a folder, with the error ratio the
+demo's metrics then report (`adapters.metrics.demo`). A version containing ``broken`` fails half
+way; one containing ``bad`` rolls out fine but makes 30 % of requests fail, so the health gate
+catches it and Tocsin rolls it back.
 
     python -m bot.demo_deploy --state-dir DIR --action deploy --service orders \
         --environment prod --version v1.4.2 --previous v1.4.1 --run-id run-7 [--dry-run]
@@ -38,13 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     for step in range(1, STEPS + 1):
         time.sleep(PAUSE)
         print(f"replica {step}/{STEPS} updated to {args.version}", flush=True)
-        if "bad" in args.version and step == 2:
+        if "broken" in args.version and step == 2:
             print("replica 3 crashed on start: CrashLoopBackOff", flush=True)
             print("RESULT status=failed message=replica 3 of 3 failed to start")
             return 1
     state = Path(args.state_dir)
     state.mkdir(parents=True, exist_ok=True)
     (state / f"{args.service}-{args.environment}.version").write_text(args.version + "\n")
+    errors = "0.3" if "bad" in args.version else "0.0"
+    (state / f"{args.service}-{args.environment}.errors").write_text(errors + "\n")
     print(f"RESULT status=succeeded message={args.service} {args.version} is live")
     return 0
 

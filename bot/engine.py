@@ -16,9 +16,11 @@ import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import and_, func, select, update
 
+from bot.deploys.alerting import AlertRollbacks
 from bot.deploys.runner import Runner
 from bot.escalation.engine import BATCH
 from bot.escalation.pager import PageSender
+from bot.gates.runner import GateRunner
 from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Tier
 from bot.outbox.worker import OutboxWorker
@@ -35,11 +37,15 @@ class Engine:
         worker: OutboxWorker,
         pager: PageSender | None = None,
         runner: Runner | None = None,
+        gates: GateRunner | None = None,
+        alerts: AlertRollbacks | None = None,
     ) -> None:
         self.s = services
         self.worker = worker
         self.pager = pager
         self.runner = runner
+        self.gates = gates
+        self.alerts = alerts
         self._scheduler: Any = None
         self._job: Any = None
         self._lock = asyncio.Lock()
@@ -106,6 +112,10 @@ class Engine:
         """Deploy runs: lapse unanswered ones, start queued ones, poll running ones."""
         if self.runner is not None:
             await self.runner.run_once()
+        if self.gates is not None:
+            await self.gates.run_once()
+        if self.alerts is not None:
+            await self.alerts.run_once(self.s.clock.now())
 
     async def _escalate(self, now: datetime) -> None:
         """Open escalations for newly triggered incidents, then run the steps that are due."""

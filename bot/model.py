@@ -36,6 +36,7 @@ class ActionKind(enum.StrEnum):
     APPROVE = "approve"
     DENY = "deny"
     CANCEL = "cancel"
+    HOLD = "hold"
 
 
 class ButtonStyle(enum.StrEnum):

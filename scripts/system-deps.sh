@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end tests run for real: Prometheus Alertmanager and
-# Chromium. Does nothing when they are there; without root it says what to install.
+# Installs the Debian packages the end-to-end tests run for real: Prometheus, Prometheus
+# Alertmanager and Chromium. Does nothing when they are there; without root it says what to
+# install.
 set -euo pipefail
 need=()
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0

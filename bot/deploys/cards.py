@@ -31,7 +31,14 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
-def run_card(row: Any, approvals: Sequence[Any], needed: int, lang: str) -> Card:
+def run_card(
+    row: Any,
+    approvals: Sequence[Any],
+    needed: int,
+    lang: str,
+    gate: Any | None = None,
+    gate_lines: Sequence[str] = (),
+) -> Card:
     versions = f"{row.previous or '?'} → {row.version}"
     fields = [
         Field(t("card.service", lang), row.service),
@@ -61,7 +68,10 @@ def run_card(row: Any, approvals: Sequence[Any], needed: int, lang: str) -> Card
         fields.append(Field(t("deploy.card.finished", lang), when(row.finished_at)))
     if row.progress is not None and row.state in ACTIVE:
         fields.append(Field(t("deploy.card.progress", lang), f"{row.progress}%"))
-    body = "\n".join(p for p in (row.message, _tail(row.log_tail)) if p)
+    if gate is not None:
+        state = t(f"gate.state.{gate.state}", lang, until=when(gate.due_at))
+        fields.append(Field(t("gate.title", lang), state))
+    body = "\n".join(p for p in (row.message, _tail(row.log_tail), *gate_lines) if p)
     if row.url:
         body = f"{body}\n{t('deploy.card.log', lang, url=row.url)}".strip()
     if row.reason:
@@ -81,7 +91,7 @@ def run_card(row: Any, approvals: Sequence[Any], needed: int, lang: str) -> Card
         status=STATUS.get(row.state, "resolved"),
         fields=tuple(fields),
         body=body,
-        buttons=_buttons(row, lang),
+        buttons=_buttons(row, lang) + _gate_buttons(row, gate, lang),
         footer=t("deploy.card.footer", lang, id=row.id),
     )
 
@@ -104,6 +114,27 @@ def _buttons(row: Any, lang: str) -> tuple[Button, ...]:
         )
     if row.state == QUEUED or row.state in ACTIVE:
         return (cancel,)
+    return ()
+
+
+def _gate_buttons(row: Any, gate: Any | None, lang: str) -> tuple[Button, ...]:
+    if gate is None or row.action != "deploy":
+        return ()
+    rollback = Button(
+        t("button.rollback", lang),
+        ActionKind.ROLLBACK,
+        style=ButtonStyle.DANGER,
+        confirm=t(
+            "button.rollback.confirm", lang, service=row.service, environment=row.environment
+        ),
+    )
+    if gate.state == "countdown":
+        return (
+            Button(t("button.hold", lang), ActionKind.HOLD, style=ButtonStyle.PRIMARY),
+            rollback,
+        )
+    if gate.state in ("failed", "inconclusive", "held"):
+        return (rollback,)
     return ()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deploys.ops import CANCELLED, FAILED, SUCCEEDED
@@ -79,3 +79,29 @@ async def recent(
         .limit(5)
     )
     return list((await conn.execute(stmt)).all())
+
+
+async def irreversible_since(
+    conn: AsyncConnection, service: str, environment: str, version: str
+) -> Any | None:
+    """A release since `version` last ran that is marked as carrying an irreversible database
+    migration (``migration=irreversible``): no automatic rollback may cross it."""
+    anchor = (
+        select(func.max(runs.c.id))
+        .where(_target(service, environment), runs.c.version == version, runs.c.verified)
+        .scalar_subquery()
+    )
+    stmt = (
+        select(runs)
+        .where(
+            _target(service, environment),
+            runs.c.action == "deploy",
+            runs.c.started_at.is_not(None),
+            runs.c.id > func.coalesce(anchor, 0),
+        )
+        .order_by(runs.c.id)
+    )
+    for row in await conn.execute(stmt):
+        if (row.params or {}).get("migration") == "irreversible":
+            return row
+    return None

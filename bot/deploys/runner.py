@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import and_, func, or_, select, update
@@ -37,11 +37,17 @@ from bot.deploys.ops import (
 )
 from bot.deploys.requests import Requests
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.gates import rca
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.tables import runs
+from bot.store.tables import rca_drafts, runs
 
 log = structlog.get_logger(__name__)
+
+
+class Gates(Protocol):
+    async def begin(self, conn: AsyncConnection, run: Any, now: datetime) -> bool: ...
+
 
 LEASE = timedelta(seconds=60)
 BATCH = 20
@@ -55,9 +61,10 @@ class Runner:
         clock: Clock,
         requests: Requests,
         backends: Mapping[str, DeployBackend],
+        gates: Gates | None = None,
     ) -> None:
         self.settings, self.db, self.clock = settings, db, clock
-        self.requests, self.backends = requests, backends
+        self.requests, self.backends, self.gates = requests, backends, gates
 
     async def run_once(self) -> int:
         """One pass of each kind; returns how much it did."""
@@ -288,6 +295,9 @@ class Runner:
                 return
             values = _status_values(status, ref)
             state = str(status.phase)
+            verified = state == SUCCEEDED and not row.dry_run
+            if verified and self.gates is not None and await self.gates.begin(conn, row, now):
+                verified = False  # its health gate decides
             await self.requests.set(
                 conn,
                 row,
@@ -296,9 +306,11 @@ class Runner:
                 state=state,
                 finished_at=now,
                 due_at=None,
-                verified=state == SUCCEEDED and not row.dry_run,
+                verified=verified,
             )
             await locks.release(conn, locks.run_scope(row.service, row.environment), run_id=row.id)
+            if row.action == "rollback" and not row.dry_run and state in (SUCCEEDED, FAILED):
+                await self._review(conn, row, now)
             await self.requests.outbox.text(
                 conn,
                 row.destinations,
@@ -317,6 +329,24 @@ class Runner:
             )
         if state == FAILED:
             log.warning("deploy run failed", run=row.id, message=status.message)
+
+    async def _review(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
+        """A rollback ended: write the review draft, keep it, and post it where the run is."""
+        markdown = await rca.draft(conn, self.settings, row.id)
+        await conn.execute(
+            self.db.insert(rca_drafts)
+            .values(run_id=row.id, incident_id=row.incident_id, markdown=markdown, created_at=now)
+            .on_conflict_do_nothing()
+        )
+        await self.requests.outbox.text(
+            conn,
+            row.destinations,
+            "raw",
+            {"text": markdown},
+            now=now,
+            reply_to_card=f"run:{row.id}",
+            priority=2,
+        )
 
     async def _ours(self, conn: AsyncConnection, row: Any, lease: datetime, *states: str) -> bool:
         """The run is still in one of `states` under this pass's lease (no other replica took

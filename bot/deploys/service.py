@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deploys.cards import run_card
 from bot.deploys.requests import Ask, Requests
-from bot.errors import CommandError, UserError
+from bot.errors import CommandError, PermissionDenied, UserError
+from bot.gates.runner import GateRunner
 from bot.i18n import t
 from bot.model import ActionKind, Card, Reply
 from bot.ports import RollbackTicket
@@ -24,10 +25,16 @@ if TYPE_CHECKING:
 
 class Deploys:
     def __init__(
-        self, settings: Settings, db: Database, requests: Requests, backends: Sequence[str]
+        self,
+        settings: Settings,
+        db: Database,
+        requests: Requests,
+        backends: Sequence[str],
+        gates: GateRunner | None = None,
     ) -> None:
         self.settings, self.db, self.requests = settings, db, requests
         self.backends = frozenset(backends)
+        self.gates = gates
 
     @property
     def configured(self) -> bool:
@@ -83,10 +90,44 @@ class Deploys:
             )
         elif action == ActionKind.CANCEL:
             key = await requests.cancel(ctx.conn, row, person, now)
+        elif action in (ActionKind.HOLD, ActionKind.ROLLBACK):
+            return await self._after_gate(ctx, row, action)
         else:
             raise UserError("error.bad_card")
         public = not key.startswith("deploy.already")
         return Reply(t(key, ctx.lang, id=run_id, user=person.display), private=not public)
+
+    async def _after_gate(self, ctx: Context, row: Any, action: ActionKind) -> Reply:
+        """Hold a countdown, or roll a failed release back now (both need the rollback grant)."""
+        if not ctx.person.may("rollback", row.service, row.environment):
+            raise PermissionDenied(
+                "auth.denied",
+                action=t("action.rollback", ctx.lang),
+                scope=f"{row.service}/{row.environment}",
+                roles=", ".join(ctx.person.roles) or "-",
+            )
+        if action == ActionKind.HOLD:
+            if self.gates is None or not await self.gates.hold(
+                ctx.conn, row.id, ctx.person.display, ctx.now
+            ):
+                return Reply(t("gate.nothing_to_hold", ctx.lang, id=row.id), private=True)
+            return Reply(t("gate.held", ctx.lang, id=row.id, user=ctx.person.display))
+        ask = Ask(
+            "rollback",
+            row.service,
+            row.environment,
+            "",
+            {},
+            False,
+            ctx.person.id,
+            row.destinations,
+            confirm=False,
+            reason=f"after run #{row.id}",
+        )
+        rollback = await self.requests.ask(ctx.conn, ask, ctx.now)
+        if self.gates is not None:
+            await self.gates.rolled_back(ctx.conn, row.id, rollback.id, ctx.now)
+        return Reply(describe(rollback, ctx.lang))
 
     async def card(self, conn: AsyncConnection, run_id: int, lang: str) -> Card | None:
         try:
@@ -94,7 +135,11 @@ class Deploys:
         except UserError:
             return None
         approvals = await self.requests.approvals(conn, run_id)
-        return run_card(row, approvals, self.requests.needed(row), lang)
+        gate: Any = None
+        lines: list[str] = []
+        if self.gates is not None:
+            gate, lines = await self.gates.view(conn, run_id)
+        return run_card(row, approvals, self.requests.needed(row), lang, gate, lines)
 
 
 def describe(row: Any, lang: str) -> str:

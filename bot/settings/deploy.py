@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.model import Tier
 from bot.settings.durations import Duration
 
 
@@ -28,6 +29,14 @@ class Approval(_Frozen):
     """A schedule: at least one approval must come from whoever is on call there."""
 
 
+class AlertRollback(_Frozen):
+    """An incident of these tiers on a service a deploy changed this recently proposes the
+    rollback, or performs it where the service's gate is in `auto` mode."""
+
+    tiers: tuple[Tier, ...] = (Tier.P0,)
+    within: Duration = timedelta(minutes=30)
+
+
 class DeploySettings(_Frozen):
     backends: dict[str, dict[str, Any]] = {}
     """Named backends: ``{kind: kubernetes|helm|argocd|gitlab|jenkins|github|shell|webhook,
@@ -46,4 +55,6 @@ class DeploySettings(_Frozen):
     retention: int = Field(5, ge=1, le=100)
     """Previous versions kept per service and environment in /history and for rollbacks."""
     recent_window: Duration = timedelta(hours=1)
+    alert_rollback: AlertRollback | None = AlertRollback()
+    """null: alerts never propose a rollback by themselves."""
     """An incident's card lists its service's deploys this recent."""

@@ -11,6 +11,7 @@ from bot.alerts.matchers import Matcher, parse_matcher
 from bot.model import Destination, Tier
 from bot.settings.deploy import DeploySettings
 from bot.settings.durations import Duration
+from bot.settings.gates import Gate
 from bot.settings.oncall import Channel, Contact, EscalationPolicy, Paging, Schedule
 
 
@@ -178,6 +179,8 @@ class Service(_Frozen):
     rollback_priority: int = 0
     """Queued rollbacks of services with a higher priority start first (core services such as
     orders and payments)."""
+    gate: dict[str, Gate] = {}
+    """Its health gate after deploys and rollbacks, by environment (``"*"``: every other)."""
     deploy: dict[str, dict[str, Any]] = {}
     """Where it deploys, by environment (``"*"``: every other one): ``{backend: <name>, …}``
     plus the backend's target keys (namespace and deployment, job, chart…)."""
@@ -204,6 +207,9 @@ class Settings(_Frozen):
     """Named groups of users, paged together by a `group:<name>` target."""
     paging: Paging = Paging()
     deploy: DeploySettings = DeploySettings()
+    metrics: dict[str, Any] | None = None
+    """Where health gates read metrics: ``{prometheus: {url: …}}`` (validated by
+    `adapters.metrics`)."""
     pagers: dict[str, Any] | None = None
     """SMS, voice and e-mail providers (validated by `adapters.notify`)."""
     # Each chat adapter validates its own section (see `bot.bootstrap.chat_adapters`).

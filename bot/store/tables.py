@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -405,5 +406,62 @@ locks = Table(
     Column("reason", String(256), nullable=False, default=""),
     Column("sticky", Boolean, nullable=False),
     Column("run_id", Id),
+    Column("created_at", TS, nullable=False),
+)
+
+gate_runs = Table(
+    "gate_runs",
+    metadata,
+    # A health gate's analysis of one deploy or rollback run, and what was decided.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, nullable=False),
+    Column("service", String(128), nullable=False),
+    Column("environment", String(64), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("after_rollback", Boolean, nullable=False),
+    Column("mode", String(8), nullable=False),
+    Column("state", String(16), nullable=False),
+    # measuring | passed | failed | inconclusive | countdown | held | rolled_back
+    Column("started_at", TS, nullable=False),
+    Column("due_at", TS),
+    Column("decided_at", TS),
+    Column("rollback_run_id", Id),
+    Column("note", Text, nullable=False, default=""),
+    Index("ix_gate_runs_due", "state", "due_at"),
+    Index("ix_gate_runs_run", "run_id"),
+)
+
+gate_measurements = Table(
+    "gate_measurements",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("gate_run_id", Id, nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("at", TS, nullable=False),
+    Column("value", Float),
+    Column("traffic", Float),
+    Column("outcome", String(16), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Index("ix_gate_measurements_gate", "gate_run_id", "metric", "id"),
+)
+
+rca_drafts = Table(
+    "rca_drafts",
+    metadata,
+    # The root-cause review draft written when a rollback ends (`tocsin incident export`).
+    Column("run_id", Id, primary_key=True, autoincrement=False),
+    Column("incident_id", Id),
+    Column("markdown", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_rca_drafts_incident", "incident_id"),
+)
+
+alert_rollbacks = Table(
+    "alert_rollbacks",
+    metadata,
+    # Incidents already weighed for an alert-triggered rollback (each one once).
+    Column("incident_id", Id, primary_key=True, autoincrement=False),
+    Column("run_id", Id),
+    Column("decision", String(16), nullable=False),
     Column("created_at", TS, nullable=False),
 )

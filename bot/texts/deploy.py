@@ -185,4 +185,42 @@ TEXTS: dict[str, dict[str, str]] = {
     "deploy.lock.list": {"en": "Locks:", "zh": "锁定："},
     "action.approve": {"en": "approve deploys", "zh": "审批发布"},
     "action.lock": {"en": "lock deploys", "zh": "锁定发布"},
+    "gate.title": {"en": "Health gate", "zh": "健康检查"},
+    "gate.state.measuring": {"en": "Measuring", "zh": "检测中"},
+    "gate.state.passed": {"en": "Passed ✓ (verified)", "zh": "通过 ✓（已验证）"},
+    "gate.state.failed": {"en": "Failed ✗", "zh": "未通过 ✗"},
+    "gate.state.inconclusive": {
+        "en": "Inconclusive (no data or too little traffic): decide by hand",
+        "zh": "无法判断（无数据或流量不足）：请人工决定",
+    },
+    "gate.state.countdown": {
+        "en": "Failed ✗ — rolling back at {until} unless someone presses Hold",
+        "zh": "未通过 ✗ — 将于 {until} 自动回滚，除非有人点击暂缓",
+    },
+    "gate.state.held": {
+        "en": "Failed ✗ — held: decide by hand",
+        "zh": "未通过 ✗ — 已暂缓：请人工决定",
+    },
+    "gate.state.rolled_back": {"en": "Failed ✗ — rolled back", "zh": "未通过 ✗ — 已回滚"},
+    "button.hold": {"en": "Hold", "zh": "暂缓回滚"},
+    "gate.held": {
+        "en": "{user} held the rollback of run #{id}: nothing rolls back on its own now.",
+        "zh": "{user} 暂缓了任务 #{id} 的回滚：不会再自动回滚。",
+    },
+    "gate.nothing_to_hold": {
+        "en": "Run #{id} has no rollback counting down.",
+        "zh": "任务 #{id} 没有正在倒计时的回滚。",
+    },
+    "alert_rollback.proposed": {
+        "en": "⚠️ {service} {version} was deployed {minutes} min before incident #{id} "
+        "(run #{run}). If it caused this, press Rollback on the card.",
+        "zh": "⚠️ {service} {version} 在事件 #{id} 前 {minutes} 分钟发布（任务 #{run}）。"
+        "如是它引起的，请点击卡片上的回滚。",
+    },
+    "alert_rollback.started": {
+        "en": "↩️ {service} {version} was deployed {minutes} min before incident #{id} "
+        "(run #{run}): rolling back automatically (run #{rollback}).",
+        "zh": "↩️ {service} {version} 在事件 #{id} 前 {minutes} 分钟发布（任务 #{run}）："
+        "正在自动回滚（任务 #{rollback}）。",
+    },
 }

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.bootstrap import Tocsin, bootstrap
 from bot.demo import demo_settings
 from bot.model import ActionKind, CardActionRequest, CommandRequest, Destination, Sender
-from bot.store.tables import console_messages, runs
+from bot.store.tables import console_messages, gate_runs, runs
 
 OPS = Destination("console", "ops")
 _events = count(1)
@@ -54,6 +54,35 @@ async def until_done(app: Tocsin, number: int) -> Any:
     raise AssertionError(f"run {number} did not end: {row.state} {row.message}")
 
 
+async def until_verified(app: Tocsin, number: int) -> Any:
+    for _ in range(240):
+        await app.engine.tick()
+        async with app.services.db.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.id == number))).one()
+        if row.verified:
+            return row
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"run {number} was never verified")
+
+
+async def until_rolled_back(app: Tocsin, number: int) -> Any:
+    """Engine rounds until the gate of run `number` has rolled it back and the rollback ended."""
+    for _ in range(240):
+        await app.engine.tick()
+        async with app.services.db.connect() as conn:
+            gate = (
+                await conn.execute(select(gate_runs).where(gate_runs.c.run_id == number))
+            ).first()
+            rollback = None
+            if gate is not None and gate.rollback_run_id:
+                stmt = select(runs).where(runs.c.id == gate.rollback_run_id)
+                rollback = (await conn.execute(stmt)).one()
+        if rollback is not None and rollback.finished_at is not None:
+            return rollback
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"run {number} was not rolled back")
+
+
 async def latest_run(app: Tocsin) -> int:
     async with app.services.db.connect() as conn:
         return int((await conn.execute(select(runs.c.id).order_by(runs.c.id.desc()))).scalar())
@@ -72,11 +101,12 @@ async def test_the_demo_deploys_fails_and_rolls_back_through_the_shell_backend(
         assert (await press(app, "alice", ActionKind.CONFIRM, number)).ok
         assert (await press(app, "carol", ActionKind.APPROVE, number)).ok
         row = await until_done(app, number)
-        assert row.state == "succeeded" and row.verified
+        assert row.state == "succeeded" and not row.verified  # its health gate decides
+        assert (await until_verified(app, number)).verified
         assert "orders v1.4.2 is live" in row.message
         assert (tmp_path / "demo" / "deployed" / "orders-prod.version").read_text() == "v1.4.2\n"
 
-        await command(app, "bob", "/deploy orders v1.4.3-bad staging")
+        await command(app, "bob", "/deploy orders v1.4.3-broken staging")
         bad = await latest_run(app)
         await press(app, "bob", ActionKind.CONFIRM, bad)
         row = await until_done(app, bad)
@@ -90,7 +120,18 @@ async def test_the_demo_deploys_fails_and_rolls_back_through_the_shell_backend(
         assert (row.action, row.version, row.state) == ("rollback", "v1.4.1", "succeeded")
 
         history = await command(app, "carol", "/history orders")
-        assert "rollback" in history.text and "v1.4.3-bad" in history.text
+        assert "rollback" in history.text and "v1.4.3-broken" in history.text
+
+        # a release that goes live and breaks: the health gate rolls it back by itself
+        await command(app, "bob", "/deploy orders v1.4.4-bad staging")
+        broken = await latest_run(app)
+        await press(app, "bob", ActionKind.CONFIRM, broken)
+        row = await until_done(app, broken)
+        assert row.state == "succeeded" and not row.verified
+        restored = await until_rolled_back(app, broken)
+        assert (restored.version, restored.state) == ("v1.4.1", "succeeded")
+        errors = tmp_path / "demo" / "deployed" / "orders-staging.errors"
+        assert errors.read_text() == "0.0\n"
         await app.engine.tick()
         async with app.services.db.connect() as conn:
             shown = (await conn.execute(select(console_messages.c.text))).scalars().all()

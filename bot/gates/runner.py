@@ -1,0 +1,308 @@
+"""Health gates at run time: after a deploy (or rollback) succeeds, measure its metrics until
+there is a verdict, mark the run verified when it passes, and when it fails act by the service's
+mode: `auto` rolls back at once, `semi` counts down (or waits for a press), `manual` only tells.
+
+Loop guards: a rollback's own failed gate never triggers another rollback; a deploy triggers at
+most one automatic rollback; and never automatically past a release marked as containing an
+irreversible database migration (a run parameter ``migration=irreversible``) since the target.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.clock import Clock
+from bot.deploys import ledger
+from bot.deploys.requests import Ask, Requests
+from bot.errors import CommandError, DeliveryError
+from bot.gates.analysis import Measurement, gate_verdict, judge, next_due, summary
+from bot.metrics_port import MetricsSource
+from bot.settings import Settings
+from bot.settings.gates import Gate, GateMetric, expand
+from bot.store.db import Database
+from bot.store.tables import gate_measurements, gate_runs, runs
+
+log = structlog.get_logger(__name__)
+
+MEASURING, PASSED, FAILED, INCONCLUSIVE = "measuring", "passed", "failed", "inconclusive"
+COUNTDOWN, HELD, ROLLED_BACK = "countdown", "held", "rolled_back"
+BATCH = 20
+
+
+class GateRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        requests: Requests,
+        metrics: MetricsSource | None,
+    ) -> None:
+        self.settings, self.db, self.clock = settings, db, clock
+        self.requests, self.metrics = requests, metrics
+
+    def gate_for(self, service: str, environment: str) -> Gate | None:
+        spec = self.settings.services.get(service)
+        if spec is None or self.metrics is None:
+            return None
+        return spec.gate.get(environment) or spec.gate.get("*")
+
+    async def begin(self, conn: AsyncConnection, run: Any, now: datetime) -> bool:
+        """Open the gate of a run that just succeeded; False when its service has none."""
+        gate = self.gate_for(run.service, run.environment)
+        if gate is None or run.dry_run:
+            return False
+        await conn.execute(
+            gate_runs.insert().values(
+                run_id=run.id,
+                service=run.service,
+                environment=run.environment,
+                version=run.version,
+                after_rollback=run.action == "rollback",
+                mode=gate.mode,
+                state=MEASURING,
+                started_at=now,
+                due_at=now + gate.initial_delay,
+                note="",
+            )
+        )
+        return True
+
+    async def run_once(self) -> int:
+        now = self.clock.now()
+        stmt = self.db.for_update(
+            select(gate_runs)
+            .where(and_(gate_runs.c.state.in_([MEASURING, COUNTDOWN]), gate_runs.c.due_at <= now))
+            .limit(BATCH),
+            skip_locked=True,
+        )
+        async with self.db.begin() as conn:
+            rows = (await conn.execute(stmt)).all()
+            for row in rows:
+                if row.state == COUNTDOWN:
+                    await self._roll_back(conn, row, now, why="the countdown ran out")
+                else:
+                    await self._measure(conn, row, now)
+        return len(rows)
+
+    async def _measure(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
+        gate = self.gate_for(row.service, row.environment)
+        if gate is None:
+            await self._decide(conn, row, now, INCONCLUSIVE, "the gate is no longer configured")
+            return
+        taken = await measurements(conn, row.id)
+        for metric in gate.metrics:
+            due = next_due(
+                gate, metric, taken[metric.name], row.started_at, after_rollback=row.after_rollback
+            )
+            if due is not None and due <= now:
+                measured = await self._take(metric, row, now)
+                await conn.execute(
+                    gate_measurements.insert().values(
+                        gate_run_id=row.id,
+                        metric=metric.name,
+                        at=now,
+                        value=measured.value,
+                        traffic=measured.traffic,
+                        outcome=measured.outcome,
+                        note=measured.note,
+                    )
+                )
+                taken[metric.name].append(measured)
+        verdict = gate_verdict(gate, taken, after_rollback=row.after_rollback)
+        if verdict == "running":
+            dues = [
+                next_due(gate, m, taken[m.name], row.started_at, after_rollback=row.after_rollback)
+                for m in gate.metrics
+            ]
+            soonest = min((d for d in dues if d is not None), default=now + timedelta(seconds=30))
+            await conn.execute(
+                update(gate_runs).where(gate_runs.c.id == row.id).values(due_at=soonest)
+            )
+            await self._refresh(conn, row.run_id, now)
+            return
+        note = "; ".join(
+            f"{m.name}: {taken[m.name][-1].note}" for m in gate.metrics if taken[m.name]
+        )
+        if verdict == "passed":
+            await conn.execute(update(runs).where(runs.c.id == row.run_id).values(verified=True))
+            await self._decide(conn, row, now, PASSED, note)
+        elif verdict == "inconclusive":
+            await self._decide(conn, row, now, INCONCLUSIVE, note)
+        else:
+            await self._failed(conn, row, gate, now, note)
+
+    async def _take(self, metric: GateMetric, row: Any, now: datetime) -> Measurement:
+        assert self.metrics is not None
+        try:
+            result = await self.metrics.query(
+                expand(metric.query, row.service, row.environment, row.version)
+            )
+            value, why = result.single()
+            traffic = None
+            if metric.traffic is not None:
+                seen = await self.metrics.query(
+                    expand(metric.traffic.query, row.service, row.environment, row.version)
+                )
+                traffic, _ = seen.single()
+        except DeliveryError as exc:
+            outcome, note = judge(metric, None, None, error=str(exc)[:200])
+            return Measurement(metric.name, now, None, outcome, note)
+        outcome, note = judge(metric, value, traffic)
+        if value is None and why:
+            note = f"{note} ({why})"
+        return Measurement(metric.name, now, value, outcome, note, traffic)
+
+    async def _failed(
+        self, conn: AsyncConnection, row: Any, gate: Gate, now: datetime, note: str
+    ) -> None:
+        if row.after_rollback:
+            await self._decide(
+                conn,
+                row,
+                now,
+                FAILED,
+                f"{note} — the rollback's own checks "
+                "failed: nothing more is rolled back automatically",
+            )
+            return
+        guard = await self._guard(conn, row)
+        if gate.mode == "auto" and not guard:
+            await self._roll_back(conn, row, now, why=note)
+        elif gate.mode == "semi" and gate.semi_default == "rollback" and not guard:
+            await conn.execute(
+                update(gate_runs)
+                .where(gate_runs.c.id == row.id)
+                .values(state=COUNTDOWN, due_at=now + gate.countdown, note=note, decided_at=now)
+            )
+            await self._refresh(conn, row.run_id, now)
+        else:
+            await self._decide(conn, row, now, FAILED, f"{note}{guard}")
+
+    async def _guard(self, conn: AsyncConnection, row: Any) -> str:
+        """Why an automatic rollback must not happen ("" when it may)."""
+        return await auto_rollback_guard(
+            conn, row.service, row.environment, self.settings.deploy.retention
+        )
+
+    async def _roll_back(self, conn: AsyncConnection, row: Any, now: datetime, *, why: str) -> None:
+        run = (await conn.execute(select(runs).where(runs.c.id == row.run_id))).one()
+        ask = Ask(
+            "rollback",
+            row.service,
+            row.environment,
+            "",
+            {},
+            False,
+            "tocsin",
+            run.destinations,
+            confirm=False,
+            reason=f"health gate of run #{run.id}: {why}",
+            incident_id=run.incident_id,
+        )
+        try:
+            rollback = await self.requests.ask(conn, ask, now)
+        except CommandError as exc:
+            await self._decide(conn, row, now, FAILED, f"{why} — no rollback: {exc.message}")
+            return
+        await conn.execute(
+            update(gate_runs)
+            .where(gate_runs.c.id == row.id)
+            .values(
+                state=ROLLED_BACK,
+                due_at=None,
+                decided_at=now,
+                note=why,
+                rollback_run_id=rollback.id,
+            )
+        )
+        await self._refresh(conn, row.run_id, now)
+
+    async def hold(self, conn: AsyncConnection, run_id: int, who: str, now: datetime) -> bool:
+        """Stop a countdown: the failed release stays until someone decides."""
+        result = await conn.execute(
+            update(gate_runs)
+            .where(and_(gate_runs.c.run_id == run_id, gate_runs.c.state == COUNTDOWN))
+            .values(state=HELD, due_at=None, note=gate_runs.c.note + f" — held by {who}")
+        )
+        await self._refresh(conn, run_id, now)
+        return bool(result.rowcount)
+
+    async def _decide(
+        self, conn: AsyncConnection, row: Any, now: datetime, state: str, note: str
+    ) -> None:
+        await conn.execute(
+            update(gate_runs)
+            .where(gate_runs.c.id == row.id)
+            .values(state=state, due_at=None, decided_at=now, note=note[:2000])
+        )
+        await self._refresh(conn, row.run_id, now)
+
+    async def _refresh(self, conn: AsyncConnection, run_id: int, now: datetime) -> None:
+        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).one()
+        await self.requests.refresh(conn, run, now)
+
+    async def rolled_back(
+        self, conn: AsyncConnection, run_id: int, rollback_id: int, now: datetime
+    ) -> None:
+        """Someone rolled the run back by hand: its gate says so."""
+        await conn.execute(
+            update(gate_runs)
+            .where(and_(gate_runs.c.run_id == run_id, gate_runs.c.state != PASSED))
+            .values(state=ROLLED_BACK, due_at=None, decided_at=now, rollback_run_id=rollback_id)
+        )
+
+    async def view(self, conn: AsyncConnection, run_id: int) -> tuple[Any | None, list[str]]:
+        """The run's latest gate and one line per metric, for its card."""
+        gate_run = await latest_gate(conn, run_id)
+        if gate_run is None:
+            return None, []
+        gate = self.gate_for(gate_run.service, gate_run.environment)
+        taken = await measurements(conn, gate_run.id)
+        lines = summary(gate, taken, after_rollback=gate_run.after_rollback) if gate else []
+        if gate_run.note and gate_run.state != MEASURING:
+            lines.append(gate_run.note)
+        return gate_run, lines
+
+
+async def auto_rollback_guard(
+    conn: AsyncConnection, service: str, environment: str, retention: int
+) -> str:
+    """Why rolling `service` back automatically must not happen ("" when it may): a release
+    since the rollback target carries an irreversible database migration."""
+    _current, target = await ledger.rollback_target(conn, service, environment, retention)
+    if not target:
+        return ""
+    marked = await ledger.irreversible_since(conn, service, environment, target)
+    if marked is None:
+        return ""
+    return (
+        f" — run #{marked.id} ({marked.version}) carries an irreversible migration: "
+        "roll back by hand"
+    )
+
+
+async def measurements(conn: AsyncConnection, gate_run_id: int) -> dict[str, list[Measurement]]:
+    stmt = (
+        select(gate_measurements)
+        .where(gate_measurements.c.gate_run_id == gate_run_id)
+        .order_by(gate_measurements.c.id)
+    )
+    found: dict[str, list[Measurement]] = defaultdict(list)
+    for m in await conn.execute(stmt):
+        found[m.metric].append(Measurement(m.metric, m.at, m.value, m.outcome, m.note, m.traffic))
+    return found
+
+
+async def latest_gate(conn: AsyncConnection, run_id: int) -> Any | None:
+    stmt = select(gate_runs).where(gate_runs.c.run_id == run_id).order_by(gate_runs.c.id.desc())
+    return (await conn.execute(stmt.limit(1))).first()
+
+
+__all__ = ["GateRunner", "latest_gate", "measurements"]
