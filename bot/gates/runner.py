@@ -33,6 +33,7 @@ log = structlog.get_logger(__name__)
 MEASURING, PASSED, FAILED, INCONCLUSIVE = "measuring", "passed", "failed", "inconclusive"
 COUNTDOWN, HELD, ROLLED_BACK = "countdown", "held", "rolled_back"
 BATCH = 20
+LEASE = timedelta(seconds=60)
 
 
 class GateRunner:
@@ -75,7 +76,11 @@ class GateRunner:
         return True
 
     async def run_once(self) -> int:
+        """Measure what is due and end countdowns that ran out. Claims are leased and committed
+        first: metrics are queried outside any transaction, so a slow metrics source never
+        holds the database (nor, on SQLite, every other writer)."""
         now = self.clock.now()
+        lease = now + LEASE
         stmt = self.db.for_update(
             select(gate_runs)
             .where(and_(gate_runs.c.state.in_([MEASURING, COUNTDOWN]), gate_runs.c.due_at <= now))
@@ -84,37 +89,77 @@ class GateRunner:
         )
         async with self.db.begin() as conn:
             rows = (await conn.execute(stmt)).all()
-            for row in rows:
-                if row.state == COUNTDOWN:
-                    await self._roll_back(conn, row, now, why="the countdown ran out")
-                else:
-                    await self._measure(conn, row, now)
+            if rows:
+                await conn.execute(
+                    update(gate_runs)
+                    .where(gate_runs.c.id.in_([r.id for r in rows]))
+                    .values(due_at=lease)
+                )
+        for row in rows:
+            if row.state == COUNTDOWN:
+                async with self.db.begin() as conn:
+                    if await self._ours(conn, row, lease):
+                        await self._roll_back(conn, row, now, why="the countdown ran out")
+            else:
+                await self._measure(row, now, lease)
         return len(rows)
 
-    async def _measure(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
+    async def _ours(self, conn: AsyncConnection, row: Any, lease: datetime) -> bool:
+        """Still in the state it was claimed in, under this pass's lease (not held meanwhile,
+        not taken over by another replica after the lease ran out)."""
+        stmt = self.db.for_update(
+            select(gate_runs.c.state, gate_runs.c.due_at).where(gate_runs.c.id == row.id)
+        )
+        found = (await conn.execute(stmt)).one()
+        return bool(found.state == row.state and found.due_at == lease)
+
+    async def _measure(self, row: Any, now: datetime, lease: datetime) -> None:
         gate = self.gate_for(row.service, row.environment)
         if gate is None:
-            await self._decide(conn, row, now, INCONCLUSIVE, "the gate is no longer configured")
+            async with self.db.begin() as conn:
+                if await self._ours(conn, row, lease):
+                    await self._decide(conn, row, now, INCONCLUSIVE, "the gate is gone")
             return
-        taken = await measurements(conn, row.id)
+        async with self.db.connect() as conn:
+            taken = await measurements(conn, row.id)
+        fresh: list[Measurement] = []
         for metric in gate.metrics:
             due = next_due(
                 gate, metric, taken[metric.name], row.started_at, after_rollback=row.after_rollback
             )
             if due is not None and due <= now:
                 measured = await self._take(metric, row, now)
-                await conn.execute(
-                    gate_measurements.insert().values(
-                        gate_run_id=row.id,
-                        metric=metric.name,
-                        at=now,
-                        value=measured.value,
-                        traffic=measured.traffic,
-                        outcome=measured.outcome,
-                        note=measured.note,
-                    )
-                )
+                fresh.append(measured)
                 taken[metric.name].append(measured)
+        async with self.db.begin() as conn:
+            if not await self._ours(conn, row, lease):
+                return
+            if fresh:
+                await conn.execute(
+                    gate_measurements.insert(),
+                    [
+                        {
+                            "gate_run_id": row.id,
+                            "metric": m.metric,
+                            "at": m.at,
+                            "value": m.value,
+                            "traffic": m.traffic,
+                            "outcome": m.outcome,
+                            "note": m.note,
+                        }
+                        for m in fresh
+                    ],
+                )
+            await self._judge(conn, row, gate, taken, now)
+
+    async def _judge(
+        self,
+        conn: AsyncConnection,
+        row: Any,
+        gate: Gate,
+        taken: dict[str, list[Measurement]],
+        now: datetime,
+    ) -> None:
         verdict = gate_verdict(gate, taken, after_rollback=row.after_rollback)
         if verdict == "running":
             dues = [
