@@ -42,6 +42,7 @@ from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.escalation.engine import Escalator
 from bot.escalation.pager import PageSender
+from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
 from bot.inbound import InboundHandler
 from bot.incidents.actions import IncidentActions
@@ -156,7 +157,9 @@ def bootstrap(
     requests = Requests(settings, db, outbox, made)
     sources = dict(metrics_sources) if metrics_sources is not None else _metrics(settings)
     gates = GateRunner(settings, db, clock, requests, next(iter(sources.values()), None))
+    oncall = OnCallService(settings, db, outbox, direct)
     runs = Deploys(settings, db, requests, list(made), gates)
+    runs.drills = Drills(settings, db, requests, oncall.direct)
     deploy_service: DeployService = deploys or runs
     registry = Registry()
     for command in all_commands():
@@ -173,7 +176,7 @@ def bootstrap(
         registry=registry,
         actions=IncidentActions(incidents, deploy_service, outbox, escalator),
         seen=SeenCounts(),
-        oncall=OnCallService(settings, db, outbox, direct),
+        oncall=oncall,
         escalator=escalator,
         runs=runs,
     )
@@ -212,6 +215,7 @@ def bootstrap(
         Runner(settings, db, clock, requests, made, gates),
         gates,
         AlertRollbacks(settings, db, requests) if made else None,
+        runs.drills,
     )
     ingest = IngestService(db, outbox, settings, clock, seen=services.seen)
     tocsin = Tocsin(

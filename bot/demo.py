@@ -151,6 +151,7 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
             },
             "approvals": {"prod": {"deploy": 1}},
             "poll_interval": "1s",
+            "drills": {"orders": {"environment": "staging", "version": "v0.0.0-drill-bad"}},
         },
         "routes": [
             {

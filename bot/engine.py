@@ -20,6 +20,7 @@ from bot.deploys.alerting import AlertRollbacks
 from bot.deploys.runner import Runner
 from bot.escalation.engine import BATCH
 from bot.escalation.pager import PageSender
+from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
 from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Tier
@@ -39,6 +40,7 @@ class Engine:
         runner: Runner | None = None,
         gates: GateRunner | None = None,
         alerts: AlertRollbacks | None = None,
+        drills: Drills | None = None,
     ) -> None:
         self.s = services
         self.worker = worker
@@ -46,6 +48,7 @@ class Engine:
         self.runner = runner
         self.gates = gates
         self.alerts = alerts
+        self.drills = drills
         self._scheduler: Any = None
         self._job: Any = None
         self._lock = asyncio.Lock()
@@ -116,6 +119,8 @@ class Engine:
             await self.gates.run_once()
         if self.alerts is not None:
             await self.alerts.run_once(self.s.clock.now())
+        if self.drills is not None and self.s.settings.deploy.drills:
+            await self.drills.run_once(self.s.clock.now())
 
     async def _escalate(self, now: datetime) -> None:
         """Open escalations for newly triggered incidents, then run the steps that are due."""

@@ -194,6 +194,32 @@ async def _run_scope(ctx: Context, cmd: ParsedCommand) -> Scope:
     return (row.service, row.environment)
 
 
+async def _drill(ctx: Context, cmd: ParsedCommand) -> Reply:
+    drills = ctx.services.runs.drills
+    if cmd.args["what"] != "rollback" or drills is None:
+        raise UserError("drill.usage")
+    env = cmd.args.get("environment") or None
+    row = await drills.start(
+        ctx.conn, cmd.args["service"], env, ctx.person.id, [str(ctx.chat)], ctx.now
+    )
+    return Reply(
+        t(
+            "drill.started",
+            ctx.lang,
+            id=row.id,
+            service=row.service,
+            environment=row.environment,
+            version=row.version,
+        )
+    )
+
+
+async def _drill_scope(ctx: Context, cmd: ParsedCommand) -> Scope:
+    drill = ctx.services.settings.deploy.drills.get(cmd.args["service"])
+    env = cmd.args.get("environment") or (drill.environment if drill else "*")
+    return (cmd.args["service"], env)
+
+
 REST = Arg("rest", "rest", required=False, default="")
 
 COMMANDS = [
@@ -278,6 +304,22 @@ COMMANDS = [
     Command(
         CommandSpec("unlock", (REST,), "lock", "Release a lock.", "解除锁定。"),
         _unlock,
+    ),
+    Command(
+        CommandSpec(
+            "drill",
+            (
+                Arg("what", "choice", choices=("rollback",)),
+                SERVICE,
+                Arg("environment", "word", required=False, choices_from="environment"),
+            ),
+            "deploy",
+            "Rehearse a rollback: a known-bad release the gate must catch.",
+            "回滚演练：发布已知有问题的版本，检验健康检查与回滚。",
+            aliases=("演练",),
+        ),
+        _drill,
+        _drill_scope,
     ),
     Command(
         CommandSpec("approve", (RUN,), "approve", "Approve a run.", "批准任务。"),

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.deploys.cards import run_card
 from bot.deploys.requests import Ask, Requests
 from bot.errors import CommandError, PermissionDenied, UserError
+from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
 from bot.i18n import t
 from bot.model import ActionKind, Card, Reply
@@ -35,6 +36,7 @@ class Deploys:
         self.settings, self.db, self.requests = settings, db, requests
         self.backends = frozenset(backends)
         self.gates = gates
+        self.drills: Drills | None = None
 
     @property
     def configured(self) -> bool:

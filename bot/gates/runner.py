@@ -218,9 +218,11 @@ class GateRunner:
             )
             return
         guard = await self._guard(conn, row)
-        if gate.mode == "auto" and not guard:
+        run = (await conn.execute(select(runs.c.params).where(runs.c.id == row.run_id))).one()
+        mode = "auto" if "drill" in (run.params or {}) else gate.mode  # a drill expects it
+        if mode == "auto" and not guard:
             await self._roll_back(conn, row, now, why=note)
-        elif gate.mode == "semi" and gate.semi_default == "rollback" and not guard:
+        elif mode == "semi" and gate.semi_default == "rollback" and not guard:
             await conn.execute(
                 update(gate_runs)
                 .where(gate_runs.c.id == row.id)

@@ -37,6 +37,17 @@ class AlertRollback(_Frozen):
     within: Duration = timedelta(minutes=30)
 
 
+class Drill(_Frozen):
+    """A rollback drill for one service: deploy `version`, a release known to be bad, in
+    `environment`; its gate must catch it and the rollback must undo it."""
+
+    environment: str = "staging"
+    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+    every: Duration | None = None
+    """Run one on its own this often (null: only /drill)."""
+    timeout: Duration = timedelta(minutes=30)
+
+
 class DeploySettings(_Frozen):
     backends: dict[str, dict[str, Any]] = {}
     """Named backends: ``{kind: kubernetes|helm|argocd|gitlab|jenkins|github|shell|webhook,
@@ -55,6 +66,8 @@ class DeploySettings(_Frozen):
     retention: int = Field(5, ge=1, le=100)
     """Previous versions kept per service and environment in /history and for rollbacks."""
     recent_window: Duration = timedelta(hours=1)
+    drills: dict[str, Drill] = {}
+    """By service."""
     alert_rollback: AlertRollback | None = AlertRollback()
     """null: alerts never propose a rollback by themselves."""
     """An incident's card lists its service's deploys this recent."""

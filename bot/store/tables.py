@@ -465,3 +465,24 @@ alert_rollbacks = Table(
     Column("decision", String(16), nullable=False),
     Column("created_at", TS, nullable=False),
 )
+
+drills = Table(
+    "drills",
+    metadata,
+    # Rollback drills: a known-bad release in a test environment that the gate must catch and
+    # the rollback must undo; how long each took.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("service", String(128), nullable=False),
+    Column("environment", String(64), nullable=False),
+    Column("version", String(128), nullable=False),
+    Column("run_id", Id),
+    Column("state", String(16), nullable=False),
+    Column("requested_by", String(64), nullable=False),
+    Column("destinations", JSON, nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("detect_seconds", Float),
+    Column("restore_seconds", Float),
+    Column("note", Text, nullable=False, default=""),
+    Index("ix_drills_target", "service", "environment", "started_at"),
+)

@@ -3,6 +3,7 @@ down unless held (semi) or only tells (manual); loop guards hold."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -288,3 +289,78 @@ async def test_a_p0_soon_after_a_deploy_proposes_or_performs_the_rollback_once(
     await manual.engine.tick()
     proposals = [s.text for s in chat.ops("text", "fake:ops") if "press Rollback" in s.text]
     assert len(proposals) == 1 and f"incident #{other.incident_ids[0]}" in proposals[0]
+
+
+async def test_a_rollback_drill_reports_detection_and_restore_or_pages_the_owner(
+    db: Database, clock: FakeClock, chat: RecordingPlatform
+) -> None:
+    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
+    metrics.set_value(ERRORS, 0.01)
+    metrics.set_value(TRAFFIC, 40)
+    config = deploy_config()
+    config["services"]["orders"]["owner"] = "alice"
+    config["services"]["orders"]["gate"] = {"staging": gate(mode="manual")}
+    config["deploy"]["drills"] = {"orders": {"environment": "staging", "version": "v9-bad"}}
+    app = bootstrap(
+        make_settings(**config),
+        clock=clock,
+        platforms={"fake": chat},
+        database=db,
+        backends={"mem": mem},
+        metrics_sources={"memory": metrics},
+    )
+    app.worker.monotonic = lambda: clock.now().timestamp()
+    await ship(app, mem, clock, "v1")
+    await measure(app, clock, 3)
+
+    async def drill() -> None:
+        reply = await say(app, "U-BOB", "/drill rollback orders")
+        assert reply.ok and "v9-bad" in reply.text
+        await app.engine.tick()
+        for run_id in mem.running():
+            mem.finish(run_id)
+        clock.advance(6)
+        await app.engine.tick()
+        await measure(app, clock, 3)
+        for run_id in mem.running():  # the rollback, if any
+            mem.finish(run_id)
+        clock.advance(6)
+        await app.engine.tick()
+        await app.engine.tick()
+
+    metrics.set_value(ERRORS, 0.3)  # the bad release breaks things, as it should
+    await drill()
+    passed = [
+        s.text for s in chat.ops("text", "fake:ops") if "drill #1" in s.text and "✅" in s.text
+    ]
+    assert passed and "caught in 31 s, restored in 68 s (rolled back to v1)" in passed[0]
+    assert [r.action for r in mem.started][-2:] == ["deploy", "rollback"]  # gate was manual
+
+    metrics.set_value(ERRORS, 0.01)  # this time the gate misses it
+    await drill()
+    failed = [s.text for s in chat.ops("text", "fake:@alice") if "drill #2" in s.text]
+    assert failed and "did not catch the bad release" in failed[0]
+
+
+async def test_scheduled_drills_start_on_their_own_once_per_period(
+    db: Database, clock: FakeClock, chat: RecordingPlatform
+) -> None:
+    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
+    config = deploy_config()
+    config["services"]["orders"]["gate"] = {"staging": gate()}
+    config["deploy"]["drills"] = {"orders": {"version": "v9-bad", "every": "7d"}}
+    app = bootstrap(
+        make_settings(**config),
+        clock=clock,
+        platforms={"fake": chat},
+        database=db,
+        backends={"mem": mem},
+        metrics_sources={"memory": metrics},
+    )
+    await app.engine.tick()
+    await app.engine.tick()
+    assert [(r.version, r.requested_by) for r in mem.started] == [("v9-bad", "tocsin")]
+    clock.advance(timedelta(days=7))  # the first one never finished: it timed out meanwhile
+    await app.engine.tick()
+    await app.engine.tick()
+    assert [r.version for r in mem.started] == ["v9-bad", "v9-bad"]

@@ -1,0 +1,195 @@
+"""Rollback drills: deploy a release known to be bad in a test environment, expect the health
+gate to catch it and the rollback to undo it, and report how long each took. A drill that does
+not end that way tells the service's owner in their direct chats."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.deploys.requests import Ask, Requests
+from bot.errors import UserError
+from bot.settings import Settings
+from bot.store.db import Database
+from bot.store.tables import drills, gate_runs, runs
+
+RUNNING, PASSED, FAILED = "running", "passed", "failed"
+DRILL_PARAM = "drill"
+
+
+class Drills:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        requests: Requests,
+        direct: Callable[[str], list[str]],
+    ) -> None:
+        self.settings, self.db, self.requests, self.direct = settings, db, requests, direct
+
+    async def start(
+        self,
+        conn: AsyncConnection,
+        service: str,
+        environment: str | None,
+        requested_by: str,
+        destinations: Sequence[str],
+        now: datetime,
+    ) -> Any:
+        drill = self.settings.deploy.drills.get(service)
+        if drill is None:
+            raise UserError("drill.not_configured", service=service)
+        env = environment or drill.environment
+        if env != drill.environment:
+            raise UserError(
+                "drill.wrong_environment", service=service, environment=drill.environment
+            )
+        row = (
+            await conn.execute(
+                drills.insert()
+                .values(
+                    service=service,
+                    environment=env,
+                    version=drill.version,
+                    state=RUNNING,
+                    requested_by=requested_by,
+                    destinations=list(destinations),
+                    started_at=now,
+                    note="",
+                )
+                .returning(*drills.c)
+            )
+        ).one()
+        ask = Ask(
+            "deploy",
+            service,
+            env,
+            drill.version,
+            {DRILL_PARAM: str(row.id)},
+            False,
+            requested_by,
+            destinations,
+            confirm=False,
+            reason=f"rollback drill #{row.id}",
+        )
+        run = await self.requests.ask(conn, ask, now)
+        await conn.execute(update(drills).where(drills.c.id == row.id).values(run_id=run.id))
+        return row
+
+    async def run_once(self, now: datetime) -> int:
+        """Follow running drills to their end, and start the scheduled ones that are due."""
+        done = 0
+        async with self.db.begin() as conn:
+            stmt = self.db.for_update(
+                select(drills).where(drills.c.state == RUNNING).limit(20), skip_locked=True
+            )
+            for drill in (await conn.execute(stmt)).all():
+                done += await self._follow(conn, drill, now)
+            done += await self._scheduled(conn, now)
+        return done
+
+    async def _scheduled(self, conn: AsyncConnection, now: datetime) -> int:
+        started = 0
+        for service, drill in self.settings.deploy.drills.items():
+            if drill.every is None:
+                continue
+            last = (
+                await conn.execute(
+                    select(drills.c.started_at)
+                    .where(
+                        and_(drills.c.service == service, drills.c.environment == drill.environment)
+                    )
+                    .order_by(drills.c.started_at.desc())
+                    .limit(1)
+                )
+            ).scalar()
+            if last is None or last + drill.every <= now:
+                chats = self._owner_chats(service)
+                await self.start(conn, service, None, "tocsin", chats, now)
+                started += 1
+        return started
+
+    async def _follow(self, conn: AsyncConnection, drill: Any, now: datetime) -> int:
+        run = (await conn.execute(select(runs).where(runs.c.id == drill.run_id))).first()
+        gate = (
+            await conn.execute(select(gate_runs).where(gate_runs.c.run_id == drill.run_id).limit(1))
+        ).first()
+        limit = self.settings.deploy.drills.get(drill.service)
+        if run is None or run.state in ("failed", "cancelled", "denied", "expired"):
+            return await self._end(conn, drill, now, FAILED, "the drill release did not go out")
+        if gate is not None and gate.state == "passed":
+            return await self._end(
+                conn, drill, now, FAILED, "the health gate did not catch the bad release"
+            )
+        if gate is not None and gate.rollback_run_id:
+            rollback = (
+                await conn.execute(select(runs).where(runs.c.id == gate.rollback_run_id))
+            ).one()
+            if rollback.state == "succeeded" and run.finished_at and gate.decided_at:
+                detect = (gate.decided_at - run.finished_at).total_seconds()
+                restore = (rollback.finished_at - gate.decided_at).total_seconds()
+                return await self._end(
+                    conn,
+                    drill,
+                    now,
+                    PASSED,
+                    f"rolled back to {rollback.version}",
+                    detect=detect,
+                    restore=restore,
+                )
+            if rollback.state in ("failed", "cancelled", "denied", "expired"):
+                return await self._end(
+                    conn, drill, now, FAILED, f"the rollback (run #{rollback.id}) {rollback.state}"
+                )
+        if limit is not None and drill.started_at + limit.timeout <= now:
+            return await self._end(conn, drill, now, FAILED, "it did not end in time")
+        return 0
+
+    async def _end(
+        self,
+        conn: AsyncConnection,
+        drill: Any,
+        now: datetime,
+        state: str,
+        note: str,
+        *,
+        detect: float | None = None,
+        restore: float | None = None,
+    ) -> int:
+        await conn.execute(
+            update(drills)
+            .where(drills.c.id == drill.id)
+            .values(
+                state=state,
+                finished_at=now,
+                note=note,
+                detect_seconds=detect,
+                restore_seconds=restore,
+            )
+        )
+        params = {
+            "id": drill.id,
+            "service": drill.service,
+            "environment": drill.environment,
+            "note": note,
+            "detect": _seconds(detect),
+            "restore": _seconds(restore),
+        }
+        key = "drill.passed" if state == PASSED else "drill.failed"
+        chats = list(drill.destinations)
+        if state == FAILED:
+            chats += [c for c in self._owner_chats(drill.service) if c not in chats]
+        await self.requests.outbox.text(conn, chats, key, params, now=now, priority=1)
+        return 1
+
+    def _owner_chats(self, service: str) -> list[str]:
+        owner = self.settings.services[service].owner if service in self.settings.services else ""
+        return self.direct(owner) if owner else []
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} s"
