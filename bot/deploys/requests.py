@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.authz import Person
@@ -321,12 +321,6 @@ class Requests:
                 conn, row, now, state=CANCELLING, due_at=now, message=f"cancel asked by {person.id}"
             )
         return "deploy.cancelling"
-
-    async def queue_position(self, conn: AsyncConnection, row: Any) -> int:
-        stmt = select(func.count()).where(
-            and_(runs.c.state == QUEUED, runs.c.priority >= row.priority, runs.c.id < row.id)
-        )
-        return int((await conn.execute(stmt)).scalar_one())
 
 
 def _already(row: Any) -> str:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
@@ -223,9 +223,3 @@ class PageSender:
         self.metrics.pages.labels(row.channel, outcome.status).inc()
         if outcome.status == "failed":
             log.warning("page failed", page=row.id, channel=row.channel, reason=outcome.reason)
-
-
-async def page_counts(conn: AsyncConnection) -> dict[str, int]:
-    """Pages by status (for readiness and tests)."""
-    stmt = select(pages.c.status, func.count()).group_by(pages.c.status)
-    return {status: int(n) for status, n in await conn.execute(stmt)}

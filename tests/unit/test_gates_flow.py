@@ -50,10 +50,15 @@ def wire(
     chat: RecordingPlatform,
     mem: MemoryBackend,
     metrics: MemoryMetrics,
+    *,
+    owner: str = "",
+    drills: dict[str, Any] | None = None,
     **gate_options: Any,
 ) -> Tocsin:
     config = deploy_config()
     config["services"]["orders"]["gate"] = {"staging": gate(**gate_options)}
+    config["services"]["orders"]["owner"] = owner
+    config["deploy"]["drills"] = drills or {}
     app = bootstrap(
         make_settings(**config),
         clock=clock,
@@ -297,19 +302,8 @@ async def test_a_rollback_drill_reports_detection_and_restore_or_pages_the_owner
     mem, metrics = MemoryBackend("mem"), MemoryMetrics()
     metrics.set_value(ERRORS, 0.01)
     metrics.set_value(TRAFFIC, 40)
-    config = deploy_config()
-    config["services"]["orders"]["owner"] = "alice"
-    config["services"]["orders"]["gate"] = {"staging": gate(mode="manual")}
-    config["deploy"]["drills"] = {"orders": {"environment": "staging", "version": "v9-bad"}}
-    app = bootstrap(
-        make_settings(**config),
-        clock=clock,
-        platforms={"fake": chat},
-        database=db,
-        backends={"mem": mem},
-        metrics_sources={"memory": metrics},
-    )
-    app.worker.monotonic = lambda: clock.now().timestamp()
+    drills = {"orders": {"environment": "staging", "version": "v9-bad"}}
+    app = wire(db, clock, chat, mem, metrics, owner="alice", drills=drills, mode="manual")
     await ship(app, mem, clock, "v1")
     await measure(app, clock, 3)
 
@@ -346,17 +340,8 @@ async def test_scheduled_drills_start_on_their_own_once_per_period(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
     mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    config = deploy_config()
-    config["services"]["orders"]["gate"] = {"staging": gate()}
-    config["deploy"]["drills"] = {"orders": {"version": "v9-bad", "every": "7d"}}
-    app = bootstrap(
-        make_settings(**config),
-        clock=clock,
-        platforms={"fake": chat},
-        database=db,
-        backends={"mem": mem},
-        metrics_sources={"memory": metrics},
-    )
+    drills = {"orders": {"version": "v9-bad", "every": "7d"}}
+    app = wire(db, clock, chat, mem, metrics, drills=drills)
     await app.engine.tick()
     await app.engine.tick()
     assert [(r.version, r.requested_by) for r in mem.started] == [("v9-bad", "tocsin")]
