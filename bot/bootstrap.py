@@ -33,6 +33,7 @@ from bot.cards import render
 from bot.clock import Clock, SystemClock
 from bot.demo import demo_alert, seed_ledger
 from bot.deploy_port import DeployBackend
+from bot.deploys import canary
 from bot.deploys.alerting import AlertRollbacks
 from bot.deploys.requests import Requests
 from bot.deploys.runner import Runner
@@ -42,6 +43,7 @@ from bot.engine import Engine
 from bot.errors import ConfigError
 from bot.escalation.engine import Escalator
 from bot.escalation.pager import PageSender
+from bot.gates.drill_pages import DrillPages
 from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
 from bot.inbound import InboundHandler
@@ -156,10 +158,12 @@ def bootstrap(
     made = dict(backends) if backends is not None else _backends(settings, clock)
     requests = Requests(settings, db, outbox, made)
     sources = dict(metrics_sources) if metrics_sources is not None else _metrics(settings)
+    unusable = canary.problems(settings, made, bool(sources))
+    if unusable:
+        raise ConfigError(unusable)
     gates = GateRunner(settings, db, clock, requests, next(iter(sources.values()), None))
     oncall = OnCallService(settings, db, outbox, direct)
     runs = Deploys(settings, db, requests, list(made), gates)
-    runs.drills = Drills(settings, db, requests, oncall.direct)
     deploy_service: DeployService = deploys or runs
     registry = Registry()
     for command in all_commands():
@@ -180,6 +184,8 @@ def bootstrap(
         escalator=escalator,
         runs=runs,
     )
+    ingest = IngestService(db, outbox, settings, clock, seen=services.seen)
+    runs.drills = Drills(settings, db, requests, oncall.direct, DrillPages(settings, db, ingest))
     dispatcher = Dispatcher(services)
     signer = LinkSigner(settings.tocsin.secret_key, settings.tocsin.public_url)
     worker = OutboxWorker(
@@ -217,7 +223,6 @@ def bootstrap(
         AlertRollbacks(settings, db, requests) if made else None,
         runs.drills,
     )
-    ingest = IngestService(db, outbox, settings, clock, seen=services.seen)
     tocsin = Tocsin(
         settings,
         services,

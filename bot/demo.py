@@ -128,10 +128,15 @@ def demo_settings(data_dir: Path, host: str = "127.0.0.1", port: int = 8080) -> 
                 "deploy": _DEPLOY,
                 "gate": _GATE,
             },
-            "storefront": {"owner": "bob", "deploy": _DEPLOY, "gate": _GATE},
+            "storefront": {
+                "owner": "bob",
+                "deploy": _DEPLOY,
+                "gate": {"*": {**_GATE["*"], "canary": {"weight": 20}}},
+            },
         },
         # deploys run bot/demo_deploy.py through the shell backend: a version with "broken" in
-        # it fails to roll out, one with "bad" goes live and breaks, and the health gate rolls
+        # it fails to roll out, one with "bad" goes live and breaks (storefront's goes to a 20 %
+        # canary first, which alone is taken away), and the health gate rolls
         # it back; prod deploys need one approval (Carol's)
         "deploy": {
             "backends": {

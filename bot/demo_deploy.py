@@ -2,7 +2,9 @@
 seconds, printing progress, and records what runs where in a folder, with the error ratio the
 demo's metrics then report (`adapters.metrics.demo`). A version containing ``broken`` fails half
 way; one containing ``bad`` rolls out fine but makes 30 % of requests fail, so the health gate
-catches it and Tocsin rolls it back.
+catches it and Tocsin rolls it back. A canary (``TOCSIN_STAGE=canary``) takes
+``TOCSIN_CANARY_WEIGHT`` percent of the requests next to the stable version, so a bad one fails
+that share of them; a canary rollback takes it away.
 
     python -m bot.demo_deploy --state-dir DIR --action deploy --service orders \
         --environment prod --version v1.4.2 --previous v1.4.1 --run-id run-7 [--dry-run]
@@ -11,6 +13,7 @@ catches it and Tocsin rolls it back.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -46,11 +49,46 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     state = Path(args.state_dir)
     state.mkdir(parents=True, exist_ok=True)
-    (state / f"{args.service}-{args.environment}.version").write_text(args.version + "\n")
-    errors = "0.3" if "bad" in args.version else "0.0"
-    (state / f"{args.service}-{args.environment}.errors").write_text(errors + "\n")
-    print(f"RESULT status=succeeded message={args.service} {args.version} is live")
+    live = record(state / f"{args.service}-{args.environment}", args)
+    print(f"RESULT status=succeeded message={args.service} {live}")
     return 0
+
+
+def record(base: Path, args: argparse.Namespace) -> str:
+    """Write what now runs (the stable version, and a canary with its weight) and the error
+    ratio it gives; returns what is live, in words."""
+    stage = os.environ.get("TOCSIN_STAGE", "")
+    weight = int(os.environ.get("TOCSIN_CANARY_WEIGHT", "0") or 0)
+    stable_file, canary_file = _file(base, "version"), _file(base, "canary")
+    if stage == "canary" and args.action == "deploy":
+        canary_file.write_text(f"{args.version} {weight}\n")
+        said = f"{args.version} is live on the canary ({weight}% of requests)"
+    elif stage == "canary":
+        canary_file.unlink(missing_ok=True)
+        said = "canary taken away"
+    else:
+        stable_file.write_text(args.version + "\n")
+        canary_file.unlink(missing_ok=True)
+        said = f"{args.version} is live"
+    if not stable_file.exists():  # first seen: a canary runs beside, or is taken back to, it
+        stable_file.write_text(
+            (args.version if args.action == "rollback" else args.previous) + "\n"
+        )
+    stable = stable_file.read_text().strip()
+    errors = _ratio(stable)
+    if canary_file.exists():
+        version, share = canary_file.read_text().split()
+        errors += (_ratio(version) - errors) * int(share) / 100
+    _file(base, "errors").write_text(f"{round(errors, 4)}\n")
+    return said
+
+
+def _file(base: Path, kind: str) -> Path:
+    return base.parent / f"{base.name}.{kind}"
+
+
+def _ratio(version: str) -> float:
+    return 0.3 if "bad" in version else 0.0
 
 
 if __name__ == "__main__":

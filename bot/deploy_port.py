@@ -37,6 +37,10 @@ class BackendCapabilities:
     the target version."""
     artifact_check: bool = False
     """`artifact_exists` can tell whether a version's artifact is still there."""
+    canary: bool = False
+    """The backend can send a release to a canary first (`DeployRequest.stage` ``canary``):
+    its weight rides in a parameter the pipeline or script reads, or the backend has a canary
+    of its own (a second Kubernetes Deployment)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,14 @@ class DeployRequest:
     dry_run: bool = False
     requested_by: str = ""
     approved_by: tuple[str, ...] = ()
+    stage: str = ""
+    """``canary``: a deploy puts `version` on the canary only, at `canary_weight` percent of
+    the traffic, and leaves the stable release as it is; a rollback takes the canary away
+    (weight 0; `version` is the stable release). ``""``: the whole service, a canary's
+    promotion included."""
+    canary_weight: int = 0
+    """1–99 for a canary deploy, 0 otherwise (it is in `params` too, under the gate's
+    ``weight_param``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ class ActionKind(enum.StrEnum):
     DENY = "deny"
     CANCEL = "cancel"
     HOLD = "hold"
+    PROMOTE = "promote"
 
 
 class ButtonStyle(enum.StrEnum):

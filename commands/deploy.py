@@ -239,8 +239,10 @@ COMMANDS = [
                 ),
             ),
             "deploy",
-            "Deploy a version of a service (confirm on the card).",
-            "发布服务的某个版本（在卡片上确认）。",
+            "Deploy a version of a service (confirm on the card); where its gate has a canary, "
+            "the canary comes first (canary_weight=N picks the weight, 0 skips it).",
+            "发布服务的某个版本（在卡片上确认）；若健康检查配置了金丝雀则先发金丝雀"
+            "（canary_weight=N 指定权重，0 跳过）。",
             aliases=("发布",),
             flags=("dry-run",),
         ),

@@ -76,7 +76,7 @@ def workflow_inputs(request: DeployRequest, target: GitHubTarget) -> dict[str, s
 
 class GitHubBackend:
     kind = "github"
-    capabilities = BackendCapabilities(dry_run=False, cancel=True)
+    capabilities = BackendCapabilities(dry_run=False, cancel=True, canary=True)
 
     def __init__(self, name: str, settings: GitHubSettings, *, clock: Clock) -> None:
         self.name = name

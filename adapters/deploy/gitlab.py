@@ -15,8 +15,9 @@ services:
   set, ``POST …/trigger/pipeline`` with form fields (the pipeline then runs as the trigger's
   owner). The variables: ``TOCSIN_ACTION`` (deploy/rollback), ``TOCSIN_SERVICE``,
   ``TOCSIN_ENVIRONMENT``, ``TOCSIN_VERSION``, ``TOCSIN_PREVIOUS_VERSION``, ``TOCSIN_RUN_ID``,
-  ``TOCSIN_DRY_RUN`` (true/false: the pipeline decides what a dry run is), each command
-  parameter as ``TOCSIN_PARAM_<KEY>``, and the target's fixed ``variables``.
+  ``TOCSIN_DRY_RUN`` (true/false: the pipeline decides what a dry run is), ``TOCSIN_STAGE``
+  (``canary``: only the canary, at ``TOCSIN_CANARY_WEIGHT`` percent; a rollback takes it away),
+  each command parameter as ``TOCSIN_PARAM_<KEY>``, and the target's fixed ``variables``.
 - status: ``GET …/pipelines/:pid``; a failed pipeline names its failed jobs, a ``manual`` one the
   jobs that wait for someone to press play. cancel: ``POST …/pipelines/:pid/cancel``.
 
@@ -74,12 +75,14 @@ def variables(request: DeployRequest, target: GitLabTarget) -> dict[str, str]:
         "TOCSIN_PREVIOUS_VERSION": request.previous,
         "TOCSIN_RUN_ID": request.run_id,
         "TOCSIN_DRY_RUN": "true" if request.dry_run else "false",
+        "TOCSIN_STAGE": request.stage,
+        "TOCSIN_CANARY_WEIGHT": str(request.canary_weight),
     }
 
 
 class GitLabBackend:
     kind = "gitlab"
-    capabilities = BackendCapabilities(dry_run=False, cancel=True)
+    capabilities = BackendCapabilities(dry_run=False, cancel=True, canary=True)
 
     def __init__(self, name: str, settings: GitLabSettings, *, clock: Clock) -> None:
         self.name = name

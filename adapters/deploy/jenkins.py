@@ -84,7 +84,7 @@ class JenkinsBackend:
 
     def __init__(self, name: str, settings: JenkinsSettings, *, clock: Clock) -> None:
         self.name = name
-        self.capabilities = BackendCapabilities(dry_run=settings.dry_run, cancel=True)
+        self.capabilities = BackendCapabilities(dry_run=settings.dry_run, cancel=True, canary=True)
         self._settings = settings
         self._clock = clock
         self._client = make_client(

@@ -1,11 +1,16 @@
 """Kubernetes: roll a Deployment to ``image:version`` with a strategic-merge patch of its pod
-template, and follow the rollout the way ``kubectl rollout status`` does.
+template, and follow the rollout the way ``kubectl rollout status`` does; canary stages go to a
+second Deployment, the canary (`kubernetes_canary`).
 
 - start (deploy and rollback alike): the container's image, the annotations
   ``tocsin.dev/run-id`` and ``kubernetes.io/change-cause``; ``dryRun=All`` for a dry run. A
   rollback re-patches the version Tocsin's ledger chose, so it works with
   ``revisionHistoryLimit: 0``. A template that already carries the run id is not patched again.
-- status: `kubernetes_rollout.assess` on the Deployment as it is now.
+  `kubernetes_canary.plan` says which Deployments a run patches (the stable one, the canary, or
+  both) and the canary's ``spec.replicas``, set in the same patch; all are read, and their
+  container checked, before any is patched.
+- status: `kubernetes_rollout.assess` on the Deployment the run follows (the canary for a canary
+  stage, else the stable one) as it is now.
 - cancel: Kubernetes cannot cancel a rollout; Tocsin pauses it (``spec.paused``) and the status
   says so; the engine decides about rolling back. The next start of a run resumes it.
 
@@ -27,15 +32,15 @@ import urllib3
 from kubernetes.client import ApiClient, AppsV1Api, Configuration, V1Deployment
 from kubernetes.client.exceptions import ApiException
 
+from adapters.deploy.kubernetes_canary import Change, plan, rollout_patch
 from adapters.deploy.kubernetes_rollout import (
-    CHANGE_CAUSE,
     PAUSED_BY,
     RUN_ID,
     Watch,
     assess,
     container_image,
+    desired_replicas,
     generation,
-    object_annotations,
     template_annotations,
 )
 from adapters.deploy.kubernetes_settings import IMAGE_TAG, KubernetesSettings, KubernetesTarget
@@ -65,7 +70,9 @@ def configuration(settings: KubernetesSettings) -> Configuration:
 
 class KubernetesBackend:
     kind = "kubernetes"
-    capabilities = BackendCapabilities(dry_run=True, cancel=True, native_rollback=False)
+    capabilities = BackendCapabilities(
+        dry_run=True, cancel=True, native_rollback=False, canary=True
+    )
 
     def __init__(self, name: str, settings: KubernetesSettings, *, clock: Clock) -> None:
         self.name = name
@@ -79,42 +86,36 @@ class KubernetesBackend:
         if not IMAGE_TAG.match(request.version):
             raise PermanentDelivery(f"version {request.version!r} is not a valid image tag")
         image = f"{target.image}:{request.version}"
-        deployment = await self._read(target)
-        if container_image(deployment, target.container) is None:
-            raise PermanentDelivery(
-                f"Deployment {target.namespace}/{target.deployment} has no container "
-                f"{target.container!r}"
-            )
-        started = not request.dry_run and (
-            template_annotations(deployment).get(RUN_ID) == request.run_id
-        )
-        if not started:
-            deployment = await self._patch(
-                target, _rollout_patch(request, target, image, deployment), request.dry_run
-            )
-        observed = generation(deployment)
-        data = {
+        stable = await self._read(target.namespace, target.deployment)
+        changes = plan(request, target, desired_replicas(stable))
+        found = await self._checked(target, changes, stable)
+        patched = [
+            await self._apply(request, target, image, change, deployment)
+            for change, deployment in zip(changes, found, strict=True)
+        ]
+        followed, observed = changes[0], generation(patched[0])
+        data: dict[str, Any] = {
             "namespace": target.namespace,
-            "deployment": target.deployment,
+            "deployment": followed.deployment,
             "container": target.container,
             "image": image,
             "generation": observed,
             "started": self._clock.now().isoformat(),
             "dry_run": request.dry_run,
         }
-        return RunRef(id=f"{target.namespace}/{target.deployment}@{observed}", data=data)
+        if followed.replicas is not None:
+            data["replicas"] = followed.replicas
+        if len(changes) > 1:  # a run of the whole service also scales its canary to 0
+            data["canary"] = changes[1].deployment
+        return RunRef(id=f"{target.namespace}/{followed.deployment}@{observed}", data=data)
 
     async def status(self, ref: RunRef, request: DeployRequest) -> RunStatus:
         data = ref.data
         where = f"{data['namespace']}/{data['deployment']}"
         if data.get("dry_run"):
-            return RunStatus(
-                Phase.SUCCEEDED,
-                f"dry run: the API server accepted {data['image']} for {where}; nothing changed",
-                1.0,
-            )
+            return _dry_run_status(data)
         try:
-            deployment = await self._read(_where(data))
+            deployment = await self._read(data["namespace"], data["deployment"])
         except Gone:
             return RunStatus(Phase.FAILED, f"the Deployment {where} no longer exists")
         watch = Watch(
@@ -130,12 +131,12 @@ class KubernetesBackend:
         this run's to stop)."""
         if ref.data.get("dry_run"):
             return
-        target = _where(ref.data)
-        deployment = await self._read(target)
+        namespace, name = ref.data["namespace"], ref.data["deployment"]
+        deployment = await self._read(namespace, name)
         if template_annotations(deployment).get(RUN_ID) != request.run_id:
             return
         body = {"metadata": {"annotations": {PAUSED_BY: request.run_id}}, "spec": {"paused": True}}
-        await self._patch(target, body, dry_run=False)
+        await self._patch(namespace, name, body, dry_run=False)
 
     async def artifact_exists(self, request: DeployRequest) -> bool | None:
         return None  # only the registry could tell
@@ -143,14 +144,15 @@ class KubernetesBackend:
     async def current_version(self, target: Mapping[str, Any]) -> str | None:
         """The tag of the container's image now (None when it has none or is pinned by digest)."""
         where = _target(target)
-        image = container_image(await self._read(where), where.container) or ""
+        deployment = await self._read(where.namespace, where.deployment)
+        image = container_image(deployment, where.container) or ""
         name = image.rsplit("/", 1)[-1]
         return name.rsplit(":", 1)[1] if ":" in name and "@" not in image else None
 
     async def revisions(self, target: Mapping[str, Any]) -> list[tuple[int, str | None]]:
         """The Deployment's ReplicaSets as (revision, image of the container), newest first."""
         where = _target(target)
-        deployment = await self._read(where)
+        deployment = await self._read(where.namespace, where.deployment)
         labels = deployment.spec.selector.match_labels or {}
         selector = ",".join(f"{key}={value}" for key, value in sorted(labels.items()))
         sets = await self._call(
@@ -174,22 +176,57 @@ class KubernetesBackend:
     async def aclose(self) -> None:
         await asyncio.to_thread(self._client.close)
 
-    async def _read(self, target: KubernetesTarget) -> V1Deployment:
+    async def _checked(
+        self, target: KubernetesTarget, changes: list[Change], stable: V1Deployment
+    ) -> list[V1Deployment]:
+        """The Deployments of `changes`, read and checked for the container before any is
+        patched, so a misconfigured canary stops the run before the stable one rolls."""
+        found = []
+        for change in changes:
+            deployment = (
+                stable
+                if change.deployment == target.deployment
+                else await self._read(target.namespace, change.deployment)
+            )
+            if container_image(deployment, target.container) is None:
+                raise PermanentDelivery(
+                    f"Deployment {target.namespace}/{change.deployment} has no container "
+                    f"{target.container!r}"
+                )
+            found.append(deployment)
+        return found
+
+    async def _apply(
+        self,
+        request: DeployRequest,
+        target: KubernetesTarget,
+        image: str,
+        change: Change,
+        deployment: V1Deployment,
+    ) -> V1Deployment:
+        """`change` patched into `deployment`, unless this run did it already (its template
+        carries the run id): a start repeated after a lost answer patches nothing twice."""
+        if not request.dry_run and template_annotations(deployment).get(RUN_ID) == request.run_id:
+            return deployment
+        body = rollout_patch(request, change, target.container, image, deployment)
+        return await self._patch(target.namespace, change.deployment, body, request.dry_run)
+
+    async def _read(self, namespace: str, name: str) -> V1Deployment:
         return await self._call(
-            f"read Deployment {target.namespace}/{target.deployment}",
+            f"read Deployment {namespace}/{name}",
             self._apps.read_namespaced_deployment,
-            target.deployment,
-            target.namespace,
+            name,
+            namespace,
         )
 
     async def _patch(
-        self, target: KubernetesTarget, body: dict[str, Any], dry_run: bool
+        self, namespace: str, name: str, body: dict[str, Any], dry_run: bool
     ) -> V1Deployment:
         return await self._call(
-            f"patch Deployment {target.namespace}/{target.deployment}",
+            f"patch Deployment {namespace}/{name}",
             self._apps.patch_namespaced_deployment,
-            target.deployment,
-            target.namespace,
+            name,
+            namespace,
             body,
             dry_run="All" if dry_run else None,
             _content_type=SMP,
@@ -230,38 +267,20 @@ class Gone(PermanentDelivery):
     """The API answered 404: the Deployment (or its namespace) does not exist."""
 
 
-def _rollout_patch(
-    request: DeployRequest, target: KubernetesTarget, image: str, deployment: V1Deployment
-) -> dict[str, Any]:
-    cause = f"Tocsin {request.run_id}: {request.action} {request.service} {request.version}"
-    if request.requested_by:
-        cause += f" requested by {request.requested_by}"
-    body: dict[str, Any] = {
-        "metadata": {"annotations": {CHANGE_CAUSE: cause}},
-        "spec": {
-            "template": {
-                "metadata": {"annotations": {RUN_ID: request.run_id, CHANGE_CAUSE: cause}},
-                "spec": {"containers": [{"name": target.container, "image": image}]},
-            }
-        },
-    }
-    if deployment.spec.paused and PAUSED_BY in object_annotations(deployment):
-        body["metadata"]["annotations"][PAUSED_BY] = None  # Tocsin's own pause: resume
-        body["spec"]["paused"] = False
-    return body
+def _dry_run_status(data: Mapping[str, Any]) -> RunStatus:
+    """What the API server accepted without changing anything, said from the run's data."""
+    what = f"{data['image']} for {data['namespace']}/{data['deployment']}"
+    if "replicas" in data:
+        what += f" at {data['replicas']} replica(s)"
+    if data.get("canary"):
+        what += f", and 0 replicas for {data['namespace']}/{data['canary']}"
+    return RunStatus(
+        Phase.SUCCEEDED, f"dry run: the API server accepted {what}; nothing changed", 1.0
+    )
 
 
 def _target(raw: Mapping[str, Any]) -> KubernetesTarget:
     return parse_target(KubernetesTarget, raw, "invalid Kubernetes target", section=True)
-
-
-def _where(data: Mapping[str, Any]) -> KubernetesTarget:
-    return KubernetesTarget.model_construct(
-        namespace=data["namespace"],
-        deployment=data["deployment"],
-        container=data.get("container", ""),
-        image="",
-    )
 
 
 def _message(body: Any) -> str:

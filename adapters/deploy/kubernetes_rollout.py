@@ -5,8 +5,10 @@ kubectl (``rollout_status.go``) waits until the controller has seen the latest s
 reason ``ProgressDeadlineExceeded`` is a failure; fewer updated replicas than desired, old
 replicas still present, or updated replicas not yet available mean "still rolling"; else done.
 Tocsin adds: the pod template must still carry this run's id (else another change replaced it),
-a pause put there by this run's cancel is "cancelled", and a rollout slower than the configured
-progress deadline is failed. A pure function of the Deployment and `now`.
+a pause put there by this run's cancel is "cancelled", a Deployment scaled to 0 (a canary taken
+away) is done once it has no pod left, terminating ones included where the API server counts them
+(``status.terminatingReplicas``), and a rollout slower than the configured progress deadline is
+failed. A pure function of the Deployment and `now`.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ def container_image(deployment: V1Deployment, container: str) -> str | None:
     return None
 
 
+def desired_replicas(deployment: V1Deployment) -> int:
+    """``spec.replicas``, 1 when unset (the API server's default)."""
+    replicas = deployment.spec.replicas if deployment.spec else None
+    return replicas if replicas is not None else 1
+
+
 def template_annotations(deployment: V1Deployment) -> dict[str, str]:
     meta = deployment.spec.template.metadata if deployment.spec else None
     return dict(meta.annotations or {}) if meta is not None else {}
@@ -63,7 +71,7 @@ def generation(deployment: V1Deployment) -> int:
 
 def assess(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
     spec, status = deployment.spec, deployment.status
-    desired = spec.replicas if spec.replicas is not None else 1
+    desired = desired_replicas(deployment)
     updated = (status.updated_replicas or 0) if status else 0
     total = (status.replicas or 0) if status else 0
     available = (status.available_replicas or 0) if status else 0
@@ -88,6 +96,8 @@ def assess(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
         if condition.type == "Progressing" and condition.reason == DEADLINE_REASON:
             detail = condition.message or "the rollout made no progress"
             return RunStatus(Phase.FAILED, f"progress deadline exceeded: {detail}", progress)
+    if desired == 0:
+        return _scaled_down(deployment, watch, now)
     paused = " (paused by someone else: kubectl rollout resume)" if spec.paused else ""
     if updated < desired:
         return _running(f"{counts}{paused}", watch, now, progress)
@@ -96,6 +106,16 @@ def assess(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
     if available < updated:
         return _running(f"{counts}, waiting for availability", watch, now, 1.0)
     return RunStatus(Phase.SUCCEEDED, f"{counts}: rollout complete", 1.0)
+
+
+def _scaled_down(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
+    """A Deployment scaled to 0 has nothing to update or make available: it is done when its
+    pods are gone, so that no traffic reaches the release it ran."""
+    status = deployment.status
+    left = ((status.replicas or 0) + (status.terminating_replicas or 0)) if status else 0
+    if left:
+        return _running(f"scaling to 0: {left} pod(s) left", watch, now)
+    return RunStatus(Phase.SUCCEEDED, "scaled to 0: no pods left", 1.0)
 
 
 def _running(message: str, watch: Watch, now: datetime, progress: float | None = None) -> RunStatus:

@@ -8,8 +8,11 @@ services:
   orders:
     deploy:
       prod: {backend: k8s-prod, namespace: shop, deployment: orders, container: app,
-             image: registry.example.com/shop/orders}
+             image: registry.example.com/shop/orders, canary_deployment: orders-canary}
 ```
+
+``canary_deployment`` (optional) names a second Deployment in the same namespace whose pods carry
+the labels the Service selects plus a track label, with the same container: the canary.
 
 Nothing is read from ``~/.kube`` or the environment: the section says everything.
 """
@@ -20,7 +23,7 @@ import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator
 
 from adapters.deploy.settings_common import positive
 from bot.settings.durations import Duration
@@ -70,6 +73,16 @@ class KubernetesTarget(_Frozen):
     image: str = Field(min_length=1)
     """The repository without a tag (``registry.example.com/shop/orders``); the version is the
     tag: ``image:version``."""
+    canary_deployment: str | None = Field(None, pattern=DNS_SUBDOMAIN, max_length=253)
+    """The canary's Deployment (``orders-canary``), for canary stages; without it a canary
+    deploy is refused."""
+
+    @field_validator("canary_deployment")
+    @classmethod
+    def _canary_deployment(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and value == info.data.get("deployment"):
+            raise ValueError("must differ from deployment (the canary is a second Deployment)")
+        return value
 
     @field_validator("image")
     @classmethod

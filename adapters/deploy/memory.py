@@ -13,7 +13,7 @@ class MemoryBackend:
     name: str = "memory"
     kind: str = "memory"
     capabilities: BackendCapabilities = field(
-        default_factory=lambda: BackendCapabilities(artifact_check=True)
+        default_factory=lambda: BackendCapabilities(artifact_check=True, canary=True)
     )
     started: list[DeployRequest] = field(default_factory=list)
     """Every `start` call, repeats included."""

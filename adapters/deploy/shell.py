@@ -77,7 +77,10 @@ class ShellBackend:
     def __init__(self, name: str, settings: ShellSettings, *, clock: Clock) -> None:
         self.name = name
         self.capabilities = BackendCapabilities(
-            dry_run=True, cancel=True, artifact_check=settings.check_command is not None
+            dry_run=True,
+            cancel=True,
+            artifact_check=settings.check_command is not None,
+            canary=True,
         )
         """The script is expected to honour ``--dry-run``."""
         self._settings = settings

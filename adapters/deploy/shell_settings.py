@@ -4,7 +4,9 @@ The command line is the configured ``command``, the target's ``args``, then ``--
 --service S --environment E --version V --previous P --run-id R [--dry-run]`` and ``--param
 KEY=VALUE`` per extra: each value one argv item, never seen by a shell. The environment is
 PATH, HOME and LANG from Tocsin's, the configured ``env`` (backend, then target), and the
-``TOCSIN_*`` variables with the run's values.
+``TOCSIN_*`` variables with the run's values; ``TOCSIN_STAGE=canary`` with
+``TOCSIN_CANARY_WEIGHT`` (also a ``--param``) asks for a canary, or, in a rollback, for taking
+the canary away.
 """
 
 from __future__ import annotations
@@ -151,6 +153,8 @@ def environment(
                 "TOCSIN_DRY_RUN": "true" if request.dry_run else "false",
                 "TOCSIN_REQUESTED_BY": request.requested_by,
                 "TOCSIN_APPROVED_BY": ",".join(request.approved_by),
+                "TOCSIN_STAGE": request.stage,
+                "TOCSIN_CANARY_WEIGHT": str(request.canary_weight),
             }
         )
     if any("\x00" in value for value in env.values()):

@@ -13,7 +13,9 @@ services:
 The contract, for whoever writes the receiver:
 
 - ``POST url`` with ``{run_id, action, service, environment, version, previous, params,
-  dry_run, requested_by, approved_by}`` (plus the target's ``extra``), ``Idempotency-Key:
+  dry_run, requested_by, approved_by, stage, canary_weight}`` (plus the target's ``extra``;
+  ``stage: "canary"`` is a canary at ``canary_weight`` percent, or, in a rollback, taking the
+  canary away), ``Idempotency-Key:
   <run_id>`` (a repeated key must get the first answer, not a second deploy),
   ``X-Tocsin-Timestamp: <unix seconds>`` and ``X-Tocsin-Signature: sha256=<hex HMAC-SHA256 of
   "<timestamp>.<raw body>" with the secret>`` (the timestamp is signed, so a receiver that
@@ -59,6 +61,8 @@ BODY_KEYS = (
     "dry_run",
     "requested_by",
     "approved_by",
+    "stage",
+    "canary_weight",
 )
 OUR_HEADERS = ("content-type", "content-length", "host", "idempotency-key")
 PHASES = {
@@ -134,7 +138,7 @@ def signature(secret: bytes, timestamp: str, body: bytes) -> str:
 
 class WebhookBackend:
     kind = "webhook"
-    capabilities = BackendCapabilities(dry_run=True, cancel=True)
+    capabilities = BackendCapabilities(dry_run=True, cancel=True, canary=True)
     """The receiver is written to this contract, which includes honouring ``dry_run``."""
 
     def __init__(self, name: str, settings: WebhookSettings, *, clock: Clock) -> None:
@@ -258,6 +262,8 @@ def _body(request: DeployRequest) -> dict[str, Any]:
         "dry_run": request.dry_run,
         "requested_by": request.requested_by,
         "approved_by": list(request.approved_by),
+        "stage": request.stage,
+        "canary_weight": request.canary_weight,
     }
 
 

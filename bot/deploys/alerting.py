@@ -11,8 +11,10 @@ from typing import Any
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.deploys import ledger
+from bot.deploys.canary import rollback_ask
 from bot.deploys.ops import SUCCEEDED
-from bot.deploys.requests import Ask, Requests
+from bot.deploys.requests import Requests
 from bot.errors import CommandError
 from bot.gates.runner import auto_rollback_guard
 from bot.incidents.status import Status, card_ref
@@ -76,7 +78,9 @@ class AlertRollbacks:
             )
         ).first()
         decision = "none"
-        if recent is not None:
+        if recent is not None and await ledger.superseded(conn, recent) is not None:
+            decision = "superseded"  # already rolled back, or replaced: nothing to undo
+        elif recent is not None:
             decision = await self._act(conn, incident, recent, now)
         await conn.execute(
             self.db.insert(alert_rollbacks)
@@ -104,19 +108,14 @@ class AlertRollbacks:
             conn, incident.service, incident.environment, self.settings.deploy.retention
         )
         if gate is not None and gate.mode == "auto" and not guard:
-            ask = Ask(
-                "rollback",
-                incident.service,
-                incident.environment,
-                "",
-                {},
-                False,
+            ask = rollback_ask(
+                self.settings,
+                run,
                 "tocsin",
-                incident.destinations,
-                confirm=False,
-                incident_id=incident.id,
-                reason=f"incident #{incident.id} [{incident.tier}] {minutes} min after "
+                f"incident #{incident.id} [{incident.tier}] {minutes} min after "
                 f"run #{run.id} deployed {run.version}",
+                destinations=incident.destinations,
+                incident_id=incident.id,
             )
             try:
                 rollback = await self.requests.ask(conn, ask, now)

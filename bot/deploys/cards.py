@@ -11,6 +11,7 @@ from bot.deploys.ops import (
     ACTIVE,
     AWAITING_APPROVAL,
     AWAITING_CONFIRMATION,
+    CANARY,
     QUEUED,
     SUCCEEDED,
 )
@@ -56,6 +57,9 @@ def run_card(
                 f"{len(approved)}/{needed} {', '.join(approved)}".strip(),
             )
         )
+    stage = _stage(row, lang)
+    if stage:
+        fields.append(Field(t("deploy.card.stage", lang), stage))
     if row.params:
         fields.append(
             Field(
@@ -69,8 +73,7 @@ def run_card(
     if row.progress is not None and row.state in ACTIVE:
         fields.append(Field(t("deploy.card.progress", lang), f"{row.progress}%"))
     if gate is not None:
-        state = t(f"gate.state.{gate.state}", lang, until=when(gate.due_at))
-        fields.append(Field(t("gate.title", lang), state))
+        fields.append(Field(t("gate.title", lang), _gate_state(row, gate, lang)))
     body = "\n".join(p for p in (row.message, _tail(row.log_tail), *gate_lines) if p)
     if row.url:
         body = f"{body}\n{t('deploy.card.log', lang, url=row.url)}".strip()
@@ -94,6 +97,27 @@ def run_card(
         buttons=_buttons(row, lang) + _gate_buttons(row, gate, lang),
         footer=t("deploy.card.footer", lang, id=row.id),
     )
+
+
+def _stage(row: Any, lang: str) -> str:
+    """What part of the service the run is about: a canary, a canary's removal or promotion
+    ("" for a plain deploy or rollback)."""
+    if row.stage == CANARY and row.action == "deploy":
+        previous = row.previous or "?"
+        return t("deploy.stage.canary", lang, weight=row.canary_weight, previous=previous)
+    if row.stage == CANARY:
+        return t("deploy.stage.canary_rollback", lang, parent=row.parent_id, version=row.version)
+    if row.parent_id is not None and row.action == "deploy":
+        return t("deploy.stage.promotion", lang, parent=row.parent_id)
+    return ""
+
+
+def _gate_state(row: Any, gate: Any, lang: str) -> str:
+    key = f"gate.state.{gate.state}"
+    if row.stage == CANARY and gate.state in ("passed", "rolled_back"):
+        key = f"gate.state.canary_{gate.state}"
+    done = gate.promote_run_id or gate.rollback_run_id
+    return t(key, lang, until=when(gate.due_at), run=done)
 
 
 def _tail(text: str) -> str:
@@ -120,12 +144,17 @@ def _buttons(row: Any, lang: str) -> tuple[Button, ...]:
 def _gate_buttons(row: Any, gate: Any | None, lang: str) -> tuple[Button, ...]:
     if gate is None or row.action != "deploy":
         return ()
+    ask = "button.rollback.canary_confirm" if row.stage == CANARY else "button.rollback.confirm"
     rollback = Button(
         t("button.rollback", lang),
         ActionKind.ROLLBACK,
         style=ButtonStyle.DANGER,
         confirm=t(
-            "button.rollback.confirm", lang, service=row.service, environment=row.environment
+            ask,
+            lang,
+            service=row.service,
+            environment=row.environment,
+            previous=row.previous or "?",
         ),
     )
     if gate.state == "countdown":
@@ -133,6 +162,20 @@ def _gate_buttons(row: Any, gate: Any | None, lang: str) -> tuple[Button, ...]:
             Button(t("button.hold", lang), ActionKind.HOLD, style=ButtonStyle.PRIMARY),
             rollback,
         )
+    if row.stage == CANARY and gate.state in ("passed", "inconclusive"):
+        promote = Button(
+            t("button.promote", lang),
+            ActionKind.PROMOTE,
+            style=ButtonStyle.PRIMARY,
+            confirm=t(
+                "button.promote.confirm",
+                lang,
+                service=row.service,
+                environment=row.environment,
+                version=row.version,
+            ),
+        )
+        return (promote, rollback)
     if gate.state in ("failed", "inconclusive", "held"):
         return (rollback,)
     return ()
@@ -142,6 +185,8 @@ def recent_line(row: Any, lang: str) -> str:
     """One line about a run for an incident's card."""
     state = t(f"deploy.state.{row.state}", lang)
     mark = " ✓" if row.verified else ""
+    if row.stage == CANARY and row.action == "deploy":
+        mark += f" · canary {row.canary_weight}%"
     moment = (row.finished_at or row.created_at).strftime("%H:%M UTC")
     return (
         f"#{row.id} {row.action} {row.previous or '?'} → {row.version} · {state}{mark} · {moment}"

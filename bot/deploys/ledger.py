@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.deploys.ops import CANCELLED, FAILED, SUCCEEDED
+from bot.deploys.ops import CANCELLED, DENIED, EXPIRED, FAILED, SUCCEEDED
 from bot.store.tables import runs
 
 
@@ -105,3 +105,27 @@ async def irreversible_since(
         if (row.params or {}).get("migration") == "irreversible":
             return row
     return None
+
+
+async def superseded(conn: AsyncConnection, run: Any) -> Any | None:
+    """A later run of the same service and environment that makes acting on `run` stale: one
+    that reached the backend, or a rollback still on its way. A gate's promotion or automatic
+    rollback of `run` would otherwise undo it."""
+    stmt = (
+        select(runs)
+        .where(
+            _target(run.service, run.environment),
+            runs.c.id > run.id,
+            ~runs.c.dry_run,
+            or_(
+                runs.c.started_at.is_not(None),
+                and_(
+                    runs.c.action == "rollback",
+                    runs.c.state.not_in([DENIED, EXPIRED, CANCELLED]),
+                ),
+            ),
+        )
+        .order_by(runs.c.id)
+        .limit(1)
+    )
+    return (await conn.execute(stmt)).first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -27,6 +28,38 @@ VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
 PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 ROLLBACK_FIRST = 1000
 """Added to a rollback's priority: rollbacks start before queued deploys."""
+CANARY = "canary"
+"""A run's stage when it concerns only the canary (see `bot.deploy_port.DeployRequest`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """Where a deploy goes first: the canary at `weight` percent (passed to the backend as the
+    parameter `param`), or, with `name` "", everything at once."""
+
+    name: str = ""
+    weight: int = 0
+    param: str = ""
+
+
+def deploy_stage(
+    settings: Settings, service: str, environment: str, params: dict[str, str]
+) -> Stage:
+    """The stage of a new deploy: a canary when the service's gate in `environment` has one.
+    The weight parameter in `params` picks another weight for this deploy, 0 none at all.
+    Raises ValueError for a weight that is not 0–99."""
+    spec = settings.services.get(service)
+    gate = (spec.gate.get(environment) or spec.gate.get("*")) if spec else None
+    if gate is None or gate.canary is None:
+        return Stage()
+    canary = gate.canary
+    given = params.get(canary.weight_param)
+    if given is None:
+        return Stage(CANARY, canary.weight, canary.weight_param)
+    if not given.isdigit() or not 0 <= int(given) <= 99:
+        raise ValueError(given)
+    weight = int(given)
+    return Stage(CANARY, weight, canary.weight_param) if weight else Stage()
 
 
 def op_hash(

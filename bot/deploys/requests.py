@@ -27,6 +27,8 @@ from bot.deploys.ops import (
     ROLLBACK_FIRST,
     VERSION,
     WAITING,
+    Stage,
+    deploy_stage,
     op_hash,
     target_for,
 )
@@ -57,6 +59,13 @@ class Ask:
     """The requester confirms on the card first (a pressed Rollback button already did)."""
     reason: str = ""
     incident_id: int | None = None
+    stage: str | None = None
+    """None: a deploy goes to its canary first when its gate has one (`deploy_stage`); a
+    rollback concerns everything. ``canary`` / ``""`` say which for runs that follow a canary."""
+    parent_id: int | None = None
+    """The canary run that this run promotes or takes away."""
+    previous: str | None = None
+    """What runs now, when the ledger's latest run is not it (a canary's promotion)."""
 
 
 def run_ref(run_id: int) -> str:
@@ -99,7 +108,9 @@ class Requests:
         for key in ask.params:
             if not PARAM_KEY.match(key):
                 raise UserError("deploy.bad_param", name=key)
-        previous = await ledger.current_version(conn, ask.service, ask.environment)
+        previous = ask.previous
+        if previous is None:
+            previous = await ledger.current_version(conn, ask.service, ask.environment)
         verified = [
             v
             for v in await ledger.verified_versions(
@@ -108,7 +119,11 @@ class Requests:
             if v != previous
         ]
         version = ask.version
-        if ask.action == "rollback":
+        stage = self._stage(ask)
+        params = dict(ask.params)
+        if stage.param:
+            params[stage.param] = str(stage.weight)
+        if ask.action == "rollback" and ask.parent_id is None:
             if not version:
                 version = await self._first_available(ask, backend, verified)
             elif version not in verified:
@@ -124,10 +139,13 @@ class Requests:
                 )
         if not VERSION.match(version):
             raise UserError("deploy.bad_version", version=version)
-        if ask.version and await self._exists(ask, backend, version) is False:
+        followed = ask.parent_id is not None  # a canary's release was just there
+        if ask.version and not followed and await self._exists(ask, backend, version) is False:
             raise UserError("deploy.gone", version=version, backend=backend)
         policy = settings.approvals.get(ask.environment, Approval())
         needed = policy.rollback if ask.action == "rollback" else policy.deploy
+        if ask.action == "deploy" and ask.parent_id is not None:
+            needed = 0  # a promotion: its canary was approved
         if ask.confirm:
             state, due = AWAITING_CONFIRMATION, now + settings.confirm_timeout
         elif needed:
@@ -143,8 +161,11 @@ class Requests:
             "environment": ask.environment,
             "version": version,
             "previous": previous,
-            "params": dict(ask.params),
+            "params": params,
             "dry_run": ask.dry_run,
+            "stage": stage.name,
+            "canary_weight": stage.weight,
+            "parent_id": ask.parent_id,
             "backend": backend,
             "op_hash": op_hash(
                 ask.action,
@@ -153,7 +174,7 @@ class Requests:
                 version,
                 previous,
                 backend,
-                dict(ask.params),
+                params,
                 ask.dry_run,
             ),
             "state": state,
@@ -173,6 +194,19 @@ class Requests:
         row = (await conn.execute(runs.insert().values(**values).returning(*runs.c))).one()
         await self.refresh(conn, row, now)
         return row
+
+    def _stage(self, ask: Ask) -> Stage:
+        if ask.stage is not None:
+            return Stage(ask.stage)
+        if ask.action != "deploy":
+            return Stage()
+        try:
+            return deploy_stage(self.settings, ask.service, ask.environment, ask.params)
+        except ValueError as exc:
+            gate = self.settings.services[ask.service].gate
+            canary = (gate.get(ask.environment) or gate["*"]).canary
+            name = canary.weight_param if canary else "canary_weight"
+            raise UserError("deploy.bad_canary_weight", name=name, value=str(exc)) from None
 
     async def _first_available(self, ask: Ask, backend: str, verified: list[str]) -> str:
         """The newest verified version whose artifact the backend does not say is gone."""
@@ -225,6 +259,10 @@ class Requests:
         return "deploy.confirmed_approval" if needed else "deploy.confirmed"
 
     def needed(self, row: Any) -> int:
+        """Approvals the run needs: the environment's policy, except for a canary's promotion,
+        which carries the approvals of its canary."""
+        if row.action == "deploy" and row.parent_id is not None:
+            return 0
         policy = self.settings.deploy.approvals.get(row.environment, Approval())
         return policy.rollback if row.action == "rollback" else policy.deploy
 

@@ -26,6 +26,7 @@ from bot.deploys.ops import (
     ACTIVE,
     AWAITING_APPROVAL,
     AWAITING_CONFIRMATION,
+    CANARY,
     CANCELLING,
     EXPIRED,
     FAILED,
@@ -295,8 +296,9 @@ class Runner:
                 return
             values = _status_values(status, ref)
             state = str(status.phase)
-            verified = state == SUCCEEDED and not row.dry_run
-            if verified and self.gates is not None and await self.gates.begin(conn, row, now):
+            verified = state == SUCCEEDED and not row.dry_run and row.stage != CANARY
+            gates = self.gates if state == SUCCEEDED and not row.dry_run else None
+            if gates is not None and await gates.begin(conn, row, now):
                 verified = False  # its health gate decides
             await self.requests.set(
                 conn,
@@ -371,6 +373,8 @@ class Runner:
             dry_run=row.dry_run,
             requested_by=row.requested_by,
             approved_by=approved_by,
+            stage=row.stage,
+            canary_weight=row.canary_weight,
         )
 
     def _poll_every(self) -> timedelta:

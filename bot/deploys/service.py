@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.deploys.canary import rollback_ask
 from bot.deploys.cards import run_card
 from bot.deploys.requests import Ask, Requests
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.gates.drills import Drills
-from bot.gates.runner import GateRunner
+from bot.gates.runner import PROMOTED, ROLLED_BACK, GateRunner, latest_gate
 from bot.i18n import t
 from bot.model import ActionKind, Card, Reply
 from bot.ports import RollbackTicket
@@ -94,6 +95,8 @@ class Deploys:
             key = await requests.cancel(ctx.conn, row, person, now)
         elif action in (ActionKind.HOLD, ActionKind.ROLLBACK):
             return await self._after_gate(ctx, row, action)
+        elif action == ActionKind.PROMOTE:
+            return await self._promote(ctx, row)
         else:
             raise UserError("error.bad_card")
         public = not key.startswith("deploy.already")
@@ -101,35 +104,40 @@ class Deploys:
 
     async def _after_gate(self, ctx: Context, row: Any, action: ActionKind) -> Reply:
         """Hold a countdown, or roll a failed release back now (both need the rollback grant)."""
-        if not ctx.person.may("rollback", row.service, row.environment):
-            raise PermissionDenied(
-                "auth.denied",
-                action=t("action.rollback", ctx.lang),
-                scope=f"{row.service}/{row.environment}",
-                roles=", ".join(ctx.person.roles) or "-",
-            )
+        _require(ctx, "rollback", row)
         if action == ActionKind.HOLD:
             if self.gates is None or not await self.gates.hold(
                 ctx.conn, row.id, ctx.person.display, ctx.now
             ):
                 return Reply(t("gate.nothing_to_hold", ctx.lang, id=row.id), private=True)
             return Reply(t("gate.held", ctx.lang, id=row.id, user=ctx.person.display))
-        ask = Ask(
-            "rollback",
-            row.service,
-            row.environment,
-            "",
-            {},
-            False,
-            ctx.person.id,
-            row.destinations,
-            confirm=False,
-            reason=f"after run #{row.id}",
-        )
+        if self.gates is not None:
+            gate = await latest_gate(ctx.conn, row.id)
+            if gate is not None and gate.state in (ROLLED_BACK, PROMOTED):
+                done = gate.promote_run_id or gate.rollback_run_id
+                return Reply(t(f"gate.state.{gate.state}", ctx.lang, run=done), private=True)
+        ask = rollback_ask(self.settings, row, ctx.person.id, f"after run #{row.id}")
         rollback = await self.requests.ask(ctx.conn, ask, ctx.now)
         if self.gates is not None:
             await self.gates.rolled_back(ctx.conn, row.id, rollback.id, ctx.now)
         return Reply(describe(rollback, ctx.lang))
+
+    async def _promote(self, ctx: Context, row: Any) -> Reply:
+        """Send a canary that passed (or could not be judged) to all traffic."""
+        _require(ctx, "deploy", row)
+        if self.gates is None:
+            raise UserError("gate.nothing_to_promote", id=row.id, why="")
+        promotion = await self.gates.promote(ctx.conn, row.id, ctx.person.id, ctx.now)
+        return Reply(
+            t(
+                "gate.promoted",
+                ctx.lang,
+                id=row.id,
+                user=ctx.person.display,
+                promotion=promotion.id,
+                version=row.version,
+            )
+        )
 
     async def card(self, conn: AsyncConnection, run_id: int, lang: str) -> Card | None:
         try:
@@ -142,6 +150,17 @@ class Deploys:
         if self.gates is not None:
             gate, lines = await self.gates.view(conn, run_id)
         return run_card(row, approvals, self.requests.needed(row), lang, gate, lines)
+
+
+def _require(ctx: Context, action: str, row: Any) -> None:
+    """Refuse a press by someone without the grant for `action` on the run's service."""
+    if not ctx.person.may(action, row.service, row.environment):
+        raise PermissionDenied(
+            "auth.denied",
+            action=t(f"action.{action}", ctx.lang),
+            scope=f"{row.service}/{row.environment}",
+            roles=", ".join(ctx.person.roles) or "-",
+        )
 
 
 def describe(row: Any, lang: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock
 from bot.escalation.batch import MOVE, PAGE_KEY, Batch
 from bot.escalation.channels import Delivery, choose
-from bot.escalation.plan import Plan, policy_name, route_channels
+from bot.escalation.plan import Plan, plan_for, route_channels
 from bot.escalation.recipients import Recipient, resolve
 from bot.incidents.status import Status, card_ref
 from bot.metrics import Metrics
@@ -60,7 +60,14 @@ class Escalator:
         """Open an escalation for each triggered incident whose episode has none (engine pass)."""
         episode = func.coalesce(incidents.c.triggered_at, incidents.c.created_at)
         stmt = (
-            select(incidents.c.id, incidents.c.route, incidents.c.tier, episode.label("episode"))
+            select(
+                incidents.c.id,
+                incidents.c.route,
+                incidents.c.tier,
+                incidents.c.service,
+                incidents.c.labels,
+                episode.label("episode"),
+            )
             .select_from(
                 incidents.outerjoin(escalations, escalations.c.incident_id == incidents.c.id)
             )
@@ -79,13 +86,11 @@ class Escalator:
         return len(rows)
 
     async def _open(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
-        name = policy_name(self.settings, row.route, Tier(row.tier))
-        policy = self.settings.escalation_policies.get(name) if name else None
-        plan = Plan.of(name, policy).to_json() if name and policy else {}
+        plan = plan_for(self.settings, row.route, Tier(row.tier), row.service, row.labels)
         values = {
             "incident_id": row.id,
-            "policy": name or "",
-            "plan": plan,
+            "policy": plan.policy if plan else "",
+            "plan": plan.to_json() if plan else {},
             "episode": row.episode,
             "cycle": 1,
             "step": 0,
@@ -145,10 +150,11 @@ class Escalator:
         plan = Plan.from_json(esc.policy, esc.plan)
         step = plan.steps[min(esc.step, len(plan.steps) - 1)]
         turn = await batch.turn(conn, self.db, esc.policy, esc.step) if step.round_robin else None
-        found = resolve(step, self.settings, now, batch.overrides, turn)
+        also = plan.responders if esc.step == 0 else ()
+        found = resolve(step, self.settings, now, batch.overrides, turn, also=also)
         detail: dict[str, Any] = {
             "policy": esc.policy,
-            "targets": list(step.targets),
+            "targets": [*step.targets, *also],
             "recipients": [],
             "notes": found.notes,
         }

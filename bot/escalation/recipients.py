@@ -42,20 +42,14 @@ def resolve(
     now: datetime,
     overrides: Mapping[str, Sequence[Override]],
     turn: int | None = None,
+    *,
+    also: Sequence[str] = (),
 ) -> Resolution:
-    """The people and chats `step` pages at `now`. `turn` picks one person for round robin."""
+    """The people and chats `step` pages at `now`. `turn` picks one person for round robin;
+    the targets in `also` (a plan's responders) are paged whatever it picked."""
     found = Resolution()
     for target in step.targets:
-        kind, _, name = target.partition(":")
-        if kind == "user":
-            found.add(Recipient("user", name, target))
-        elif kind == "group":
-            for member in settings.groups.get(name, ()):
-                found.add(Recipient("user", member, target))
-        elif kind == "chat":
-            found.add(Recipient("chat", name, target))
-        else:
-            _schedule(found, target, name, settings, now, overrides.get(name, ()))
+        _target(found, target, settings, now, overrides)
     if step.round_robin and turn is not None:
         people = [r for r in found.recipients if r.kind == "user"]
         if len(people) > 1:
@@ -63,7 +57,39 @@ def resolve(
             skipped = [r.id for r in people if r is not chosen]
             found.recipients = [r for r in found.recipients if r.kind == "chat" or r is chosen]
             found.notes.append({"key": "why.round_robin", "chosen": chosen.id, "users": skipped})
+    for target in also:
+        _target(found, target, settings, now, overrides)
     return found
+
+
+def _target(
+    found: Resolution,
+    target: str,
+    settings: Settings,
+    now: datetime,
+    overrides: Mapping[str, Sequence[Override]],
+) -> None:
+    kind, _, name = target.partition(":")
+    if kind == "user":
+        found.add(Recipient("user", name, target))
+    elif kind == "group":
+        for member in settings.groups.get(name, ()):
+            found.add(Recipient("user", member, target))
+    elif kind == "chat":
+        found.add(Recipient("chat", name, target))
+    elif kind == "owner":
+        _owner(found, target, name, settings)
+    else:
+        _schedule(found, target, name, settings, now, overrides.get(name, ()))
+
+
+def _owner(found: Resolution, target: str, service: str, settings: Settings) -> None:
+    """``owner:<service>``: the service's owner as the settings name them now."""
+    spec = settings.services.get(service)
+    if spec is None or not spec.owner:
+        found.notes.append({"key": "why.unknown_user", "user": target})
+        return
+    found.add(Recipient("user", spec.owner, target))
 
 
 def _schedule(

@@ -1,6 +1,7 @@
 """Rollback drills: deploy a release known to be bad in a test environment, expect the health
 gate to catch it and the rollback to undo it, and report how long each took. A drill that does
-not end that way tells the service's owner in their direct chats."""
+not end that way tells the service's owner in their direct chats, and opens an incident that
+pages them until a drill passes (`bot.gates.drill_pages`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deploys.requests import Ask, Requests
 from bot.errors import UserError
+from bot.gates.drill_pages import DrillPages, Outcome
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.tables import drills, gate_runs, runs
@@ -28,8 +30,10 @@ class Drills:
         db: Database,
         requests: Requests,
         direct: Callable[[str], list[str]],
+        pages: DrillPages,
     ) -> None:
         self.settings, self.db, self.requests, self.direct = settings, db, requests, direct
+        self.pages = pages
 
     async def start(
         self,
@@ -81,7 +85,8 @@ class Drills:
         return row
 
     async def run_once(self, now: datetime) -> int:
-        """Follow running drills to their end, and start the scheduled ones that are due."""
+        """Follow running drills to their end, and start the scheduled ones that are due; then
+        bring each service's drill incident in line with its latest outcome."""
         done = 0
         async with self.db.begin() as conn:
             stmt = self.db.for_update(
@@ -90,7 +95,35 @@ class Drills:
             for drill in (await conn.execute(stmt)).all():
                 done += await self._follow(conn, drill, now)
             done += await self._scheduled(conn, now)
+            outcomes = await self._outcomes(conn)
+        await self.pages.reconcile(outcomes)
         return done
+
+    async def _outcomes(self, conn: AsyncConnection) -> list[Outcome]:
+        """The latest finished drill of each configured one."""
+        found = []
+        for service, spec in self.settings.deploy.drills.items():
+            where = and_(
+                drills.c.service == service,
+                drills.c.environment == spec.environment,
+                drills.c.state.in_((PASSED, FAILED)),
+            )
+            latest = (drills.c.finished_at.desc(), drills.c.id.desc())
+            stmt = select(drills).where(where).order_by(*latest).limit(1)
+            row = (await conn.execute(stmt)).first()
+            if row is not None:
+                found.append(
+                    Outcome(
+                        drill_id=row.id,
+                        service=service,
+                        environment=row.environment,
+                        failed=row.state == FAILED,
+                        finished_at=row.finished_at,
+                        note=row.note,
+                        tier=spec.page_tier,
+                    )
+                )
+        return found
 
     async def _scheduled(self, conn: AsyncConnection, now: datetime) -> int:
         started = 0
@@ -121,7 +154,7 @@ class Drills:
         limit = self.settings.deploy.drills.get(drill.service)
         if run is None or run.state in ("failed", "cancelled", "denied", "expired"):
             return await self._end(conn, drill, now, FAILED, "the drill release did not go out")
-        if gate is not None and gate.state == "passed":
+        if gate is not None and gate.state in ("passed", "promoted"):
             return await self._end(
                 conn, drill, now, FAILED, "the health gate did not catch the bad release"
             )

@@ -20,20 +20,25 @@ def _when(moment: datetime | None) -> str:
 async def draft(conn: AsyncConnection, settings: Settings, rollback_id: int) -> str:
     """The draft for a rollback run: the release it undid, its gate, the timeline."""
     rollback = (await conn.execute(select(runs).where(runs.c.id == rollback_id))).one()
+    undone = (
+        runs.c.id == rollback.parent_id  # a canary taken away
+        if rollback.parent_id is not None
+        else (runs.c.action == "deploy") & (runs.c.version == rollback.previous)
+    )
     bad = (
         await conn.execute(
             select(runs)
             .where(
                 runs.c.service == rollback.service,
                 runs.c.environment == rollback.environment,
-                runs.c.action == "deploy",
-                runs.c.version == rollback.previous,
+                undone,
                 runs.c.id < rollback.id,
             )
             .order_by(runs.c.id.desc())
             .limit(1)
         )
     ).first()
+    what = "Rollback" if rollback.stage != "canary" else "Removal of the canary"
     related = [r for r in (bad, rollback) if r is not None]
     owner = (
         settings.services[rollback.service].owner if rollback.service in settings.services else ""
@@ -87,7 +92,7 @@ async def draft(conn: AsyncConnection, settings: Settings, rollback_id: int) -> 
                 (incident.created_at, f"incident #{incident.id} opened: {incident.title}")
             )
     lines = [
-        f"# Rollback of {rollback.service} in {rollback.environment}: "
+        f"# {what} of {rollback.service} in {rollback.environment}: "
         f"{rollback.previous or '?'} → {rollback.version}",
         "",
         "*Draft written by Tocsin; edit it for the review.*",
@@ -96,7 +101,12 @@ async def draft(conn: AsyncConnection, settings: Settings, rollback_id: int) -> 
         "",
         f"- Service: **{rollback.service}** ({rollback.environment}), owner: {owner or '-'}",
         f"- Bad release: **{rollback.previous or '?'}**"
-        + (f" (run #{bad.id}, asked by {bad.requested_by})" if bad is not None else ""),
+        + (f" (run #{bad.id}, asked by {bad.requested_by})" if bad is not None else "")
+        + (
+            f", on a canary at {bad.canary_weight} %"
+            if bad is not None and bad.canary_weight
+            else ""
+        ),
         f"- Restored: **{rollback.version}** (run #{rollback.id}, {rollback.state})",
         f"- Why: {rollback.reason or '-'}",
     ]

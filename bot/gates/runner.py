@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.deploys import ledger
-from bot.deploys.requests import Ask, Requests
-from bot.errors import CommandError, DeliveryError
+from bot.deploys.canary import is_canary, promotion_ask, rollback_ask
+from bot.deploys.requests import Requests
+from bot.errors import CommandError, DeliveryError, UserError
 from bot.gates.analysis import Measurement, gate_verdict, judge, next_due, summary
+from bot.i18n import t
 from bot.metrics_port import MetricsSource
 from bot.settings import Settings
 from bot.settings.gates import Gate, GateMetric, expand
@@ -31,7 +33,7 @@ from bot.store.tables import gate_measurements, gate_runs, runs
 log = structlog.get_logger(__name__)
 
 MEASURING, PASSED, FAILED, INCONCLUSIVE = "measuring", "passed", "failed", "inconclusive"
-COUNTDOWN, HELD, ROLLED_BACK = "countdown", "held", "rolled_back"
+COUNTDOWN, HELD, ROLLED_BACK, PROMOTED = "countdown", "held", "rolled_back", "promoted"
 BATCH = 20
 LEASE = timedelta(seconds=60)
 
@@ -176,6 +178,10 @@ class GateRunner:
             f"{m.name}: {taken[m.name][-1].note}" for m in gate.metrics if taken[m.name]
         )
         if verdict == "passed":
+            run = (await conn.execute(select(runs).where(runs.c.id == row.run_id))).one()
+            if is_canary(run):
+                await self._canary_passed(conn, row, run, gate, now, note)
+                return
             await conn.execute(update(runs).where(runs.c.id == row.run_id).values(verified=True))
             await self._decide(conn, row, now, PASSED, note)
         elif verdict == "inconclusive":
@@ -240,23 +246,17 @@ class GateRunner:
 
     async def _roll_back(self, conn: AsyncConnection, row: Any, now: datetime, *, why: str) -> None:
         run = (await conn.execute(select(runs).where(runs.c.id == row.run_id))).one()
-        ask = Ask(
-            "rollback",
-            row.service,
-            row.environment,
-            "",
-            {},
-            False,
-            "tocsin",
-            run.destinations,
-            confirm=False,
-            reason=f"health gate of run #{run.id}: {why}",
-            incident_id=run.incident_id,
-        )
+        newer = await ledger.superseded(conn, run)
+        if newer is not None:
+            await self._decide(
+                conn, row, now, FAILED, f"{why} — not rolled back: run #{newer.id} came since"
+            )
+            return
+        ask = rollback_ask(self.settings, run, "tocsin", f"health gate of run #{run.id}: {why}")
         try:
             rollback = await self.requests.ask(conn, ask, now)
         except CommandError as exc:
-            await self._decide(conn, row, now, FAILED, f"{why} — no rollback: {exc.message}")
+            await self._decide(conn, row, now, FAILED, f"{why} — no rollback: {said(exc)}")
             return
         await conn.execute(
             update(gate_runs)
@@ -270,6 +270,62 @@ class GateRunner:
             )
         )
         await self._refresh(conn, row.run_id, now)
+
+    async def _canary_passed(
+        self, conn: AsyncConnection, row: Any, run: Any, gate: Gate, now: datetime, note: str
+    ) -> None:
+        """A canary passed: promote it now, or wait for someone to press Promote."""
+        if gate.canary is not None and gate.canary.promote == "manual":
+            await self._decide(conn, row, now, PASSED, note)
+            return
+        try:
+            await self._promote(conn, row, run, "tocsin", now, note)
+        except CommandError as exc:
+            await self._decide(conn, row, now, PASSED, f"{note} — not promoted: {said(exc)}")
+
+    async def promote(self, conn: AsyncConnection, run_id: int, who: str, now: datetime) -> Any:
+        """The Promote button: a canary whose gate passed (or could not tell) goes to all
+        traffic. Raises UserError when there is no such canary."""
+        stmt = self.db.for_update(
+            select(gate_runs).where(gate_runs.c.run_id == run_id).order_by(gate_runs.c.id.desc())
+        )
+        row = (await conn.execute(stmt.limit(1))).first()
+        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
+        if (
+            run is None
+            or row is None
+            or not is_canary(run)
+            or row.state
+            not in (
+                PASSED,
+                INCONCLUSIVE,
+            )
+        ):
+            raise UserError("gate.nothing_to_promote", id=run_id, why="")
+        return await self._promote(conn, row, run, who, now, row.note)
+
+    async def _promote(
+        self, conn: AsyncConnection, row: Any, run: Any, who: str, now: datetime, note: str
+    ) -> Any:
+        newer = await ledger.superseded(conn, run)
+        if newer is not None:
+            raise UserError(
+                "gate.nothing_to_promote", id=run.id, why=f": run #{newer.id} came since"
+            )
+        promotion = await self.requests.ask(conn, promotion_ask(self.settings, run, who), now)
+        await conn.execute(
+            update(gate_runs)
+            .where(gate_runs.c.id == row.id)
+            .values(
+                state=PROMOTED,
+                due_at=None,
+                decided_at=now,
+                note=note[:2000],
+                promote_run_id=promotion.id,
+            )
+        )
+        await self._refresh(conn, run.id, now)
+        return promotion
 
     async def hold(self, conn: AsyncConnection, run_id: int, who: str, now: datetime) -> bool:
         """Stop a countdown: the failed release stays until someone decides."""
@@ -301,7 +357,7 @@ class GateRunner:
         """Someone rolled the run back by hand: its gate says so."""
         await conn.execute(
             update(gate_runs)
-            .where(and_(gate_runs.c.run_id == run_id, gate_runs.c.state != PASSED))
+            .where(and_(gate_runs.c.run_id == run_id, gate_runs.c.state.not_in([PASSED, PROMOTED])))
             .values(state=ROLLED_BACK, due_at=None, decided_at=now, rollback_run_id=rollback_id)
         )
 
@@ -316,6 +372,13 @@ class GateRunner:
         if gate_run.note and gate_run.state != MEASURING:
             lines.append(gate_run.note)
         return gate_run, lines
+
+
+def said(exc: CommandError) -> str:
+    """An error as a gate's note (in English, like the measurements) says it."""
+    if isinstance(exc, UserError):
+        return t(exc.text_key, "en", **exc.text_params).rstrip(".")
+    return exc.message
 
 
 async def auto_rollback_guard(

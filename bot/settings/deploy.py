@@ -46,6 +46,9 @@ class Drill(_Frozen):
     every: Duration | None = None
     """Run one on its own this often (null: only /drill)."""
     timeout: Duration = timedelta(minutes=30)
+    page_tier: Tier = Tier.P2
+    """The tier of the incident a failed drill opens, which pages the service's owner: a broken
+    rollback path is not an outage yet, but must not wait for the next one."""
 
 
 class DeploySettings(_Frozen):

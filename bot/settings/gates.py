@@ -317,10 +317,17 @@ class GateMetric(_Frozen):
 
 
 class Canary(_Frozen):
-    """A canary step: `weight` percent of traffic, passed to the backend as `weight_param`."""
+    """A canary step before each deploy: the release first takes `weight` percent of the
+    traffic (the backend gets the weight as the run parameter `weight_param`), the gate judges
+    it, and then it is promoted to all traffic or only the canary is taken away."""
 
-    weight_param: str = Field("canary_weight", pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    weight_param: str = Field("canary_weight", pattern=r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+    """The run parameter carrying the weight; ``/deploy … canary_weight=25`` picks another
+    weight for one deploy, ``canary_weight=0`` deploys to everything at once."""
     weight: int = Field(ge=1, le=99)
+    promote: Literal["auto", "manual"] = "auto"
+    """``auto``: a passing canary is promoted at once; ``manual``: its card gets a Promote
+    button."""
 
 
 GateMode = Literal["auto", "semi", "manual"]

@@ -376,6 +376,11 @@ runs = Table(
     Column("progress", Integer),
     Column("verified", Boolean, nullable=False, default=False),
     # Ended well and passed its checks: the version a rollback returns to.
+    Column("stage", String(16), nullable=False, default="", server_default=""),
+    # "canary": only the canary (a deploy puts it up, a rollback takes it away); "": everything.
+    Column("canary_weight", Integer, nullable=False, default=0, server_default="0"),
+    Column("parent_id", Id),
+    # The canary run that a promotion or a canary's removal follows.
     Column("due_at", TS),
     # The next thing to do for it: confirmation or approval lapse, next poll, lease end.
     Column("created_at", TS, nullable=False),
@@ -426,6 +431,7 @@ gate_runs = Table(
     Column("due_at", TS),
     Column("decided_at", TS),
     Column("rollback_run_id", Id),
+    Column("promote_run_id", Id),
     Column("note", Text, nullable=False, default=""),
     Index("ix_gate_runs_due", "state", "due_at"),
     Index("ix_gate_runs_run", "run_id"),

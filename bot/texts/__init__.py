@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from bot.texts import core, deploy, grammar, oncall
+from bot.texts import canary, core, deploy, drills, grammar, oncall
 
 CATALOGUE: dict[str, dict[str, str]] = {
     **core.TEXTS,
     **grammar.TEXTS,
     **oncall.TEXTS,
     **deploy.TEXTS,
+    **drills.TEXTS,
+    **canary.TEXTS,
 }

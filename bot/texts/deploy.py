@@ -223,32 +223,4 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "↩️ {service} {version} 在事件 #{id} 前 {minutes} 分钟发布（任务 #{run}）："
         "正在自动回滚（任务 #{rollback}）。",
     },
-    "drill.usage": {
-        "en": "Use /drill rollback <service> [env].",
-        "zh": "用法：/drill rollback <服务> [环境]。",
-    },
-    "drill.not_configured": {
-        "en": "{service} has no rollback drill (deploy.drills.{service}).",
-        "zh": "{service} 未配置回滚演练（deploy.drills.{service}）。",
-    },
-    "drill.wrong_environment": {
-        "en": "{service}'s drill runs in {environment} only.",
-        "zh": "{service} 的演练只在 {environment} 进行。",
-    },
-    "drill.started": {
-        "en": "🧪 Rollback drill #{id}: deploying the bad release {version} of {service} in "
-        "{environment}; the health gate should catch it and Tocsin roll it back.",
-        "zh": "🧪 回滚演练 #{id}：在 {environment} 发布 {service} 的问题版本 {version}；"
-        "健康检查应发现它并自动回滚。",
-    },
-    "drill.passed": {
-        "en": "✅ Rollback drill #{id} of {service} in {environment} passed: caught in {detect}, "
-        "restored in {restore} ({note}).",
-        "zh": "✅ {service}（{environment}）回滚演练 #{id} 通过：{detect} 内发现，{restore} 内恢复"
-        "（{note}）。",
-    },
-    "drill.failed": {
-        "en": "❌ Rollback drill #{id} of {service} in {environment} failed: {note}.",
-        "zh": "❌ {service}（{environment}）回滚演练 #{id} 失败：{note}。",
-    },
 }

@@ -138,3 +138,31 @@ async def test_the_demo_deploys_fails_and_rolls_back_through_the_shell_backend(
         assert any("✅ Run #" in text and "v1.4.2" in text for text in shown)
     finally:
         await app.stop()
+
+
+async def test_the_demo_storefront_goes_to_a_canary_first_and_a_bad_one_alone_is_taken_away(
+    tmp_path: Path,
+) -> None:
+    settings = demo_settings(tmp_path / "demo", port=18099)
+    app = bootstrap(settings)
+    await app.start(run_engine=False)
+    deployed = tmp_path / "demo" / "deployed"
+    try:
+        await command(app, "bob", "/deploy storefront v3.2.1-bad staging")
+        canary = await latest_run(app)
+        await press(app, "bob", ActionKind.CONFIRM, canary)
+        row = await until_done(app, canary)
+        assert (row.stage, row.canary_weight, row.state) == ("canary", 20, "succeeded")
+        assert "on the canary (20% of requests)" in row.message
+        assert (deployed / "storefront-staging.errors").read_text() == "0.06\n"  # 30 % of 20 %
+
+        removal = await until_rolled_back(app, canary)
+        assert (removal.stage, removal.version, removal.state) == ("canary", "v3.2.0", "succeeded")
+        assert "canary taken away" in removal.message
+        assert not (deployed / "storefront-staging.canary").exists()
+        assert (deployed / "storefront-staging.errors").read_text() == "0.0\n"
+        async with app.services.db.connect() as conn:
+            actions = (await conn.execute(select(runs.c.action, runs.c.stage))).all()
+        assert [tuple(a) for a in actions][-2:] == [("deploy", "canary"), ("rollback", "canary")]
+    finally:
+        await app.stop()

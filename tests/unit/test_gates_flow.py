@@ -287,10 +287,22 @@ async def test_a_p0_soon_after_a_deploy_proposes_or_performs_the_rollback_once(
     said = [s.text for s in chat.ops("text", "fake:ops") if "rolling back automatically" in s.text]
     assert len(said) == 1 and f"run #{fresh}" in said[0]
 
-    # staging without a gate in auto mode only proposes it
+    # another incident while v2 is being rolled back: there is nothing more to undo
     manual = wire(db, clock, chat, mem, metrics, mode="manual")
     clock.advance(60)
-    other = await manual.ingest.ingest([firing("OrdersDown", service="orders", env="staging")])
+    await manual.ingest.ingest([firing("OrdersDown", service="orders", env="staging")])
+    await manual.engine.tick()
+    assert not [s for s in chat.ops("text", "fake:ops") if "press Rollback" in s.text]
+    for run_id in mem.running():
+        mem.finish(run_id)
+    clock.advance(6)
+    await manual.engine.tick()
+
+    # staging without a gate in auto mode only proposes it
+    await ship(manual, mem, clock, "v3")
+    await measure(manual, clock, 3)
+    clock.advance(60)
+    other = await manual.ingest.ingest([firing("OrdersSlow", service="orders", env="staging")])
     await manual.engine.tick()
     proposals = [s.text for s in chat.ops("text", "fake:ops") if "press Rollback" in s.text]
     assert len(proposals) == 1 and f"incident #{other.incident_ids[0]}" in proposals[0]

@@ -10,8 +10,10 @@ change makes a new ReplicaSet with the next ``deployment.kubernetes.io/revision`
 ``Status`` objects as the API server sends them.
 
 The Deployment controller is the test: `advance` makes one step of a rolling update (observe the
-generation, surge a new pod, make it available and retire an old one…), `complete` runs it to the
-end, `exceed_deadline` sets ``Progressing=False/ProgressDeadlineExceeded``.
+generation, surge a new pod, make it available and retire an old one…) or of a scale to
+``spec.replicas`` (0 included), `complete` runs it to the end, `exceed_deadline` sets
+``Progressing=False/ProgressDeadlineExceeded``. Several Deployments may share labels, as a
+canary Deployment shares the stable one's ``app`` label.
 """
 
 from __future__ import annotations
@@ -40,9 +42,11 @@ def deployment(
     *,
     image: str = "registry.example.com/shop/orders:1.4.1",
     replicas: int = 3,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A Deployment as the API server returns it, fully rolled out at revision 1."""
-    labels = {"app": name}
+    """A Deployment as the API server returns it, fully rolled out at revision 1; its labels
+    (and selector) are ``app: <name>`` unless given."""
+    labels = labels or {"app": name}
     return {
         "kind": "Deployment",
         "apiVersion": "apps/v1",
@@ -159,6 +163,8 @@ class FakeKubernetes(FakeHttpServer):
             pods.old = max(0, pods.old - 1)
         elif pods.new_ready < desired:
             pods.new_pending += 1
+        elif pods.new_ready > desired:  # scaled down
+            pods.new_ready -= 1
         elif pods.old:
             pods.old -= 1
         self._update_status(key)

@@ -83,6 +83,8 @@ async def test_pipeline_runs_with_tocsins_variables_until_success(
         "TOCSIN_PREVIOUS_VERSION": "1.4.1",
         "TOCSIN_RUN_ID": "run-42",
         "TOCSIN_DRY_RUN": "false",
+        "TOCSIN_STAGE": "",
+        "TOCSIN_CANARY_WEIGHT": "0",
     }
 
     created = await backend.status(ref, request())

@@ -1,9 +1,10 @@
 """The Kubernetes backend with the official client against a fake API server on 127.0.0.1: patch
-of the pod template, kubectl's rollout-status rules, pause as cancel, errors, and a new backend
-instance polling a run an earlier one started."""
+of the pod template, kubectl's rollout-status rules, pause as cancel, errors, a new backend
+instance polling a run an earlier one started, and canary stages on a second Deployment."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,8 @@ TARGET = {
     "container": "app",
     "image": "registry.example.com/shop/orders",
 }
+CANARY_TARGET = {**TARGET, "canary_deployment": "orders-canary"}
+IMAGE = "registry.example.com/shop/orders"
 Make = Callable[..., KubernetesBackend]
 
 
@@ -48,6 +51,14 @@ async def api() -> AsyncIterator[FakeKubernetes]:
     server.add(deployment())
     yield server
     await server.close()
+
+
+@pytest.fixture
+def canary(api: FakeKubernetes) -> dict[str, Any]:
+    """The canary Deployment, idle: the stable release at 0 replicas, its pods the Service's
+    ``app: orders`` plus ``track: canary``."""
+    labels = {"app": "orders", "track": "canary"}
+    return api.add(deployment("orders-canary", labels=labels, replicas=0))
 
 
 @pytest.fixture
@@ -346,5 +357,210 @@ def test_settings_problems_are_named_by_key() -> None:
 
 def test_capabilities() -> None:
     caps = KubernetesBackend.capabilities
-    assert (caps.dry_run, caps.cancel, caps.native_rollback) == (True, True, False)
+    assert (caps.dry_run, caps.cancel, caps.native_rollback, caps.canary) == (
+        True,
+        True,
+        False,
+        True,
+    )
     assert SMP == "application/strategic-merge-patch+json"
+
+
+# --- canary stages ---
+
+
+def canary_request(**changes: Any) -> DeployRequest:
+    return request(**{"target": CANARY_TARGET, "stage": "canary", "canary_weight": 20, **changes})
+
+
+def patched(api: FakeKubernetes) -> list[str]:
+    """The Deployments patched so far, in order."""
+    return [call.rsplit("/", 1)[1] for call in api.calls if call.startswith("PATCH ")]
+
+
+async def test_canary_deploy_patches_and_scales_the_canary_only(
+    api: FakeKubernetes, make: Make, canary: dict[str, Any]
+) -> None:
+    stable = copy.deepcopy(api.deployments[("shop", "orders")])
+    backend = make()
+    req = canary_request(canary_weight=50)
+    ref = await backend.start(req)
+
+    assert api.deployments[("shop", "orders")] == stable
+    assert patched(api) == ["orders-canary"]
+    body = api.deployments[("shop", "orders-canary")]
+    assert body["spec"]["replicas"] == 3
+    assert api.image("shop", "orders-canary") == f"{IMAGE}:1.4.2"
+    assert api.image("shop", "orders-canary", "envoy") == "envoyproxy/envoy:v1.31.0"
+    annotations = body["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["tocsin.dev/run-id"] == "run-42"
+    cause = "Tocsin run-42: canary deploy orders 1.4.2 at 50% requested by alice"
+    assert annotations["kubernetes.io/change-cause"] == cause
+    assert ref.id == "shop/orders-canary@2"
+    assert ref.data["deployment"] == "orders-canary" and ref.data["replicas"] == 3
+
+    assert (await backend.status(ref, req)).phase is Phase.RUNNING
+    api.complete("shop", "orders-canary")
+    status = await backend.status(ref, req)
+    assert status.phase is Phase.SUCCEEDED
+    assert status.message == "3/3 updated, 3 available: rollout complete"
+    assert await backend.current_version(CANARY_TARGET) == "1.4.1"  # the stable release
+
+
+@pytest.mark.parametrize(
+    ("stable", "weight", "replicas"),
+    [(4, 20, 1), (9, 10, 1), (3, 50, 3), (10, 25, 3), (2, 90, 18), (0, 5, 1), (None, 50, 1)],
+)
+async def test_the_canary_gets_its_weights_share_of_the_pods(
+    api: FakeKubernetes,
+    make: Make,
+    canary: dict[str, Any],
+    stable: int | None,
+    weight: int,
+    replicas: int,
+) -> None:
+    spec = api.deployments[("shop", "orders")]["spec"]
+    if stable is None:
+        del spec["replicas"]  # the API server's default is 1
+    else:
+        spec["replicas"] = stable
+    await make().start(canary_request(canary_weight=weight))
+    assert api.deployments[("shop", "orders-canary")]["spec"]["replicas"] == replicas
+
+
+async def test_canary_rollback_scales_the_canary_to_0(
+    api: FakeKubernetes, make: Make, canary: dict[str, Any]
+) -> None:
+    backend = make()
+    await backend.start(canary_request())
+    api.complete("shop", "orders-canary")
+    back = canary_request(
+        run_id="run-43", action="rollback", version="1.4.1", previous="1.4.2", canary_weight=0
+    )
+    ref = await backend.start(back)
+    body = api.deployments[("shop", "orders-canary")]
+    assert body["spec"]["replicas"] == 0
+    assert api.image("shop", "orders-canary") == f"{IMAGE}:1.4.1"
+    assert patched(api) == ["orders-canary", "orders-canary"]
+
+    api.advance("shop", "orders-canary")  # the controller sees the change
+    running = await backend.status(ref, back)
+    assert running.phase is Phase.RUNNING
+    assert running.message == "scaling to 0: 1 pod(s) left"
+    api.complete("shop", "orders-canary")
+    done = await backend.status(ref, back)
+    assert (done.phase, done.message) == (Phase.SUCCEEDED, "scaled to 0: no pods left")
+
+    again = await make().start(back)  # the same run started again: nothing patched twice
+    assert again.id == ref.id
+    assert patched(api) == ["orders-canary", "orders-canary"]
+    assert (await backend.status(again, back)).phase is Phase.SUCCEEDED
+
+
+async def test_a_canary_run_started_twice_patches_once(
+    api: FakeKubernetes, make: Make, canary: dict[str, Any]
+) -> None:
+    first = await make().start(canary_request())
+    again = await make().start(canary_request())
+    assert patched(api) == ["orders-canary"]
+    assert again.id == first.id == "shop/orders-canary@2"
+
+
+async def test_a_full_deploy_rolls_the_stable_one_and_scales_the_canary_to_0(
+    api: FakeKubernetes, make: Make, canary: dict[str, Any]
+) -> None:
+    backend = make()
+    await backend.start(canary_request())
+    api.complete("shop", "orders-canary")
+    promote = request(run_id="run-43", target=CANARY_TARGET)
+    ref = await backend.start(promote)
+
+    assert api.image("shop", "orders") == f"{IMAGE}:1.4.2"
+    body = api.deployments[("shop", "orders-canary")]
+    assert body["spec"]["replicas"] == 0
+    assert body["spec"]["template"]["metadata"]["annotations"]["tocsin.dev/run-id"] == "run-43"
+    assert ref.id == "shop/orders@2"
+    assert patched(api) == ["orders-canary", "orders", "orders-canary"]
+
+    await make().start(promote)  # started again: neither is patched twice
+    assert len(api.patches) == 3
+    api.complete("shop", "orders")
+    api.complete("shop", "orders-canary")
+    assert (await backend.status(ref, promote)).phase is Phase.SUCCEEDED
+    assert api.pods[("shop", "orders-canary")].new_ready == 0
+    assert [r for r, _ in await backend.revisions(CANARY_TARGET)] == [2, 1]
+
+
+async def test_a_canary_that_cannot_be_patched_stops_the_run_before_the_stable_one_rolls(
+    api: FakeKubernetes, make: Make
+) -> None:
+    with pytest.raises(PermanentDelivery, match=r'deployments\.apps "orders-canary" not found'):
+        await make().start(request(target=CANARY_TARGET))
+    renamed = deployment("orders-canary", replicas=0)
+    renamed["spec"]["template"]["spec"]["containers"][0]["name"] = "server"
+    api.add(renamed)
+    with pytest.raises(PermanentDelivery, match="orders-canary has no container 'app'"):
+        await make().start(request(target=CANARY_TARGET))
+    assert api.patches == []
+
+
+async def test_a_canary_stage_needs_a_canary_deployment(api: FakeKubernetes, make: Make) -> None:
+    with pytest.raises(PermanentDelivery, match="target setting canary_deployment"):
+        await make().start(request(stage="canary", canary_weight=20))
+    with pytest.raises(PermanentDelivery, match="canary weight must be 1–99 percent, not 100"):
+        await make().start(canary_request(canary_weight=100))
+    with pytest.raises(PermanentDelivery, match="unknown deploy stage 'blue'"):
+        await make().start(request(target=CANARY_TARGET, stage="blue"))
+    assert api.patches == []
+
+
+async def test_a_canary_dry_run_asks_the_api_server_and_changes_nothing(
+    api: FakeKubernetes, make: Make, canary: dict[str, Any]
+) -> None:
+    before = copy.deepcopy(api.deployments)
+    backend = make()
+    req = canary_request(dry_run=True)
+    status = await backend.status(await backend.start(req), req)
+    assert status.message == (
+        f"dry run: the API server accepted {IMAGE}:1.4.2 for shop/orders-canary at 1 replica(s);"
+        " nothing changed"
+    )
+    full = request(target=CANARY_TARGET, dry_run=True)
+    status = await backend.status(await backend.start(full), full)
+    assert status.message == (
+        f"dry run: the API server accepted {IMAGE}:1.4.2 for shop/orders, and 0 replicas for "
+        "shop/orders-canary; nothing changed"
+    )
+    assert [dry_run for _, dry_run in api.patches] == ["All", "All", "All"]
+    assert api.deployments == before
+
+
+async def test_cancel_of_a_canary_run_pauses_the_canary(
+    api: FakeKubernetes, make: Make, canary: dict[str, Any]
+) -> None:
+    backend = make()
+    req = canary_request(canary_weight=50)
+    ref = await backend.start(req)
+    api.advance("shop", "orders-canary")
+    api.advance("shop", "orders-canary")
+    await backend.cancel(ref, req)
+    assert api.deployments[("shop", "orders-canary")]["spec"]["paused"] is True
+    assert not api.deployments[("shop", "orders")]["spec"].get("paused")
+    status = await backend.status(ref, req)
+    assert status.phase is Phase.CANCELLED
+    assert "paused by Tocsin at 1/3 updated" in status.message
+
+    back = canary_request(run_id="run-43", action="rollback", version="1.4.1", canary_weight=0)
+    await backend.start(back)  # the canary's rollback lifts Tocsin's pause
+    assert api.deployments[("shop", "orders-canary")]["spec"]["paused"] is False
+
+
+def test_the_canary_deployment_setting_is_checked() -> None:
+    assert kubernetes.validate_target(CANARY_TARGET) == []
+    assert kubernetes.validate_target({**TARGET, "canary_deployment": "orders"}) == [
+        "canary_deployment: must differ from deployment (the canary is a second Deployment)"
+    ]
+    assert kubernetes.validate_target({**TARGET, "canary_deployment": "Orders_Canary"}) == [
+        "canary_deployment: String should match pattern "
+        "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'"
+    ]

@@ -1,4 +1,5 @@
-"""kubectl's rollout-status rules and Tocsin's additions, as a pure function of a Deployment."""
+"""kubectl's rollout-status rules and Tocsin's additions (a scale to 0 among them), as a pure
+function of a Deployment."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ def rolled(status: dict[str, Any], *, paused_by: str | None = None, **spec: Any)
     if paused_by:
         body["metadata"]["annotations"][PAUSED_BY] = paused_by
     body["status"] = {"observedGeneration": 2, **status}
-    return V1Deployment.from_dict(body)
+    parsed = V1Deployment.from_dict(body)
+    assert parsed is not None
+    return parsed
 
 
 def counts(updated: int, total: int, available: int) -> dict[str, int]:
@@ -81,3 +84,34 @@ def test_a_template_of_another_change_fails_the_run() -> None:
     result = assess(body, other, START)
     assert result.phase is Phase.FAILED
     assert result.message == "the Deployment was changed since, by run run-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "phase", "message"),
+    [
+        (
+            {"observedGeneration": 1},
+            Phase.RUNNING,
+            "waiting for the Deployment controller to see the change",
+        ),
+        ({"replicas": 2, "availableReplicas": 2}, Phase.RUNNING, "scaling to 0: 2 pod(s) left"),
+        ({"terminatingReplicas": 1}, Phase.RUNNING, "scaling to 0: 1 pod(s) left"),
+        ({}, Phase.SUCCEEDED, "scaled to 0: no pods left"),  # zero counts are left out
+    ],
+)
+def test_a_deployment_scaled_to_0_is_done_when_no_pod_is_left(
+    status: dict[str, Any], phase: Phase, message: str
+) -> None:
+    result = assess(rolled(status, replicas=0), WATCH, START)
+    assert (result.phase, result.message) == (phase, message)
+
+
+def test_a_scale_to_0_that_never_ends_fails_at_the_deadline() -> None:
+    late = assess(rolled({"replicas": 1}, replicas=0), WATCH, START + timedelta(minutes=11))
+    assert late.phase is Phase.FAILED
+    assert late.message == "not finished within 10m: scaling to 0: 1 pod(s) left"
+
+
+def test_a_scale_to_0_is_still_this_runs_only_while_the_template_is() -> None:
+    other = Watch(run_id="run-2", generation=2, started=START, deadline=timedelta(minutes=10))
+    assert assess(rolled({}, replicas=0), other, START).phase is Phase.FAILED

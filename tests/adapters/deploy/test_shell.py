@@ -150,7 +150,10 @@ async def test_a_run_gets_its_values_as_argv_and_environment(
         log_url_template="https://ci.example.com/logs/{run_id}",
     )
     req = request(
-        dry_run=True, params={"note": "$(rm -rf /)", "ticket": "OPS-1; touch pwned\n`id`"}
+        dry_run=True,
+        params={"note": "$(rm -rf /)", "ticket": "OPS-1; touch pwned\n`id`"},
+        stage="canary",
+        canary_weight=10,
     )
     ref = await backend.start(req)
     status = await settle(backend, ref, req)
@@ -190,12 +193,13 @@ async def test_a_run_gets_its_values_as_argv_and_environment(
     assert env["TOCSIN_VERSION"] == "v2.4.1" and env["TOCSIN_PREVIOUS"] == "v2.4.0"
     assert env["TOCSIN_DRY_RUN"] == "true" and env["TOCSIN_RUN_ID"] == "run-42"
     assert env["TOCSIN_APPROVED_BY"] == "bob,carol"
+    assert (env["TOCSIN_STAGE"], env["TOCSIN_CANARY_WEIGHT"]) == ("canary", "10")
     assert env["KUBECONFIG"] == "/etc/kube/prod" and env["REGION"] == "cn"
     assert env["PATH"] == os.environ["PATH"]
     assert "LEAKY_SECRET" not in env
     assert got["cwd"] == str(tmp_path)
     assert not (tmp_path / "pwned").exists()
-    assert backend.capabilities.dry_run is True
+    assert backend.capabilities.dry_run is True and backend.capabilities.canary
 
 
 @pytest.mark.parametrize(

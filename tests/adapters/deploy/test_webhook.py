@@ -125,7 +125,17 @@ async def test_the_body_is_the_run(hook: FakeWebhook, make: Make) -> None:
         "dry_run": True,
         "requested_by": "alice",
         "approved_by": ["bob"],
+        "stage": "",
+        "canary_weight": 0,
     }
+
+
+async def test_a_canary_says_so_in_the_body(hook: FakeWebhook, make: Make) -> None:
+    canary = request(action="deploy", stage="canary", canary_weight=10, params={"w": "10"})
+    ref = await make().start(canary)
+    body = hook.runs[ref.id].body
+    assert (body["stage"], body["canary_weight"], body["params"]) == ("canary", 10, {"w": "10"})
+    assert make().capabilities.canary
 
 
 async def test_a_synchronous_failure_is_a_failed_run(hook: FakeWebhook, make: Make) -> None:
