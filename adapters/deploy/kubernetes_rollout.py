@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from kubernetes.client import V1Deployment
 
@@ -27,6 +28,16 @@ PAUSED_BY = "tocsin.dev/paused-by"
 """Deployment annotation: the Tocsin run whose cancel paused the rollout."""
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 DEADLINE_REASON = "ProgressDeadlineExceeded"
+
+
+class Timed(Protocol):
+    """A run's start and how long it may take."""
+
+    @property
+    def started(self) -> datetime: ...
+
+    @property
+    def deadline(self) -> timedelta: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,10 +89,9 @@ def assess(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
     counts = f"{updated}/{desired} updated, {available} available"
     progress = min(1.0, updated / desired) if desired > 0 else 1.0
 
-    owner = template_annotations(deployment).get(RUN_ID)
-    if owner != watch.run_id:
-        by = f"run {owner}" if owner else "someone else"
-        return RunStatus(Phase.FAILED, f"the Deployment was changed since, by {by}")
+    changed = changed_since(deployment, watch.run_id)
+    if changed is not None:
+        return changed
     if spec.paused and object_annotations(deployment).get(PAUSED_BY) == watch.run_id:
         return RunStatus(
             Phase.CANCELLED,
@@ -91,7 +101,7 @@ def assess(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
         )
     observed = (status.observed_generation or 0) if status else 0
     if observed < max(watch.generation, generation(deployment)):
-        return _running("waiting for the Deployment controller to see the change", watch, now)
+        return running("waiting for the Deployment controller to see the change", watch, now)
     for condition in (status.conditions or []) if status else []:
         if condition.type == "Progressing" and condition.reason == DEADLINE_REASON:
             detail = condition.message or "the rollout made no progress"
@@ -100,12 +110,21 @@ def assess(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
         return _scaled_down(deployment, watch, now)
     paused = " (paused by someone else: kubectl rollout resume)" if spec.paused else ""
     if updated < desired:
-        return _running(f"{counts}{paused}", watch, now, progress)
+        return running(f"{counts}{paused}", watch, now, progress)
     if total > updated:
-        return _running(f"{counts}, {total - updated} old pending termination", watch, now, 1.0)
+        return running(f"{counts}, {total - updated} old pending termination", watch, now, 1.0)
     if available < updated:
-        return _running(f"{counts}, waiting for availability", watch, now, 1.0)
+        return running(f"{counts}, waiting for availability", watch, now, 1.0)
     return RunStatus(Phase.SUCCEEDED, f"{counts}: rollout complete", 1.0)
+
+
+def changed_since(deployment: V1Deployment, run_id: str) -> RunStatus | None:
+    """A failure when the pod template is no longer `run_id`'s: another change replaced it."""
+    owner = template_annotations(deployment).get(RUN_ID)
+    if owner == run_id:
+        return None
+    by = f"run {owner}" if owner else "someone else"
+    return RunStatus(Phase.FAILED, f"the Deployment was changed since, by {by}")
 
 
 def _scaled_down(deployment: V1Deployment, watch: Watch, now: datetime) -> RunStatus:
@@ -114,11 +133,12 @@ def _scaled_down(deployment: V1Deployment, watch: Watch, now: datetime) -> RunSt
     status = deployment.status
     left = ((status.replicas or 0) + (status.terminating_replicas or 0)) if status else 0
     if left:
-        return _running(f"scaling to 0: {left} pod(s) left", watch, now)
+        return running(f"scaling to 0: {left} pod(s) left", watch, now)
     return RunStatus(Phase.SUCCEEDED, "scaled to 0: no pods left", 1.0)
 
 
-def _running(message: str, watch: Watch, now: datetime, progress: float | None = None) -> RunStatus:
+def running(message: str, watch: Timed, now: datetime, progress: float | None = None) -> RunStatus:
+    """Still running, or failed once the run has taken longer than its deadline."""
     if now - watch.started > watch.deadline:
         limit = format_duration(watch.deadline)
         return RunStatus(Phase.FAILED, f"not finished within {limit}: {message}", progress)

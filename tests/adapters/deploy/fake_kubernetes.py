@@ -1,4 +1,5 @@
-"""A local fake of the Kubernetes API server's apps/v1 Deployments and ReplicaSets on 127.0.0.1.
+"""A local fake of the Kubernetes API server's apps/v1 Deployments and ReplicaSets, Argo Rollouts'
+Rollouts and Flagger's Canaries on 127.0.0.1.
 
 It serves ``GET``/``PATCH /apis/apps/v1/namespaces/{ns}/deployments/{name}`` and ``GET
 /apis/apps/v1/namespaces/{ns}/replicasets?labelSelector=…``, and checks what the API server
@@ -14,12 +15,20 @@ generation, surge a new pod, make it available and retire an old one…) or of a
 ``spec.replicas`` (0 included), `complete` runs it to the end, `exceed_deadline` sets
 ``Progressing=False/ProgressDeadlineExceeded``. Several Deployments may share labels, as a
 canary Deployment shares the stable one's ``app`` label.
+
+Rollouts (``/apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}``) answer ``GET`` and
+``PATCH``, and ``PATCH …/status`` for the status subresource; Canaries
+(``/apis/flagger.app/v1beta1/namespaces/{ns}/canaries/{name}``) answer ``GET``. Custom resources
+take only ``application/merge-patch+json`` (415 otherwise): maps merge, null deletes, lists are
+replaced whole. A patch of the object leaves its status alone and a patch of the status only
+changes the status, as with a status subresource; a ``metadata.resourceVersion`` in a patch that
+is not the current one is a 409 Conflict. The controllers are the test again: `sync_rollout`
+is one pass of a simplified Argo Rollouts controller, `flagger_step` sets what Flagger reports.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import json
 import uuid
@@ -27,72 +36,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from fake_kubernetes_objects import (
+    NOW,
+    promoted,
+    template_hash,
+)
 
 from tests.fake_http import FakeHttpServer
 
 TOKEN = "k8s-sa-token-0123456789abcdef"
 SMP = "application/strategic-merge-patch+json"
-NOW = "2026-01-05T03:00:00Z"
+MERGE_PATCH = "application/merge-patch+json"
+ARGO = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts/{name}"
+FLAGGER = "/apis/flagger.app/v1beta1/namespaces/{ns}/canaries/{name}"
 MERGE_BY_NAME = frozenset({"containers", "initContainers", "env", "volumes", "volumeMounts"})
-
-
-def deployment(
-    name: str = "orders",
-    namespace: str = "shop",
-    *,
-    image: str = "registry.example.com/shop/orders:1.4.1",
-    replicas: int = 3,
-    labels: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """A Deployment as the API server returns it, fully rolled out at revision 1; its labels
-    (and selector) are ``app: <name>`` unless given."""
-    labels = labels or {"app": name}
-    return {
-        "kind": "Deployment",
-        "apiVersion": "apps/v1",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "uid": str(uuid.uuid4()),
-            "resourceVersion": "1000",
-            "generation": 1,
-            "creationTimestamp": "2026-01-01T00:00:00Z",
-            "labels": labels,
-            "annotations": {"deployment.kubernetes.io/revision": "1"},
-        },
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": image,
-                            "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                            "resources": {},
-                            "terminationMessagePath": "/dev/termination-log",
-                            "terminationMessagePolicy": "File",
-                            "imagePullPolicy": "IfNotPresent",
-                        },
-                        {"name": "envoy", "image": "envoyproxy/envoy:v1.31.0"},
-                    ],
-                    "restartPolicy": "Always",
-                    "terminationGracePeriodSeconds": 30,
-                    "dnsPolicy": "ClusterFirst",
-                    "schedulerName": "default-scheduler",
-                },
-            },
-            "strategy": {
-                "type": "RollingUpdate",
-                "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
-            },
-            "revisionHistoryLimit": 10,
-            "progressDeadlineSeconds": 600,
-        },
-        "status": {},
-    }
 
 
 @dataclass
@@ -109,6 +66,8 @@ class FakeKubernetes(FakeHttpServer):
     deployments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     replicasets: list[dict[str, Any]] = field(default_factory=list)
     pods: dict[tuple[str, str], Pods] = field(default_factory=dict)
+    rollouts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    canaries: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     token: str = TOKEN
     forbidden: set[str] = field(default_factory=set)
     """Verbs (``get``, ``patch``, ``list``) the service account may not use."""
@@ -123,6 +82,10 @@ class FakeKubernetes(FakeHttpServer):
         app.router.add_get(path, self._get)
         app.router.add_patch(path, self._patch)
         app.router.add_get("/apis/apps/v1/namespaces/{ns}/replicasets", self._list_sets)
+        app.router.add_get(ARGO, self._get_rollout)
+        app.router.add_patch(ARGO, self._patch_rollout)
+        app.router.add_patch(ARGO + "/status", self._patch_rollout)
+        app.router.add_get(FLAGGER, self._get_canary)
 
     @property
     def url(self) -> str:
@@ -187,6 +150,58 @@ class FakeKubernetes(FakeHttpServer):
             f'ReplicaSet "{rs}" has timed out progressing.',
         )
 
+    # --- the Argo Rollouts controller and Flagger, driven by the test ---
+
+    def sync_rollout(self, namespace: str, name: str) -> None:
+        """One pass of the Argo Rollouts controller, to where it would settle: a new pod template
+        starts the steps over (clearing abort, promoteFull and pauses); the steps run up to the
+        next pause; promoteFull or the end of the steps makes the template stable; an abort
+        sends the traffic back to the stable ReplicaSet."""
+        body = self.rollouts[(namespace, name)]
+        spec, status = body["spec"], body["status"]
+        steps, pod_hash = spec["strategy"]["canary"]["steps"], template_hash(spec["template"])
+        status["observedGeneration"] = str(body["metadata"]["generation"])
+        if status["currentPodHash"] != pod_hash:
+            for key in ("abort", "promoteFull", "pauseConditions", "conditions"):
+                status.pop(key, None)
+            stable = pod_hash == status["stableRS"]
+            status.update(currentPodHash=pod_hash, currentStepIndex=len(steps) if stable else 0)
+        index = status["currentStepIndex"]
+        if status.get("abort"):
+            message = f"Rollout aborted update to revision {body['metadata']['generation']}"
+            status.update(phase="Degraded", message=f"RolloutAborted: {message}")
+            status.update(currentStepIndex=0, updatedReplicas=0)
+            status["conditions"] = [{"type": "Progressing", "reason": "RolloutAborted"}]
+            return
+        if spec.get("paused") and not status.get("promoteFull"):
+            status.update(phase="Paused", message="manually paused")
+            return
+        while index < len(steps) and "setWeight" in steps[index]:
+            index += 1
+        if status.pop("promoteFull", False) or index >= len(steps):
+            status.update(
+                phase="Healthy", message="", stableRS=pod_hash, currentStepIndex=len(steps)
+            )
+            status.pop("pauseConditions", None)
+            status["updatedReplicas"] = spec["replicas"]
+            return
+        reason = {"reason": "CanaryPauseStep", "startTime": NOW}
+        status.update(phase="Paused", message="CanaryPauseStep", currentStepIndex=index)
+        status.update(pauseConditions=[reason], updatedReplicas=1)
+
+    def flagger_step(
+        self, namespace: str, name: str, phase: str, *, weight: int = 0, message: str = ""
+    ) -> None:
+        """What Flagger reports after a pass: it has taken on its target's pod template (its
+        hash in ``status.lastAppliedSpec``) and is at `phase`, `weight`, saying `message`."""
+        canary = self.canaries[(namespace, name)]
+        target = self.deployments[(namespace, canary["spec"]["targetRef"]["name"])]
+        status = canary["status"]
+        status.update(phase=phase, canaryWeight=weight, lastTransitionTime=NOW)
+        status["lastAppliedSpec"] = template_hash(target["spec"]["template"])
+        if message:
+            status["conditions"] = [promoted("False", phase, message)]
+
     # --- handlers ---
 
     async def _get(self, request: web.Request) -> web.Response:
@@ -235,6 +250,58 @@ class FakeKubernetes(FakeHttpServer):
                 self._roll(ns, name)
         return web.json_response(merged)
 
+    async def _get_rollout(self, request: web.Request) -> web.Response:
+        return await self._get_object(request, self.rollouts, "rollouts", "argoproj.io")
+
+    async def _get_canary(self, request: web.Request) -> web.Response:
+        return await self._get_object(request, self.canaries, "canaries", "flagger.app")
+
+    async def _get_object(
+        self, request: web.Request, store: dict[tuple[str, str], Any], resource: str, group: str
+    ) -> web.Response:
+        problem = await self._check(request, "get", resource, group)
+        if problem is not None:
+            return problem
+        key = (request.match_info["ns"], request.match_info["name"])
+        if key not in store:
+            return _not_found(key[1], f"{resource}.{group}")
+        return web.json_response(store[key])
+
+    async def _patch_rollout(self, request: web.Request) -> web.Response:
+        """A JSON merge patch of a Rollout, or of its status (the path ends in ``/status``)."""
+        problem = await self._check(request, "patch", "rollouts", "argoproj.io")
+        if problem is not None:
+            return problem
+        key = (request.match_info["ns"], request.match_info["name"])
+        if request.content_type != MERGE_PATCH:
+            return _status(415, "UnsupportedMediaType", f"accepted media types: {MERGE_PATCH}")
+        dry_run = request.query.get("dryRun")
+        if dry_run not in (None, "All"):
+            return _status(400, "BadRequest", f"Invalid dry run value: {dry_run}")
+        if key not in self.rollouts:
+            return _not_found(key[1], "rollouts.argoproj.io")
+        patch, current = json.loads(await request.text()), self.rollouts[key]
+        version = patch.get("metadata", {}).get("resourceVersion")
+        if version is not None and version != current["metadata"]["resourceVersion"]:
+            return _status(
+                409,
+                "Conflict",
+                f'Operation cannot be fulfilled on rollouts.argoproj.io "{key[1]}": the object '
+                "has been modified; please apply your changes to the latest version and try again",
+            )
+        merged = copy.deepcopy(current)
+        if request.path.endswith("/status"):
+            _merge_patch(merged["status"], patch.get("status", {}))
+        else:
+            _merge_patch(merged, {k: v for k, v in patch.items() if k != "status"})
+        if merged["spec"] != current["spec"]:
+            merged["metadata"]["generation"] += 1
+        merged["metadata"]["resourceVersion"] = str(next(self._versions))
+        self.patches.append((patch, dry_run))
+        if dry_run is None:
+            self.rollouts[key] = merged
+        return web.json_response(merged)
+
     async def _list_sets(self, request: web.Request) -> web.Response:
         problem = await self._check(request, "list", "replicasets")
         if problem is not None:
@@ -257,7 +324,9 @@ class FakeKubernetes(FakeHttpServer):
             }
         )
 
-    async def _check(self, request: web.Request, verb: str, resource: str) -> web.Response | None:
+    async def _check(
+        self, request: web.Request, verb: str, resource: str, group: str = "apps"
+    ) -> web.Response | None:
         self.calls.append(f"{request.method} {request.path}")
         if f"{verb} {resource}" in self.held:  # e.g. "get deployments"
             await self.held[f"{verb} {resource}"].wait()
@@ -268,8 +337,9 @@ class FakeKubernetes(FakeHttpServer):
             return _status(
                 403,
                 "Forbidden",
-                f'{resource}.apps is forbidden: User "system:serviceaccount:tocsin:deployer" '
-                f'cannot {verb} resource "{resource}" in API group "apps" in the namespace "{ns}"',
+                f'{resource}.{group} is forbidden: User "system:serviceaccount:tocsin:deployer" '
+                f'cannot {verb} resource "{resource}" in API group "{group}" in the namespace '
+                f'"{ns}"',
             )
         if self.failures:
             code, retry_after = self.failures.pop(0)
@@ -295,8 +365,7 @@ class FakeKubernetes(FakeHttpServer):
 
     def _new_replicaset(self, body: dict[str, Any], revision: int) -> None:
         meta, spec = body["metadata"], body["spec"]
-        digest = hashlib.sha256(json.dumps(spec["template"], sort_keys=True).encode()).hexdigest()
-        pod_hash = digest[:10]
+        pod_hash = template_hash(spec["template"])
         labels = {**spec["selector"]["matchLabels"], "pod-template-hash": pod_hash}
         template = copy.deepcopy(spec["template"])
         template["metadata"]["labels"] = {**template["metadata"].get("labels", {}), **labels}
@@ -426,6 +495,17 @@ def _merge(target: dict[str, Any], patch: dict[str, Any]) -> None:
             target[key] = copy.deepcopy(value)
 
 
+def _merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> None:
+    """A JSON merge patch (RFC 7386): maps merge, null deletes, anything else replaces."""
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_patch(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
 def _invalid(body: dict[str, Any]) -> str:
     for i, container in enumerate(body["spec"]["template"]["spec"].get("containers", [])):
         image = container.get("image", "")
@@ -434,8 +514,8 @@ def _invalid(body: dict[str, Any]) -> str:
     return ""
 
 
-def _not_found(name: str) -> web.Response:
-    return _status(404, "NotFound", f'deployments.apps "{name}" not found')
+def _not_found(name: str, resource: str = "deployments.apps") -> web.Response:
+    return _status(404, "NotFound", f'{resource} "{name}" not found')
 
 
 def _status(

@@ -5,13 +5,15 @@ instance polling a run an earlier one started, and canary stages on a second Dep
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_kubernetes import SMP, TOKEN, FakeKubernetes, deployment
+from fake_kubernetes import SMP, TOKEN, FakeKubernetes
+from fake_kubernetes_objects import deployment
+from kubernetes_support import Make, backends, run_request
 
 from adapters.deploy import kubernetes
 from adapters.deploy.kubernetes import KubernetesBackend
@@ -27,21 +29,10 @@ TARGET = {
 }
 CANARY_TARGET = {**TARGET, "canary_deployment": "orders-canary"}
 IMAGE = "registry.example.com/shop/orders"
-Make = Callable[..., KubernetesBackend]
 
 
 def request(**changes: Any) -> DeployRequest:
-    base: dict[str, Any] = {
-        "run_id": "run-42",
-        "action": "deploy",
-        "service": "orders",
-        "environment": "prod",
-        "version": "1.4.2",
-        "previous": "1.4.1",
-        "target": TARGET,
-        "requested_by": "alice",
-    }
-    return DeployRequest(**{**base, **changes})
+    return run_request(TARGET, **changes)
 
 
 @pytest.fixture
@@ -68,17 +59,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def make(api: FakeKubernetes, clock: FakeClock) -> AsyncIterator[Make]:
-    made: list[KubernetesBackend] = []
-
-    def build(**settings: Any) -> KubernetesBackend:
-        raw = {"api_url": api.url, "token": TOKEN, **settings}
-        backend = kubernetes.create("k8s-prod", raw, clock=clock)
-        made.append(backend)
-        return backend
-
-    yield build
-    for backend in made:
-        await backend.aclose()
+    async with backends(api, clock) as build:
+        yield build
 
 
 async def test_deploy_patches_the_image_and_follows_the_rollout(
@@ -564,3 +546,24 @@ def test_the_canary_deployment_setting_is_checked() -> None:
         "canary_deployment: String should match pattern "
         "'^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'"
     ]
+
+
+def test_the_workload_settings_are_checked() -> None:
+    assert kubernetes.validate_target({**TARGET, "workload": "rollout"}) == []
+    flagger = {**TARGET, "workload": "flagger", "flagger_canary": "orders-analysis"}
+    assert kubernetes.validate_target(flagger) == []
+    assert kubernetes.validate_target({**TARGET, "workload": "statefulset"}) == [
+        "workload: Input should be 'deployment', 'rollout' or 'flagger'"
+    ]
+    only_deployments = (
+        "canary_deployment: only with workload deployment (a Rollout or a Flagger Canary runs "
+        "its own canary)"
+    )
+    for workload in ("rollout", "flagger"):
+        assert kubernetes.validate_target({**CANARY_TARGET, "workload": workload}) == [
+            only_deployments
+        ]
+    for workload in ("deployment", "rollout"):
+        assert kubernetes.validate_target({**flagger, "workload": workload}) == [
+            "flagger_canary: only with workload flagger"
+        ]

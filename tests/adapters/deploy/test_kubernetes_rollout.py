@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fake_kubernetes import deployment
+from fake_kubernetes_objects import deployment
 from kubernetes.client import V1Deployment
 
 from adapters.deploy.kubernetes_rollout import PAUSED_BY, RUN_ID, Watch, assess
