@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
@@ -22,6 +23,8 @@ class MemoryBackend:
     cancelled: list[str] = field(default_factory=list)
     gone: set[str] = field(default_factory=set)
     """Versions whose artifact no longer exists."""
+    check_hangs: bool = False
+    """`artifact_exists` never answers (a registry that does not respond)."""
     fail_start: list[Exception] = field(default_factory=list)
 
     async def start(self, request: DeployRequest) -> RunRef:
@@ -42,6 +45,8 @@ class MemoryBackend:
         self.phases[ref.id] = Phase.CANCELLED
 
     async def artifact_exists(self, request: DeployRequest) -> bool | None:
+        if self.check_hangs:
+            await asyncio.Event().wait()
         return request.version not in self.gone
 
     def finish(self, run_id: str, phase: Phase = Phase.SUCCEEDED) -> None:

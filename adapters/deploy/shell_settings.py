@@ -64,7 +64,8 @@ class ShellSettings(_Frozen):
     check_command: tuple[str, ...] | None = None
     """Asked ``--service S --environment E --version V`` whether an artifact exists: exit 0
     yes, 1 no, anything else cannot tell."""
-    check_timeout: Duration = timedelta(seconds=60)
+    check_timeout: Duration = timedelta(seconds=5)
+    """A slower check cannot tell (Tocsin waits 5s at most for any backend's check)."""
 
     @field_validator("command", "check_command", mode="before")
     @classmethod

@@ -3,11 +3,13 @@ cancelling. Each runs inside the caller's transaction and queues an update of th
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -32,7 +34,7 @@ from bot.deploys.ops import (
     op_hash,
     target_for,
 )
-from bot.errors import PermissionDenied, UserError
+from bot.errors import DeliveryError, PermissionDenied, UserError
 from bot.oncall import on_call
 from bot.oncall.store import active_overrides
 from bot.outbox.enqueue import Outbox
@@ -68,11 +70,19 @@ class Ask:
     """What runs now, when the ledger's latest run is not it (a canary's promotion)."""
 
 
+log = structlog.get_logger(__name__)
+
+
 def run_ref(run_id: int) -> str:
     return f"run:{run_id}"
 
 
 class Requests:
+    artifact_wait = 5.0
+    """Seconds an artifact check may take. It runs inside the request's transaction, so a slow
+    registry or check script answers "cannot tell" rather than hold the database (on SQLite,
+    every other writer)."""
+
     def __init__(
         self,
         settings: Settings,
@@ -229,7 +239,16 @@ class Requests:
             previous="",
             target=target,
         )
-        return await found.artifact_exists(request)
+        try:
+            return await asyncio.wait_for(found.artifact_exists(request), self.artifact_wait)
+        except (TimeoutError, DeliveryError) as exc:
+            log.warning(
+                "artifact check gave no answer",
+                backend=backend,
+                version=version,
+                error=str(exc) or type(exc).__name__,
+            )
+            return None
 
     async def load(self, conn: AsyncConnection, run_id: int) -> Any:
         stmt = self.db.for_update(select(runs).where(runs.c.id == run_id))

@@ -263,7 +263,10 @@ async def test_rollback_command_defaults_to_last_verified_and_refuses_unverified
     gone = await say(app, "U-BOB", "/rollback orders staging to=v1")
     assert not gone.ok and "v1" in gone.text
     mem.gone.clear()
+    mem.check_hangs = True  # a registry that never answers cannot hold the request
+    app.services.deploys.requests.artifact_wait = 0.05
     number = await ask(app, "U-BOB", "/rollback orders staging")
+    mem.check_hangs = False
     row = await run_row(app, number)
     assert (row.action, row.previous, row.version) == ("rollback", "v2", "v1")
     history = await say(app, "U-CAROL", "/history orders staging")
