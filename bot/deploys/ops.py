@@ -47,7 +47,7 @@ def deploy_stage(
 ) -> Stage:
     """The stage of a new deploy: a canary when the service's gate in `environment` has one.
     The weight parameter in `params` picks another weight for this deploy, 0 none at all.
-    Raises ValueError for a weight that is not 0–99."""
+    Raises ValueError(parameter, value) for a weight that is not 0–99."""
     spec = settings.services.get(service)
     gate = (spec.gate.get(environment) or spec.gate.get("*")) if spec else None
     if gate is None or gate.canary is None:
@@ -57,7 +57,7 @@ def deploy_stage(
     if given is None:
         return Stage(CANARY, canary.weight, canary.weight_param)
     if not given.isdigit() or not 0 <= int(given) <= 99:
-        raise ValueError(given)
+        raise ValueError(canary.weight_param, given)
     weight = int(given)
     return Stage(CANARY, weight, canary.weight_param) if weight else Stage()
 

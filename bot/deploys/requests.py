@@ -213,10 +213,8 @@ class Requests:
         try:
             return deploy_stage(self.settings, ask.service, ask.environment, ask.params)
         except ValueError as exc:
-            gate = self.settings.services[ask.service].gate
-            canary = (gate.get(ask.environment) or gate["*"]).canary
-            name = canary.weight_param if canary else "canary_weight"
-            raise UserError("deploy.bad_canary_weight", name=name, value=str(exc)) from None
+            name, value = exc.args
+            raise UserError("deploy.bad_canary_weight", name=name, value=value) from None
 
     async def _first_available(self, ask: Ask, backend: str, verified: list[str]) -> str:
         """The newest verified version whose artifact the backend does not say is gone."""

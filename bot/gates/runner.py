@@ -290,17 +290,8 @@ class GateRunner:
             select(gate_runs).where(gate_runs.c.run_id == run_id).order_by(gate_runs.c.id.desc())
         )
         row = (await conn.execute(stmt.limit(1))).first()
-        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).first()
-        if (
-            run is None
-            or row is None
-            or not is_canary(run)
-            or row.state
-            not in (
-                PASSED,
-                INCONCLUSIVE,
-            )
-        ):
+        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).one()
+        if row is None or row.state not in (PASSED, INCONCLUSIVE) or not is_canary(run):
             raise UserError("gate.nothing_to_promote", id=run_id, why="")
         return await self._promote(conn, row, run, who, now, row.note)
 
@@ -354,12 +345,16 @@ class GateRunner:
     async def rolled_back(
         self, conn: AsyncConnection, run_id: int, rollback_id: int, now: datetime
     ) -> None:
-        """Someone rolled the run back by hand: its gate says so."""
+        """Someone rolled the run back by hand: its gate says so (a release that passed keeps
+        its verdict; a canary that passed is taken away unpromoted)."""
+        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).one()
+        kept = [PROMOTED] if is_canary(run) else [PASSED, PROMOTED]
         await conn.execute(
             update(gate_runs)
-            .where(and_(gate_runs.c.run_id == run_id, gate_runs.c.state.not_in([PASSED, PROMOTED])))
+            .where(and_(gate_runs.c.run_id == run_id, gate_runs.c.state.not_in(kept)))
             .values(state=ROLLED_BACK, due_at=None, decided_at=now, rollback_run_id=rollback_id)
         )
+        await self.requests.refresh(conn, run, now)
 
     async def view(self, conn: AsyncConnection, run_id: int) -> tuple[Any | None, list[str]]:
         """The run's latest gate and one line per metric, for its card."""

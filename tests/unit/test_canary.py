@@ -195,6 +195,22 @@ async def test_a_manual_promotion_waits_for_the_promote_button(
     assert (await gates_of(app, canary))[0].state == "promoted"
 
 
+async def test_a_passed_canary_taken_away_by_hand_is_no_longer_offered_for_promotion(
+    db: Database, clock: FakeClock, chat: RecordingPlatform
+) -> None:
+    app, mem, _ = await with_v1(db, clock, chat, canary={**CANARY, "promote": "manual"})
+    canary = await ship(app, mem, clock, "v2 staging")
+    await measure(app, clock, 3)
+    assert (await press(app, "U-BOB", ActionKind.ROLLBACK, canary)).ok
+    removal = await run_row(app, await latest_run(app))
+    assert (removal.stage, removal.parent_id) == ("canary", canary)
+    assert (await gates_of(app, canary))[0].state == "rolled_back"
+    await app.engine.tick()
+    assert card_of(chat, canary).buttons == ()
+    refused = await press(app, "U-BOB", ActionKind.PROMOTE, canary)
+    assert not refused.ok and await latest_run(app) == removal.id
+
+
 async def test_a_canary_that_cannot_be_judged_is_promoted_or_taken_away_by_hand(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
