@@ -171,7 +171,10 @@ def get_values(name: str, namespace: str, flags: dict[str, list[str]]) -> None:
 
 
 def begin(key: str, record: dict[str, Any], flags: dict[str, list[str]]) -> int:
-    """Record the pending revision; the new revision's number."""
+    """Record the pending revision; the new revision's number. SIGTERM waits until
+    `wait_while_held` has its handler in place (helm listens for it from its start), so a stop
+    that comes right after the record still marks the revision failed."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     with locked() as state:
         revisions = state["releases"].setdefault(key, [])
         if revisions and revisions[-1]["status"].startswith("pending-"):
@@ -210,6 +213,7 @@ def wait_while_held(key: str, revision: int, name: str) -> None:
 
     ignore = read().get("ignore_term", False)
     signal.signal(signal.SIGTERM, signal.SIG_IGN if ignore else cancelled)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     for _ in range(1500):  # at most about 30 s
         if not read().get("hang"):
             return
