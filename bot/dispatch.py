@@ -27,10 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.audit import AuditEntry, append
 from bot.authz import Person
-from bot.errors import CommandError, PermissionDenied, UserError
+from bot.errors import CommandError, PermissionDenied
 from bot.escalation.pages import was_paged
 from bot.grammar import GrammarError, parse, split_command
-from bot.i18n import t
+from bot.i18n import t, word
 from bot.incidents.status import Status, parse_card_ref
 from bot.model import ActionKind, CardActionRequest, CommandRequest, Reply, Sender
 from bot.prefs import chat_scope, get_language, user_scope
@@ -183,7 +183,7 @@ class Dispatcher:
                 await self._audit(
                     conn, sender, person, kind, target, "failed", {"error": exc.message[:500]}
                 )
-                return Reply(_word(exc, lang), private=True, ok=False)
+                return Reply(word(exc, lang), private=True, ok=False)
             ref = secrets.token_hex(4)
             log.exception("request failed", ref=ref, kind=kind, target=target, exc_info=exc)
             await self._audit(
@@ -287,12 +287,6 @@ class Dispatcher:
         return Reply(text.strip())
 
 
-def _word(exc: CommandError, lang: str) -> str:
-    if isinstance(exc, UserError):
-        return t(exc.text_key, lang, **exc.text_params)
-    return exc.message
-
-
 def _denial(person: Person, permission: str, service: str, environment: str, lang: str) -> Reply:
     if service in ("*", "") and environment in ("*", ""):
         scope = t("auth.scope_any", lang)
@@ -302,4 +296,4 @@ def _denial(person: Person, permission: str, service: str, environment: str, lan
     error = PermissionDenied(
         "auth.denied", action=t(f"action.{permission}", lang), scope=scope, roles=roles
     )
-    return Reply(_word(error, lang), private=True, ok=False)
+    return Reply(word(error, lang), private=True, ok=False)

@@ -46,36 +46,21 @@ async def _scope(ctx: Context, cmd: ParsedCommand) -> Scope:
 
 
 async def _deploy(ctx: Context, cmd: ParsedCommand) -> Reply:
-    service = cmd.args["service"]
-    env, params = _split(ctx, service, cmd.args.get("rest") or "")
-    ask = Ask(
-        "deploy",
-        service,
-        env,
-        cmd.args["version"],
-        params,
-        "dry-run" in cmd.flags,
-        ctx.person.id,
-        [str(ctx.chat)],
-    )
-    row = await ctx.services.runs.requests.ask(ctx.conn, ask, ctx.now)
-    return Reply(describe(row, ctx.lang))
+    return await _ask(ctx, cmd, "deploy")
 
 
 async def _rollback(ctx: Context, cmd: ParsedCommand) -> Reply:
+    return await _ask(ctx, cmd, "rollback")
+
+
+async def _ask(ctx: Context, cmd: ParsedCommand, action: str) -> Reply:
+    """Record the deploy (its version an argument) or rollback (``to=<version>``, or the last
+    verified one) that the command asks for; its card asks the requester to confirm."""
     service = cmd.args["service"]
     env, params = _split(ctx, service, cmd.args.get("rest") or "")
-    version = params.pop("to", "")
-    ask = Ask(
-        "rollback",
-        service,
-        env,
-        version,
-        params,
-        "dry-run" in cmd.flags,
-        ctx.person.id,
-        [str(ctx.chat)],
-    )
+    version = cmd.args["version"] if action == "deploy" else params.pop("to", "")
+    dry_run = "dry-run" in cmd.flags
+    ask = Ask(action, service, env, version, params, dry_run, ctx.person.id, [str(ctx.chat)])
     row = await ctx.services.runs.requests.ask(ctx.conn, ask, ctx.now)
     return Reply(describe(row, ctx.lang))
 

@@ -25,6 +25,8 @@ class MemoryBackend:
     """Versions whose artifact no longer exists."""
     check_hangs: bool = False
     """`artifact_exists` never answers (a registry that does not respond)."""
+    check_error: Exception | None = None
+    """`artifact_exists` raises this (a registry that fails)."""
     fail_start: list[Exception] = field(default_factory=list)
 
     async def start(self, request: DeployRequest) -> RunRef:
@@ -47,6 +49,8 @@ class MemoryBackend:
     async def artifact_exists(self, request: DeployRequest) -> bool | None:
         if self.check_hangs:
             await asyncio.Event().wait()
+        if self.check_error is not None:
+            raise self.check_error
         return request.version not in self.gone
 
     def finish(self, run_id: str, phase: Phase = Phase.SUCCEEDED) -> None:

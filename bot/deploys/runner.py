@@ -234,19 +234,9 @@ class Runner:
     # -- poll -------------------------------------------------------------------------------
 
     async def _poll(self, now: datetime) -> int:
-        stmt = self.db.for_update(
-            select(runs)
-            .where(and_(runs.c.state.in_([RUNNING, CANCELLING]), runs.c.due_at <= now))
-            .order_by(runs.c.due_at)
-            .limit(BATCH),
-            skip_locked=True,
-        )
-        async with self.db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-            for row in rows:
-                await conn.execute(
-                    update(runs).where(runs.c.id == row.id).values(due_at=now + LEASE)
-                )
+        due = and_(runs.c.state.in_([RUNNING, CANCELLING]), runs.c.due_at <= now)
+        stmt = select(runs).where(due).order_by(runs.c.due_at).limit(BATCH)
+        rows = await self.db.claim(runs, stmt, due_at=now + LEASE)
         await asyncio.gather(*(asyncio.shield(self._check(r, now + LEASE)) for r in rows))
         return len(rows)
 

@@ -15,7 +15,7 @@ from bot.deploys.requests import Ask, Requests
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.gates.drills import Drills
 from bot.gates.runner import PROMOTED, ROLLED_BACK, GateRunner, latest_gate
-from bot.i18n import t
+from bot.i18n import t, word
 from bot.model import ActionKind, Card, Reply
 from bot.ports import RollbackTicket
 from bot.settings import Settings
@@ -75,8 +75,7 @@ class Deploys:
         try:
             row = await self.requests.ask(conn, ask, now)
         except CommandError as exc:
-            text = t(exc.text_key, "en", **exc.text_params) if isinstance(exc, UserError) else ""
-            return RollbackTicket(False, text or exc.message)
+            return RollbackTicket(False, word(exc, "en"))
         return RollbackTicket(
             True, f"run #{row.id}: {row.previous or '?'} → {row.version}", run_id=str(row.id)
         )

@@ -77,22 +77,13 @@ class PageSender:
             and_(pages.c.status == "pending", pages.c.next_attempt_at <= now),
             and_(pages.c.status == "sending", pages.c.claimed_until <= now),
         )
-        stmt = self.db.for_update(
+        stmt = (
             select(pages)
             .where(and_(due, pages.c.channel.in_(list(self.notifiers))))
             .order_by(pages.c.next_attempt_at)
-            .limit(BATCH),
-            skip_locked=True,
+            .limit(BATCH)
         )
-        async with self.db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-            if rows:
-                await conn.execute(
-                    update(pages)
-                    .where(pages.c.id.in_([r.id for r in rows]))
-                    .values(status="sending", claimed_until=now + LEASE)
-                )
-        return list(rows)
+        return await self.db.claim(pages, stmt, status="sending", claimed_until=now + LEASE)
 
     async def _handle(self, row: Any, lease: datetime) -> None:
         now = self.clock.now()

@@ -23,7 +23,7 @@ from bot.deploys.canary import is_canary, promotion_ask, rollback_ask
 from bot.deploys.requests import Requests
 from bot.errors import CommandError, DeliveryError, UserError
 from bot.gates.analysis import Measurement, gate_verdict, judge, next_due, summary
-from bot.i18n import t
+from bot.i18n import word
 from bot.metrics_port import MetricsSource
 from bot.settings import Settings
 from bot.settings.gates import Gate, GateMetric, expand
@@ -83,20 +83,10 @@ class GateRunner:
         holds the database (nor, on SQLite, every other writer)."""
         now = self.clock.now()
         lease = now + LEASE
-        stmt = self.db.for_update(
-            select(gate_runs)
-            .where(and_(gate_runs.c.state.in_([MEASURING, COUNTDOWN]), gate_runs.c.due_at <= now))
-            .limit(BATCH),
-            skip_locked=True,
+        due = and_(gate_runs.c.state.in_([MEASURING, COUNTDOWN]), gate_runs.c.due_at <= now)
+        rows = await self.db.claim(
+            gate_runs, select(gate_runs).where(due).limit(BATCH), due_at=lease
         )
-        async with self.db.begin() as conn:
-            rows = (await conn.execute(stmt)).all()
-            if rows:
-                await conn.execute(
-                    update(gate_runs)
-                    .where(gate_runs.c.id.in_([r.id for r in rows]))
-                    .values(due_at=lease)
-                )
         for row in rows:
             if row.state == COUNTDOWN:
                 async with self.db.begin() as conn:
@@ -258,18 +248,7 @@ class GateRunner:
         except CommandError as exc:
             await self._decide(conn, row, now, FAILED, f"{why} — no rollback: {said(exc)}")
             return
-        await conn.execute(
-            update(gate_runs)
-            .where(gate_runs.c.id == row.id)
-            .values(
-                state=ROLLED_BACK,
-                due_at=None,
-                decided_at=now,
-                note=why,
-                rollback_run_id=rollback.id,
-            )
-        )
-        await self._refresh(conn, row.run_id, now)
+        await self._decide(conn, row, now, ROLLED_BACK, why, rollback_run_id=rollback.id)
 
     async def _canary_passed(
         self, conn: AsyncConnection, row: Any, run: Any, gate: Gate, now: datetime, note: str
@@ -304,18 +283,7 @@ class GateRunner:
                 "gate.nothing_to_promote", id=run.id, why=f": run #{newer.id} came since"
             )
         promotion = await self.requests.ask(conn, promotion_ask(self.settings, run, who), now)
-        await conn.execute(
-            update(gate_runs)
-            .where(gate_runs.c.id == row.id)
-            .values(
-                state=PROMOTED,
-                due_at=None,
-                decided_at=now,
-                note=note[:2000],
-                promote_run_id=promotion.id,
-            )
-        )
-        await self._refresh(conn, run.id, now)
+        await self._decide(conn, row, now, PROMOTED, note, promote_run_id=promotion.id)
         return promotion
 
     async def hold(self, conn: AsyncConnection, run_id: int, who: str, now: datetime) -> bool:
@@ -329,12 +297,13 @@ class GateRunner:
         return bool(result.rowcount)
 
     async def _decide(
-        self, conn: AsyncConnection, row: Any, now: datetime, state: str, note: str
+        self, conn: AsyncConnection, row: Any, now: datetime, state: str, note: str, **also: Any
     ) -> None:
+        """The gate's verdict (`also`: the run it led to), shown on the run's card."""
         await conn.execute(
             update(gate_runs)
             .where(gate_runs.c.id == row.id)
-            .values(state=state, due_at=None, decided_at=now, note=note[:2000])
+            .values(state=state, due_at=None, decided_at=now, note=note[:2000], **also)
         )
         await self._refresh(conn, row.run_id, now)
 
@@ -371,9 +340,7 @@ class GateRunner:
 
 def said(exc: CommandError) -> str:
     """An error as a gate's note (in English, like the measurements) says it."""
-    if isinstance(exc, UserError):
-        return t(exc.text_key, "en", **exc.text_params).rstrip(".")
-    return exc.message
+    return word(exc, "en").rstrip(".")
 
 
 async def auto_rollback_guard(

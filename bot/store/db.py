@@ -95,6 +95,17 @@ class Database:
         """A dialect-specific INSERT that supports ``on_conflict_do_nothing/update``."""
         return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
 
+    async def claim(self, table: Table, stmt: Any, **lease: Any) -> list[Any]:
+        """Take the rows `stmt` selects from `table` for this replica: lock them, skipping those
+        another replica holds, set `lease` on them (a lease's end, a status) and commit, so the
+        slow work that follows runs outside any transaction. Returns the rows as they were."""
+        async with self.begin() as conn:
+            rows = list((await conn.execute(self.for_update(stmt, skip_locked=True))).all())
+            if rows:
+                ids = [row.id for row in rows]
+                await conn.execute(table.update().where(table.c.id.in_(ids)).values(**lease))
+        return rows
+
     def for_update(self, stmt: Any, *, skip_locked: bool = False) -> Any:
         """Row locks on PostgreSQL; SQLite serialises writers itself."""
         if self.is_sqlite:

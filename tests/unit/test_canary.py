@@ -20,7 +20,7 @@ from bot.store.tables import gate_runs, rca_drafts, runs
 from tests.support import RecordingPlatform, firing, make_settings
 from tests.unit.test_deploys import deploy_config, press, run_row
 from tests.unit.test_dispatch import say
-from tests.unit.test_gates_flow import ERRORS, TRAFFIC, gate, measure, wire
+from tests.unit.test_gates_flow import ERRORS, TRAFFIC, gate, healthy, measure, wire
 
 CANARY = {"weight": 20}
 
@@ -78,10 +78,7 @@ async def with_v1(
 ) -> tuple[Tocsin, MemoryBackend, MemoryMetrics]:
     """orders with a canary in its staging gate, healthy numbers, and v1 running there,
     verified."""
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
-    app = wire(db, clock, chat, mem, metrics, **{"canary": CANARY, **options})
+    app, mem, metrics = await healthy(db, clock, chat, **{"canary": CANARY, **options})
     await stable_v1(app, mem, clock)
     return app, mem, metrics
 

@@ -15,6 +15,7 @@ from adapters.deploy.memory import MemoryBackend
 from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
 from bot.deploy_port import Phase
+from bot.errors import RetryableDelivery
 from bot.model import ActionKind, CardActionRequest, Reply, Sender
 from bot.store.db import Database
 from bot.store.tables import runs
@@ -269,6 +270,11 @@ async def test_rollback_command_defaults_to_last_verified_and_refuses_unverified
     mem.check_hangs = False
     row = await run_row(app, number)
     assert (row.action, row.previous, row.version) == ("rollback", "v2", "v1")
+    await press(app, "U-BOB", ActionKind.CANCEL, number)
+    mem.check_error = RetryableDelivery("registry: HTTP 503")  # nor one that fails: cannot tell
+    again = await run_row(app, await ask(app, "U-BOB", "/rollback orders staging to=v1"))
+    assert (again.action, again.version, again.state) == ("rollback", "v1", "awaiting_confirmation")
+    mem.check_error = None
     history = await say(app, "U-CAROL", "/history orders staging")
     assert "rollback v2 → v1" in history.text and "deploy v1 → v2" in history.text
     status = await say(app, "U-CAROL", "/status orders")

@@ -71,6 +71,17 @@ def wire(
     return app
 
 
+async def healthy(
+    db: Database, clock: FakeClock, chat: RecordingPlatform, **options: Any
+) -> tuple[Tocsin, MemoryBackend, MemoryMetrics]:
+    """orders wired with its staging gate (`options`), a memory backend, and metrics saying
+    it is healthy: 1 % errors at 40 requests per second."""
+    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
+    metrics.set_value(ERRORS, 0.01)
+    metrics.set_value(TRAFFIC, 40)
+    return wire(db, clock, chat, mem, metrics, **options), mem, metrics
+
+
 async def ship(app: Tocsin, mem: MemoryBackend, clock: FakeClock, version: str) -> int:
     """Deploy `version` of orders to staging and let the backend finish it."""
     reply = await say(app, "U-BOB", f"/deploy orders {version} staging")
@@ -99,10 +110,7 @@ async def gate_of(app: Tocsin, run: int) -> Any:
 async def test_a_healthy_release_passes_its_gate_and_becomes_verified(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
-    app = wire(db, clock, chat, mem, metrics)
+    app, mem, _ = await healthy(db, clock, chat)
     number = await ship(app, mem, clock, "v2")
     row = await run_row(app, number)
     assert row.state == "succeeded" and not row.verified  # the gate decides
@@ -119,10 +127,7 @@ async def test_a_healthy_release_passes_its_gate_and_becomes_verified(
 async def test_auto_mode_rolls_back_to_the_last_verified_version(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
-    app = wire(db, clock, chat, mem, metrics)
+    app, mem, metrics = await healthy(db, clock, chat)
     good = await ship(app, mem, clock, "v1")
     await measure(app, clock, 3)
     assert (await run_row(app, good)).verified
@@ -149,10 +154,7 @@ async def test_auto_mode_rolls_back_to_the_last_verified_version(
 async def test_semi_mode_counts_down_and_hold_stops_the_rollback(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
-    app = wire(db, clock, chat, mem, metrics, mode="semi", countdown="5m")
+    app, mem, metrics = await healthy(db, clock, chat, mode="semi", countdown="5m")
     await ship(app, mem, clock, "v1")
     await measure(app, clock, 3)
     metrics.set_value(ERRORS, 0.3)
@@ -183,10 +185,7 @@ async def test_semi_mode_counts_down_and_hold_stops_the_rollback(
 async def test_manual_mode_and_the_loop_guards_never_roll_back_on_their_own(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
-    app = wire(db, clock, chat, mem, metrics, mode="manual")
+    app, mem, metrics = await healthy(db, clock, chat, mode="manual")
     await ship(app, mem, clock, "v1")
     await measure(app, clock, 3)
     metrics.set_value(ERRORS, 0.3)
@@ -241,10 +240,7 @@ async def test_no_data_or_too_little_traffic_is_inconclusive_never_a_pass(
 async def test_a_rollback_leaves_a_review_draft_with_the_measured_values(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
-    app = wire(db, clock, chat, mem, metrics)
+    app, mem, metrics = await healthy(db, clock, chat)
     await ship(app, mem, clock, "v1")
     await measure(app, clock, 3)
     metrics.set_value(ERRORS, 0.25)
@@ -268,10 +264,7 @@ async def test_a_rollback_leaves_a_review_draft_with_the_measured_values(
 async def test_a_p0_soon_after_a_deploy_proposes_or_performs_the_rollback_once(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
-    app = wire(db, clock, chat, mem, metrics, mode="auto")
+    app, mem, metrics = await healthy(db, clock, chat, mode="auto")
     await ship(app, mem, clock, "v1")
     await measure(app, clock, 3)
     fresh = await ship(app, mem, clock, "v2")
@@ -311,11 +304,8 @@ async def test_a_p0_soon_after_a_deploy_proposes_or_performs_the_rollback_once(
 async def test_a_rollback_drill_reports_detection_and_restore_or_pages_the_owner(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    mem, metrics = MemoryBackend("mem"), MemoryMetrics()
-    metrics.set_value(ERRORS, 0.01)
-    metrics.set_value(TRAFFIC, 40)
     drills = {"orders": {"environment": "staging", "version": "v9-bad"}}
-    app = wire(db, clock, chat, mem, metrics, owner="alice", drills=drills, mode="manual")
+    app, mem, metrics = await healthy(db, clock, chat, owner="alice", drills=drills, mode="manual")
     await ship(app, mem, clock, "v1")
     await measure(app, clock, 3)
 
