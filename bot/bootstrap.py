@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import structlog
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
@@ -65,6 +66,7 @@ from bot.web.actions import ActionLinks
 from bot.web.alerts import AlertEndpoint
 from bot.web.ops import ops_routes
 from bot.web.schedules import schedule_routes
+from bot.web.unavailable import DatabaseGuard
 from commands import all_commands
 
 log = structlog.get_logger(__name__)
@@ -137,6 +139,7 @@ def bootstrap(
     clock = clock or SystemClock()
     db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
     metrics = Metrics()
+    metrics.database_up.set_function(lambda: 0.0 if db.outage.down else 1.0)
     chat: dict[str, ChatPlatform] = dict(platforms or {})
     adapters = chat_adapters(settings, clock) if platforms is None else []
     for adapter in adapters:
@@ -240,7 +243,7 @@ def bootstrap(
         verify_source,
         ingest,
         metrics,
-        settings.server.max_body_bytes,
+        settings.server.max_alert_body_bytes,
         on_ingested=engine.wake,
     )
     routes: list[BaseRoute] = [
@@ -266,7 +269,10 @@ def bootstrap(
             console, hub, dispatcher, settings.console, settings.users, clock, fire
         )
         routes.append(Route("/", lambda _r: RedirectResponse("/console")))
-    tocsin.app = alerts_endpoint.in_front_of(Starlette(routes=routes, lifespan=tocsin.lifespan))
+    # inside Starlette's own error handling, so a database outage is a 503 and not a 500
+    guard = Middleware(DatabaseGuard, outage=db.outage, metrics=metrics)
+    app = Starlette(routes=routes, middleware=[guard], lifespan=tocsin.lifespan)
+    tocsin.app = alerts_endpoint.in_front_of(app)
     return tocsin
 
 

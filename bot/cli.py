@@ -46,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p = db_sub.add_parser(name, help=text)
         p.add_argument("--config", required=True)
+    prune = db_sub.add_parser(
+        "prune", help="delete what the retention settings let go (also done by the engine)"
+    )
+    prune.add_argument("--config", required=True)
+    prune.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted; delete nothing"
+    )
 
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_cmd", required=True)
@@ -114,6 +121,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _serve(load_settings(args.config), config_path=args.config)
     if args.cmd == "demo":
         return _demo(args)
+    if args.cmd == "db" and args.db_cmd == "prune":
+        return asyncio.run(_prune(load_settings(args.config), dry_run=args.dry_run))
     if args.cmd == "db":
         return asyncio.run(_db(args.db_cmd, load_settings(args.config)))
     if args.cmd == "audit":
@@ -226,6 +235,22 @@ async def _db(command: str, settings: Settings) -> int:
     return 0
 
 
+async def _prune(settings: Settings, *, dry_run: bool) -> int:
+    from bot.clock import SystemClock
+    from bot.retention import prune
+    from bot.store.db import Database
+    from bot.store.migrate import ensure_current
+
+    db = Database(settings.database.url)
+    try:
+        await ensure_current(db, auto_migrate=False)
+        report = await prune(db, settings, SystemClock().now(), dry_run=dry_run)
+    finally:
+        await db.dispose()
+    print("\n".join(report.lines()))
+    return 1 if report.problems else 0
+
+
 async def _audit(settings: Settings) -> int:
     from bot.audit.log import verify
     from bot.store.db import Database
@@ -236,7 +261,8 @@ async def _audit(settings: Settings) -> int:
     finally:
         await db.dispose()
     if result.ok:
-        print(f"audit log intact: {result.rows} rows")
+        pruned = f" (rows 1-{result.pruned_to} pruned)" if result.pruned_to else ""
+        print(f"audit log intact: {result.rows} rows{pruned}")
         return 0
     print(f"audit log TAMPERED after {result.rows} good rows: {result.problem}", file=sys.stderr)
     return 1

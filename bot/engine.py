@@ -25,7 +25,9 @@ from bot.gates.runner import GateRunner
 from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Tier
 from bot.outbox.worker import OutboxWorker
+from bot.retention import RetentionPass
 from bot.services import Services
+from bot.store.outage import classify
 from bot.store.tables import digests, incidents, outbox
 
 log = structlog.get_logger(__name__)
@@ -49,6 +51,7 @@ class Engine:
         self.gates = gates
         self.alerts = alerts
         self.drills = drills
+        self.retention = RetentionPass(services.settings, services.db, services.metrics)
         self._scheduler: Any = None
         self._job: Any = None
         self._lock = asyncio.Lock()
@@ -79,37 +82,51 @@ class Engine:
             ("escalations", self._escalate),
             ("schedules", self.s.oncall.run_due),
             ("runs", self._runs),
+            ("retention", self.retention.run),
         ):
             try:
                 await step(now)
-            except Exception:
-                log.exception("engine pass failed", step=name)
+            except Exception as exc:
+                if not self._skipped(exc, name):
+                    log.exception("engine pass failed", step=name)
         while await self._deliver():
             pass
         try:
             await self._measure_outbox(self.s.clock.now())
-        except Exception:
-            log.exception("outbox pass failed")
+        except Exception as exc:
+            if not self._skipped(exc, "outbox depth"):
+                log.exception("outbox pass failed")
 
     async def _deliver(self) -> bool:
         """One batch of chat messages and one of SMS / voice / e-mail pages."""
         done = 0
         try:
             done += await self.worker.run_once()
-        except Exception:
-            log.exception("outbox pass failed")
+        except Exception as exc:
+            if not self._skipped(exc, "outbox"):
+                log.exception("outbox pass failed")
         try:
             if self.pager is not None:
                 done += await self.pager.run_once()
-        except Exception:
-            log.exception("page pass failed")
+        except Exception as exc:
+            if not self._skipped(exc, "pages"):
+                log.exception("page pass failed")
         return done > 0
+
+    def _skipped(self, exc: Exception, name: str) -> bool:
+        """Whether the pass `name` failed because the database is unavailable; such a pass is
+        counted by the outage tracker (which logs the outage once) and runs again next round."""
+        unavailable = classify(exc)
+        if unavailable is not None:
+            self.s.db.outage.skipped(unavailable, what=f"engine pass {name}")
+        return unavailable is not None
 
     async def _timed(self, name: str, step: Callable[[datetime], Awaitable[None]]) -> None:
         try:
             await step(self.s.clock.now())
-        except Exception:
-            log.exception("engine pass failed", step=name)
+        except Exception as exc:
+            if not self._skipped(exc, name):
+                log.exception("engine pass failed", step=name)
 
     async def _runs(self, _now: datetime) -> None:
         """Deploy runs: lapse unanswered ones, start queued ones, poll running ones."""

@@ -10,6 +10,8 @@ TocsinError
 │   └── UserError               the same, as a catalogue key worded in the person's language
 │       └── PermissionDenied    the person lacks the grant; text says which
 ├── DatabaseNotReady            schema missing or behind the code's migrations
+├── DatabaseUnavailable         the database cannot be reached right now (retryable, 503)
+├── AuditChainBroken            audit entries about to be pruned do not verify (not retryable)
 └── DeliveryError               an outbound call to a platform failed
     ├── RetryableDelivery       try again later (5xx, timeouts, HTTP 429 with retry_after)
     └── PermanentDelivery       will never succeed (bad channel, revoked token)
@@ -67,6 +69,18 @@ class PermissionDenied(UserError):
 
 class DatabaseNotReady(TocsinError):
     pass
+
+
+class AuditChainBroken(TocsinError):
+    """The audit entries about to be pruned do not verify: pruning stops rather than hide it."""
+
+
+class DatabaseUnavailable(TocsinError):
+    """The database is down, unreachable or refusing connections; the message is the cause's
+    one-line reason. A request that meets it is answered 503 with `Retry-After`."""
+
+    retryable = True
+    status_code = 503
 
 
 class DeliveryError(TocsinError):

@@ -32,6 +32,10 @@ class LinkClaim:
     nonce: str
 
 
+DEFAULT_TTL = timedelta(hours=24)
+"""How long a card's action links work (pages set their own, `paging.link_ttl`)."""
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -41,7 +45,7 @@ def _unb64(text: str) -> bytes:
 
 
 class LinkSigner:
-    def __init__(self, secret: str, public_url: str, ttl: timedelta = timedelta(hours=24)) -> None:
+    def __init__(self, secret: str, public_url: str, ttl: timedelta = DEFAULT_TTL) -> None:
         self._key = hashlib.sha256(b"tocsin-action-link:" + secret.encode()).digest()
         self.public_url = public_url.rstrip("/")
         self.ttl = ttl

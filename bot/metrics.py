@@ -22,10 +22,22 @@ class Metrics:
         self.alerts_unrouted = Counter(
             "tocsin_alerts_unrouted", "Alerts that matched no route", registry=r
         )
-        self.alerts_rejected = Counter(
+        self.alert_requests_rejected = Counter(
             "tocsin_alert_requests_rejected",
-            "Alert requests refused, by reason",
+            "Alert requests refused whole, by reason",
             ["reason"],
+            registry=r,
+        )
+        self.alerts_rejected = Counter(
+            "tocsin_alerts_rejected",
+            "Single alerts refused while the rest of their request was stored",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.alerts_truncated = Counter(
+            "tocsin_alerts_truncated",
+            "Alerts a sender left out of its requests (Alertmanager's max_alerts)",
+            ["source"],
             registry=r,
         )
         self.incidents_opened = Counter("tocsin_incidents_opened", "Incidents opened", registry=r)
@@ -78,4 +90,19 @@ class Metrics:
             ["source"],
             registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+        )
+        self.database_up = Gauge(
+            "tocsin_database_up", "1 while the database answers, 0 during an outage", registry=r
+        )
+        self.requests_refused = Counter(
+            "tocsin_requests_refused",
+            "Requests answered 503 because something they need is unavailable, by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.table_rows = Gauge(
+            "tocsin_table_rows",
+            "Rows in the tables that grow (PostgreSQL: the planner's estimate)",
+            ["table"],
+            registry=r,
         )

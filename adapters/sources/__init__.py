@@ -1,8 +1,9 @@
 """Alert sources: decoded webhook bodies in, neutral `AlertEvent`s out.
 
-Each module exposes `parse(payload, source) -> list[AlertEvent]`, raising `InputError` that names
-the bad field; `PARSERS` maps a source's configured `kind` to its parser. `auth.verify` checks a
-request's bearer token and/or HMAC signature before its body is parsed.
+Each module exposes `parse(payload, source) -> Parsed`: the alerts, and the alerts refused alone
+with the field to fix (a bad body as a whole raises `InputError` naming the field). `PARSERS`
+maps a source's configured `kind` to its parser. `auth.verify` checks a request's bearer token
+and/or HMAC signature before its body is parsed.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 from adapters.sources import alertmanager, generic, grafana
-from bot.alerts.event import AlertEvent
+from bot.alerts.batch import Parsed
 
-Parser = Callable[[Any, str], list[AlertEvent]]
+Parser = Callable[[Any, str], Parsed]
 
 PARSERS: dict[str, Parser] = {
     "alertmanager": alertmanager.parse,

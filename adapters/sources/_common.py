@@ -7,11 +7,12 @@ raises `InputError` naming it, so a sender learns exactly which field to fix.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from bot.alerts.event import AlertStatus
+from bot.alerts.batch import Parsed, Rejected
+from bot.alerts.event import AlertEvent, AlertStatus
 from bot.errors import InputError
 
 _RFC3339 = re.compile(
@@ -52,16 +53,43 @@ def require_object(value: Any, where: str) -> dict[str, Any]:
     return value
 
 
-def alert_items(body: Mapping[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """`(path, alert)` for each object in `body["alerts"]`, which must be an array of objects."""
+def alert_items(body: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """`(path, item)` for each item of `body["alerts"]`, which must be an array."""
     alerts = body.get("alerts")
     if alerts is None:
         raise InputError("alerts: required")
     if not isinstance(alerts, list):
         raise InputError(f"alerts: must be an array, got {json_type(alerts)}")
     for index, alert in enumerate(alerts):
-        where = f"alerts[{index}]"
-        yield where, require_object(alert, where)
+        yield f"alerts[{index}]", alert
+
+
+def each_alert(
+    body: Mapping[str, Any], parse_one: Callable[[dict[str, Any], str], AlertEvent]
+) -> Parsed:
+    """`parse_one(alert, path)` for each item of `body["alerts"]`. An item that is not an
+    object or that `parse_one` refuses is rejected alone; the others are kept."""
+    parsed = Parsed()
+    for where, item in alert_items(body):
+        try:
+            parsed.events.append(parse_one(require_object(item, where), where))
+        except InputError as exc:
+            parsed.rejected.append(_rejected(item, where, str(exc)))
+    return parsed
+
+
+def _rejected(item: Any, where: str, error: str) -> Rejected:
+    """What can be told of a refused alert, for the sender to find it."""
+    fingerprint = name = ""
+    if isinstance(item, dict):
+        if isinstance(item.get("fingerprint"), str):
+            fingerprint = item["fingerprint"][:128]
+        labels = item.get("labels")
+        if isinstance(labels, dict) and isinstance(labels.get("alertname"), str):
+            name = labels["alertname"][:128]
+        elif isinstance(item.get("name"), str):
+            name = item["name"][:128]
+    return Rejected(where, "malformed", error, fingerprint, name)
 
 
 def scalar_string(value: Any, where: str) -> str:

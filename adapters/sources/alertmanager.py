@@ -2,8 +2,9 @@
 
 Only the fields Tocsin uses are read: `groupKey` and, per alert, `status`, `labels`,
 `annotations`, `startsAt`, `endsAt`, `generatorURL` and `fingerprint`. Everything else
-(`version`, `truncatedAlerts`, `commonLabels`, and keys newer Alertmanagers add) is ignored, so a
+(`version`, `commonLabels`, and keys newer Alertmanagers add) is ignored, so a
 payload is judged by the shape of what is read rather than by its version string.
+`truncatedAlerts` (alerts Alertmanager left out past the receiver's `max_alerts`) is reported.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.sources._common import (
-    alert_items,
+    each_alert,
     join,
     optional_str,
     parse_status,
@@ -19,17 +20,26 @@ from adapters.sources._common import (
     require_object,
     string_map,
 )
+from bot.alerts.batch import Parsed
 from bot.alerts.event import AlertEvent, label_fingerprint
 
 
-def parse(payload: Any, source: str) -> list[AlertEvent]:
-    """The alerts of one decoded webhook body; `InputError` names the first bad field."""
+def parse(payload: Any, source: str) -> Parsed:
+    """The alerts of one decoded webhook body. A bad body raises `InputError` naming the field;
+    a bad alert is rejected alone, naming its field."""
     body = require_object(payload, "payload")
     group_key = optional_str(body, "groupKey", "")
-    return [
-        parse_alert(alert, where, source=source, group_key=group_key)
-        for where, alert in alert_items(body)
-    ]
+    parsed = each_alert(
+        body, lambda alert, where: parse_alert(alert, where, source=source, group_key=group_key)
+    )
+    parsed.truncated = truncated_alerts(body)
+    return parsed
+
+
+def truncated_alerts(body: dict[str, Any]) -> int:
+    """How many alerts the sender left out (`max_alerts` in Alertmanager's receiver)."""
+    value = body.get("truncatedAlerts")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def parse_alert(alert: dict[str, Any], where: str, *, source: str, group_key: str) -> AlertEvent:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.sources._common import (
-    alert_items,
+    each_alert,
     join,
     optional_str,
     parse_status,
@@ -21,6 +21,7 @@ from adapters.sources._common import (
     scalar_string,
     string_map,
 )
+from bot.alerts.batch import Parsed
 from bot.alerts.event import AlertEvent, AlertStatus, label_fingerprint
 from bot.errors import InputError
 
@@ -33,12 +34,13 @@ _LABEL_FIELDS = (
 _ANNOTATION_FIELDS = (("summary", "summary"), ("description", "description"))
 
 
-def parse(payload: Any, source: str) -> list[AlertEvent]:
-    """The alerts of one decoded body; `InputError` names the first bad field."""
+def parse(payload: Any, source: str) -> Parsed:
+    """The alerts of one decoded body. A bad body (or a bad single alert) raises `InputError`
+    naming the field; a bad alert of a batch is rejected alone, naming its field."""
     body = require_object(payload, "payload")
     if "alerts" in body:
-        return [_alert(alert, where, source) for where, alert in alert_items(body)]
-    return [_alert(body, "", source)]
+        return each_alert(body, lambda alert, where: _alert(alert, where, source))
+    return Parsed([_alert(body, "", source)])
 
 
 def _alert(alert: dict[str, Any], where: str, source: str) -> AlertEvent:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from adapters.sources._common import alert_items, optional_str, require_object
-from adapters.sources.alertmanager import parse_alert
+from adapters.sources._common import each_alert, optional_str, require_object
+from adapters.sources.alertmanager import parse_alert, truncated_alerts
+from bot.alerts.batch import Parsed
 from bot.alerts.event import AlertEvent
 
 _EXTRA_ANNOTATIONS = (
@@ -23,17 +24,21 @@ _EXTRA_ANNOTATIONS = (
 )
 
 
-def parse(payload: Any, source: str) -> list[AlertEvent]:
-    """The alerts of one decoded webhook body; `InputError` names the first bad field."""
+def parse(payload: Any, source: str) -> Parsed:
+    """The alerts of one decoded webhook body. A bad body raises `InputError` naming the field;
+    a bad alert is rejected alone, naming its field."""
     body = require_object(payload, "payload")
     group_key = optional_str(body, "groupKey", "")
-    events: list[AlertEvent] = []
-    for where, alert in alert_items(body):
+
+    def one(alert: dict[str, Any], where: str) -> AlertEvent:
         event = parse_alert(alert, where, source=source, group_key=group_key)
         annotations = dict(event.annotations)
         for key, name in _EXTRA_ANNOTATIONS:
             value = optional_str(alert, key, where)
             if value:
                 annotations.setdefault(name, value)
-        events.append(replace(event, annotations=annotations))
-    return events
+        return replace(event, annotations=annotations)
+
+    parsed = each_alert(body, one)
+    parsed.truncated = truncated_alerts(body)
+    return parsed

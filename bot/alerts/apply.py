@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.alerts import limits
 from bot.alerts.event import AlertEvent, AlertStatus
 from bot.alerts.result import IngestResult, is_repeat
 from bot.alerts.routing import (
@@ -138,7 +139,7 @@ class Changes:
                 "source": event.source,
                 "fingerprint": event.fingerprint,
                 "status": event.status,
-                "name": event.name[:256],
+                "name": event.name[: limits.NAME],
                 "summary": event.summary,
                 "labels": event.labels,
                 "annotations": event.annotations,
@@ -266,23 +267,27 @@ class Changes:
 
     def _group_key(self, event: AlertEvent, routing: Routing | None) -> str:
         if routing is None:
-            return f"unrouted|{event.labels.get('alertname', '')}"
-        signature = group_signature(event.labels, event.group_key, routing.route)
-        return f"{routing.route_name}|{signature}"
+            key = f"unrouted|{event.labels.get('alertname', '')}"
+        else:
+            signature = group_signature(event.labels, event.group_key, routing.route)
+            key = f"{routing.route_name}|{signature}"
+        return limits.bounded(key, limits.GROUP_KEY)
 
     async def _open(
         self, event: AlertEvent, tier: Tier, routing: Routing | None, group_key: str
     ) -> _Touched:
         service = first_label(event.labels, SERVICE_LABELS)
         title = event.name if not service or service in event.name else f"{event.name} · {service}"
+        route = routing.route_name if routing else "unrouted"
+        environment = first_label(event.labels, ENV_LABELS)
         values = {
             "group_key": group_key,
-            "route": routing.route_name if routing else "unrouted",
+            "route": limits.bounded(route, limits.ROUTE),
             "tier": tier.value,
-            "title": title[:512],
+            "title": title[: limits.TITLE],
             "summary": event.summary,
-            "service": service,
-            "environment": first_label(event.labels, ENV_LABELS),
+            "service": limits.bounded(service, limits.SERVICE),
+            "environment": limits.bounded(environment, limits.ENVIRONMENT),
             "labels": event.labels,
             "status": str(Status.TRIGGERED),
             "flapping": False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.alerts.batch import Rejected
 from bot.alerts.event import AlertEvent, AlertStatus
 from bot.incidents.status import Status
 
@@ -21,6 +22,17 @@ class IngestResult:
     incident_ids: list[int] = field(default_factory=list)
     urgent: bool = False
     """Something must reach a chat now (a new incident, a state change), not just soon."""
+    rejected: list[Rejected] = field(default_factory=list)
+    """Alerts the store refused alone; the rest of the request was stored."""
+
+    def add(self, other: IngestResult) -> None:
+        """Count what another (committed) part of the same request did."""
+        for name in ("deduplicated", "opened", "updated", "resolved", "ignored", "unrouted"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        known = set(self.incident_ids)
+        self.incident_ids += [i for i in other.incident_ids if i not in known]
+        self.urgent = self.urgent or other.urgent
+        self.rejected += other.rejected
 
 
 def is_repeat(

@@ -10,7 +10,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, case, select, text, update
+from sqlalchemy import BigInteger, String, any_, bindparam, case, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.incidents.status import Status
@@ -39,6 +39,7 @@ INCIDENT_STATE = (
 
 @dataclass(frozen=True, slots=True)
 class Statements:
+    peek: Any
     lock_alerts: Any
     lock_alert: Any
     lock_incidents: Any
@@ -55,12 +56,32 @@ def statements(is_sqlite: bool) -> Statements:
     def locked(stmt: Any) -> Any:
         return stmt if is_sqlite else stmt.with_for_update()
 
+    def among(column: Any, name: str, item: Any) -> Any:
+        """`column` is one of the list bound as `name`: one array parameter on PostgreSQL
+        (one statement, one plan, whatever the list's length), an expanded IN on SQLite."""
+        if is_sqlite:
+            return column.in_(bindparam(name, expanding=True))
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(item)))
+
     insert = sqlite.insert if is_sqlite else postgresql.insert
     return Statements(
+        # Per source, so the unique (source, fingerprint) index answers it whatever the
+        # planner's statistics say.
+        peek=select(
+            alerts.c.id,
+            alerts.c.source,
+            alerts.c.fingerprint,
+            alerts.c.status,
+            alerts.c.starts_at,
+            incidents.c.status.label("incident_status"),
+        )
+        .join(incidents, incidents.c.id == alerts.c.incident_id)
+        .where(
+            alerts.c.source == bindparam("source"),
+            among(alerts.c.fingerprint, "fps", String()),
+        ),
         lock_alerts=locked(
-            select(alerts)
-            .where(alerts.c.id.in_(bindparam("ids", expanding=True)))
-            .order_by(alerts.c.id)
+            select(alerts).where(among(alerts.c.id, "ids", BigInteger())).order_by(alerts.c.id)
         ),
         lock_alert=locked(
             select(alerts).where(
@@ -70,7 +91,7 @@ def statements(is_sqlite: bool) -> Statements:
         ),
         lock_incidents=locked(
             select(incidents)
-            .where(incidents.c.id.in_(bindparam("ids", expanding=True)))
+            .where(among(incidents.c.id, "ids", BigInteger()))
             .order_by(incidents.c.id)
         ),
         find_group=locked(

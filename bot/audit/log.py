@@ -1,7 +1,9 @@
 """Hash chain: each row's hash covers its content and the previous row's hash.
 
 Appends serialise on the single `audit_head` row (locked FOR UPDATE on PostgreSQL; SQLite
-serialises writers), so the chain stays linear with several replicas. `verify` recomputes it.
+serialises writers), so the chain stays linear with several replicas. `verify` recomputes it,
+from the start or, once the oldest entries were pruned (`bot.audit.prune`), from the anchor
+that holds the last pruned entry's hash; the pruning itself is an entry of the chain.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.store.db import Database
-from bot.store.tables import audit_head, audit_log
+from bot.store.tables import audit_anchor, audit_head, audit_log
 
 GENESIS = "0" * 64
+PRUNE_ACTION = "audit.prune"
+"""The entry each pruning writes; its detail names the anchor it left."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +93,46 @@ class VerifyResult:
     ok: bool
     rows: int
     problem: str = ""
+    pruned_to: int = 0
+    """Entries up to this id were pruned on purpose (0: the chain starts at the beginning)."""
 
 
 async def verify(db: Database) -> VerifyResult:
-    """Walk the chain from the start; report the first row that does not fit."""
-    prev, expected_id, count = GENESIS, 1, 0
+    """Walk the chain from its start (or its anchor); report the first row that does not fit."""
     async with db.connect() as conn:
-        result = await conn.stream(select(audit_log).order_by(audit_log.c.id))
+        anchor = (await conn.execute(select(audit_anchor).where(audit_anchor.c.id == 1))).first()
+        start = int(anchor.last_id) if anchor is not None else 0
+        prev = start_hash = anchor.last_hash if anchor is not None else GENESIS
+        expected_id, count, recorded = start + 1, 0, None
+        result = await conn.stream(
+            select(audit_log).where(audit_log.c.id > start).order_by(audit_log.c.id)
+        )
         async for row in result:
             if row.id != expected_id:
-                return VerifyResult(False, count, f"row {expected_id} is missing (found {row.id})")
+                return VerifyResult(
+                    False, count, f"row {expected_id} is missing (found {row.id})", start
+                )
             if row.prev_hash != prev:
-                return VerifyResult(False, count, f"row {row.id}: previous hash does not match")
+                return VerifyResult(
+                    False, count, f"row {row.id}: previous hash does not match", start
+                )
             entry = AuditEntry(
                 row.actor, row.platform, row.action, row.target, row.outcome, row.detail
             )
             if _digest(prev, row.id, row.at, entry) != row.hash:
-                return VerifyResult(False, count, f"row {row.id}: content was changed")
+                return VerifyResult(False, count, f"row {row.id}: content was changed", start)
+            if row.action == PRUNE_ACTION:
+                recorded = row.detail
             prev, expected_id, count = row.hash, expected_id + 1, count + 1
         head = (await conn.execute(select(audit_head))).first()
-    if head is not None and (head.last_id != count or head.last_hash != prev):
-        return VerifyResult(False, count, "rows were removed from the end of the log")
-    return VerifyResult(True, count)
+    if head is not None and (head.last_id != expected_id - 1 or head.last_hash != prev):
+        return VerifyResult(False, count, "rows were removed from the end of the log", start)
+    if start > 0 and (
+        not isinstance(recorded, dict)
+        or recorded.get("last_id") != start
+        or recorded.get("last_hash") != start_hash
+    ):
+        return VerifyResult(
+            False, count, f"the anchor (pruned up to row {start}) is not the one recorded", start
+        )
+    return VerifyResult(True, count, pruned_to=start)

@@ -31,6 +31,7 @@ from bot.outbox.statements import statements
 from bot.ports import ChatPlatform, PostedRef
 from bot.prefs import chat_scope, get_language
 from bot.store.db import Database
+from bot.store.outage import classify
 from bot.store.tables import outbox
 
 log = structlog.get_logger(__name__)
@@ -123,6 +124,8 @@ class OutboxWorker:
         except DeliveryError as exc:
             await self._failed(group, exc, bucket_block=True)
         except Exception as exc:  # a bug in an adapter must not stop the queue
+            if classify(exc) is not None:  # the database is down: the whole pass is skipped
+                raise
             log.exception("outbox delivery crashed", destination=destination)
             await self._failed(group, RetryableDelivery(f"internal error: {exc!r}"))
         return 0

@@ -13,6 +13,7 @@ from bot.settings.deploy import DeploySettings
 from bot.settings.durations import Duration
 from bot.settings.gates import Gate
 from bot.settings.oncall import Channel, Contact, EscalationPolicy, Paging, Schedule
+from bot.settings.retention import Retention
 
 
 class _Frozen(BaseModel):
@@ -49,6 +50,9 @@ class Server(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_alert_body_bytes: int = Field(16_777_216, ge=1024)
+    """The alert routes' limit: Alertmanager sends a whole group in one body and does not
+    retry a 413, so it must carry the largest group (10,000 alerts of 1.6 KB)."""
     workers: int = Field(1, ge=1, le=64)
     """Server processes on this machine; each runs the engine too (passes are replica-safe)."""
 
@@ -207,6 +211,7 @@ class Settings(_Frozen):
     """Named groups of users, paged together by a `group:<name>` target."""
     paging: Paging = Paging()
     deploy: DeploySettings = DeploySettings()
+    retention: Retention = Retention()
     metrics: dict[str, Any] | None = None
     """Where health gates read metrics: ``{prometheus: {url: …}}`` (validated by
     `adapters.metrics`)."""

@@ -13,6 +13,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.schema import Table
 
+from bot.store.outage import Outage
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
@@ -39,7 +41,8 @@ _JSON: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.
 
 
 class Database:
-    """Owns the engine. `begin()` yields a connection inside one transaction."""
+    """Owns the engine. `begin()` yields a connection inside one transaction. `outage` follows
+    whether the database answers (see `bot.store.outage`)."""
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
@@ -55,6 +58,8 @@ class Database:
             self.engine = create_async_engine(
                 url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **_JSON
             )
+        self.outage = Outage()
+        self.outage.watch(self.engine.sync_engine)
 
     @property
     def dialect(self) -> str:

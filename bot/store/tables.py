@@ -96,6 +96,7 @@ incidents = Table(
     ),
     Index("ix_incidents_status_due", "status", "silenced_until", "ack_expires_at"),
     Index("ix_incidents_card_due", "card_due_at"),
+    Index("ix_incidents_resolved", "resolved_at"),
 )
 
 alerts = Table(
@@ -162,6 +163,7 @@ inbound_events = Table(
     Column("platform", String(32), primary_key=True),
     Column("event_id", String(256), primary_key=True),
     Column("received_at", TS, nullable=False),
+    Index("ix_inbound_events_received", "received_at"),
 )
 
 audit_log = Table(
@@ -185,6 +187,27 @@ audit_head = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_id", Id, nullable=False),
     Column("last_hash", String(64), nullable=False),
+)
+
+audit_anchor = Table(
+    "audit_anchor",
+    metadata,
+    # Where the audit chain starts once its oldest entries were pruned: the last deleted
+    # entry's id and hash, which the first remaining entry's `prev_hash` must match.
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", Id, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("last_at", TS, nullable=False),
+    Column("pruned_at", TS, nullable=False),
+)
+
+maintenance = Table(
+    "maintenance",
+    metadata,
+    # Slow periodic passes (pruning): when each is next due, so one replica runs it at a time.
+    Column("name", String(64), primary_key=True),
+    Column("due_at", TS, nullable=False),
+    Column("ran_at", TS),
 )
 
 used_links = Table(

@@ -16,16 +16,18 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.alerts.event import AlertEvent
+from bot.alerts.batch import Parsed, Rejected
 from bot.alerts.ingest import IngestService
 from bot.errors import AuthenticationError, InputError, NotFound, PayloadTooLarge
 from bot.metrics import Metrics
 from bot.settings.schema import Source
+from bot.store.outage import classify
+from bot.web.unavailable import refuse
 
 log = structlog.get_logger(__name__)
 
 PREFIX = "/api/v1/alerts/"
-Parser = Callable[[Any, str], list[AlertEvent]]
+Parser = Callable[[Any, str], Parsed]
 Verifier = Callable[..., None]
 
 
@@ -73,15 +75,29 @@ class AlertEndpoint:
                 payload = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
                 raise InputError(f"body is not valid JSON: {exc}") from None
-            events = self.parsers[source.kind](payload, source.name)
+            parsed = self.parsers[source.kind](payload, source.name)
+            if parsed.rejected and not parsed.events:
+                raise InputError(_refusal(parsed.rejected))
         except InputError as exc:
             reason = type(exc).__name__
-            self.metrics.alerts_rejected.labels(reason).inc()
+            self.metrics.alert_requests_rejected.labels(reason).inc()
             log.info("alert request rejected", kind=kind, reason=reason, error=str(exc))
             await _answer(send, exc.status_code, {"error": str(exc)})
             return
-        result = await self.ingest.ingest(events)
+        self._note_left_out(source.name, parsed)
+        events = parsed.events
+        try:
+            result = await self.ingest.ingest(events)
+        except Exception as exc:  # nothing was stored: the ingest's writes are one transaction
+            if (unavailable := classify(exc)) is None:
+                raise
+            outage = self.ingest.db.outage
+            await refuse(send, outage, self.metrics, unavailable, what=f"alerts from {source.name}")
+            return
         self.metrics.alerts_received.labels(source.name).inc(result.received)
+        for refused in result.rejected:
+            self.metrics.alerts_rejected.labels(source.name, refused.reason).inc()
+        rejected = [r.as_json() for r in parsed.rejected + result.rejected]
         if result.deduplicated:
             self.metrics.alerts_deduplicated.labels(source.name).inc(result.deduplicated)
         if result.opened:
@@ -103,8 +119,29 @@ class AlertEndpoint:
                 "ignored": result.ignored,
                 "unrouted": result.unrouted,
                 "incidents": result.incident_ids,
-            },
+            }
+            | ({"rejected": rejected} if rejected else {}),
         )
+
+    def _note_left_out(self, source: str, parsed: Parsed) -> None:
+        """Count and log, once per request, the alerts refused alone by the parser and those
+        the sender truncated away (they never reached us, so only the sender can keep them)."""
+        for refused in parsed.rejected:
+            self.metrics.alerts_rejected.labels(source, refused.reason).inc()
+        if parsed.rejected:
+            log.warning(
+                "malformed alerts refused, the rest stored",
+                source=source,
+                refused=len(parsed.rejected),
+                alerts=[r.as_json() for r in parsed.rejected[:10]],
+            )
+        if parsed.truncated:
+            self.metrics.alerts_truncated.labels(source).inc(parsed.truncated)
+            log.warning(
+                "the sender left alerts out of the request (Alertmanager's max_alerts)",
+                source=source,
+                left_out=parsed.truncated,
+            )
 
     def _candidates(self, scope: Scope, kind: str) -> list[Source]:
         if kind not in self.parsers:
@@ -124,9 +161,7 @@ class AlertEndpoint:
         """The body, refused past the limit (a declared length is not trusted)."""
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body:
-            raise PayloadTooLarge(
-                f"body of {declared} bytes is over the limit of {self.max_body} bytes"
-            )
+            raise PayloadTooLarge(f"body of {declared} bytes {self._over_limit()}")
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -135,10 +170,16 @@ class AlertEndpoint:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:
-                raise PayloadTooLarge(f"body is over the limit of {self.max_body} bytes")
+                raise PayloadTooLarge(f"body {self._over_limit()}")
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks)
+
+    def _over_limit(self) -> str:
+        return (
+            f"is over the limit of {self.max_body} bytes (server.max_alert_body_bytes); "
+            "send fewer alerts per request (max_alerts in Alertmanager's receiver) or raise it"
+        )
 
     def _authenticate(
         self, candidates: list[Source], headers: dict[str, str], body: bytes
@@ -153,6 +194,12 @@ class AlertEndpoint:
                 continue
             return source
         raise error or AuthenticationError("missing credentials")
+
+
+def _refusal(rejected: list[Rejected]) -> str:
+    """Why a request none of whose alerts could be taken was refused."""
+    first = rejected[0].error
+    return first if len(rejected) == 1 else f"{first} (and {len(rejected) - 1} more alerts)"
 
 
 async def _answer(send: Send, status: int, content: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -10,9 +11,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.errors import DatabaseUnavailable
 from bot.metrics import Metrics
 from bot.store.db import Database
 from bot.store.migrate import current_revision, head_revision
+from bot.store.outage import RETRY_MIN, classify
+from bot.store.sizes import TableSizes
+
+READY_TIMEOUT = 2.0
+"""Seconds /readyz waits for the database before saying it is unavailable."""
 
 
 def ops_routes(
@@ -26,12 +33,18 @@ def ops_routes(
 
     async def readyz(_request: Request) -> Response:
         try:
-            async with db.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            revision = await current_revision(db)
+            revision = await _revision(db)
         except Exception as exc:
+            unavailable = classify(exc)
+            if unavailable is None:
+                return JSONResponse(
+                    {"status": "unavailable", "database": f"unreachable: {exc}"}, status_code=503
+                )
+            db.outage.failed(unavailable, what="readiness check")
             return JSONResponse(
-                {"status": "unavailable", "database": f"unreachable: {exc}"}, status_code=503
+                {"status": "unavailable", "database": f"unreachable: {unavailable}"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_MIN)},
             )
         head = head_revision()
         if revision != head:
@@ -50,7 +63,10 @@ def ops_routes(
             }
         )
 
+    sizes = TableSizes(db, metrics)  # tocsin_table_rows, read at most once a minute
+
     async def metrics_endpoint(_request: Request) -> Response:
+        await sizes.refresh()
         for name, up in connections().items():
             metrics.chat_connected.labels(name).set(1 if up else 0)
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -60,3 +76,15 @@ def ops_routes(
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
     ]
+
+
+async def _revision(db: Database) -> str | None:
+    """The schema revision, after a round trip; a database that does not answer within
+    READY_TIMEOUT counts as unavailable (a probe must not hang with it)."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            async with db.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return await current_revision(db)
+    except TimeoutError:
+        raise DatabaseUnavailable(f"no answer within {READY_TIMEOUT:g} s") from None

@@ -45,7 +45,7 @@ def changed(payload: Any, path: tuple[str | int, ...], value: Any) -> Any:
 
 
 def test_alertmanager_firing_maps_every_field() -> None:
-    first, second = alertmanager.parse(load("alertmanager_v4_firing"), "prom")
+    first, second = alertmanager.parse(load("alertmanager_v4_firing"), "prom").strict()
 
     assert first == AlertEvent(
         source="prom",
@@ -75,7 +75,7 @@ def test_alertmanager_firing_maps_every_field() -> None:
 
 
 def test_alertmanager_timestamps_are_utc_and_nanoseconds_truncated() -> None:
-    first, second = alertmanager.parse(load("alertmanager_v4_firing"), "prom")
+    first, second = alertmanager.parse(load("alertmanager_v4_firing"), "prom").strict()
 
     assert first.starts_at is not None and first.starts_at.tzinfo is UTC
     assert first.starts_at.microsecond == 123456
@@ -85,7 +85,7 @@ def test_alertmanager_timestamps_are_utc_and_nanoseconds_truncated() -> None:
 
 
 def test_alertmanager_resolved() -> None:
-    (event,) = alertmanager.parse(load("alertmanager_v4_resolved"), "prom")
+    (event,) = alertmanager.parse(load("alertmanager_v4_resolved"), "prom").strict()
 
     assert event.status is AlertStatus.RESOLVED
     assert event.starts_at == datetime(2026, 1, 5, 3, 0, 0, 123456, tzinfo=UTC)
@@ -95,7 +95,7 @@ def test_alertmanager_resolved() -> None:
 def test_alertmanager_ignores_unknown_keys_and_falls_back_to_label_fingerprint() -> None:
     payload = load("alertmanager_v4_newer_keys")
 
-    (event,) = alertmanager.parse(payload, "prom")
+    (event,) = alertmanager.parse(payload, "prom").strict()
 
     labels = payload["alerts"][0]["labels"]
     assert event.labels == labels
@@ -109,8 +109,8 @@ def test_label_fingerprint_fallback_ignores_label_order() -> None:
     labels = payload["alerts"][0]["labels"]
     reordered = changed(payload, ("alerts", 0, "labels"), dict(reversed(list(labels.items()))))
 
-    (event,) = alertmanager.parse(payload, "prom")
-    (again,) = alertmanager.parse(reordered, "prom")
+    (event,) = alertmanager.parse(payload, "prom").strict()
+    (again,) = alertmanager.parse(reordered, "prom").strict()
 
     assert list(reordered["alerts"][0]["labels"]) != list(labels)
     assert again.fingerprint == event.fingerprint
@@ -119,7 +119,7 @@ def test_label_fingerprint_fallback_ignores_label_order() -> None:
 def test_empty_fingerprint_falls_back_to_labels() -> None:
     payload = changed(load("alertmanager_v4_firing"), ("alerts", 0, "fingerprint"), "")
 
-    event = alertmanager.parse(payload, "prom")[0]
+    event = alertmanager.parse(payload, "prom").strict()[0]
 
     assert event.fingerprint == label_fingerprint(event.labels)
 
@@ -131,20 +131,58 @@ def test_scalar_label_values_are_coerced_to_strings() -> None:
         {"alertname": "X", "replicas": 3, "ratio": 0.5, "canary": False},
     )
 
-    event = alertmanager.parse(payload, "prom")[0]
+    event = alertmanager.parse(payload, "prom").strict()[0]
 
     assert event.labels == {"alertname": "X", "replicas": "3", "ratio": "0.5", "canary": "false"}
 
 
 def test_no_alerts_is_an_empty_list() -> None:
-    assert alertmanager.parse(changed(load("alertmanager_v4_firing"), ("alerts",), []), "p") == []
+    parsed = alertmanager.parse(changed(load("alertmanager_v4_firing"), ("alerts",), []), "p")
+    assert parsed.strict() == [] and parsed.rejected == []
+
+
+@pytest.mark.parametrize(
+    ("parse", "fixture"),
+    [
+        (alertmanager.parse, "alertmanager_v4_firing"),
+        (grafana.parse, "grafana_firing"),
+        (generic.parse, "generic_batch"),
+    ],
+)
+def test_a_bad_alert_is_rejected_alone(parse: Parser, fixture: str) -> None:
+    payload = changed(load(fixture), ("alerts", 0, "status"), "pending")
+    payload["alerts"].append(17)
+
+    parsed = parse(payload, "src")
+
+    assert len(parsed.events) == 1  # the good second alert
+    [bad_status, not_object] = parsed.rejected
+    assert bad_status.where == "alerts[0]" and bad_status.reason == "malformed"
+    assert bad_status.error.startswith("alerts[0].status: must be")
+    assert not_object.where == "alerts[2]" and "must be a JSON object" in not_object.error
+
+
+def test_a_rejected_alert_is_named_by_what_it_carried() -> None:
+    payload = changed(load("alertmanager_v4_firing"), ("alerts", 1, "startsAt"), "soon")
+
+    [rejected] = alertmanager.parse(payload, "src").rejected
+
+    assert rejected.fingerprint == payload["alerts"][1]["fingerprint"]
+    assert rejected.name == payload["alerts"][1]["labels"]["alertname"]
+    assert rejected.as_json()["alertname"] == rejected.name
+
+
+def test_truncated_alerts_are_reported() -> None:
+    payload = changed(load("alertmanager_v4_firing"), ("truncatedAlerts",), 12)
+    assert alertmanager.parse(payload, "src").truncated == 12
+    assert grafana.parse(changed(payload, ("truncatedAlerts",), "x"), "src").truncated == 0
 
 
 # Grafana
 
 
 def test_grafana_maps_urls_and_value_into_annotations() -> None:
-    first, second = grafana.parse(load("grafana_firing"), "graf")
+    first, second = grafana.parse(load("grafana_firing"), "graf").strict()
 
     assert first.source == "graf"
     assert first.fingerprint == "9a1c2b3d4e5f6071"
@@ -170,14 +208,14 @@ def test_grafana_maps_urls_and_value_into_annotations() -> None:
 def test_grafana_keeps_a_rule_annotation_of_the_same_name() -> None:
     payload = changed(load("grafana_firing"), ("alerts", 0, "annotations", "value"), "93 %")
 
-    assert grafana.parse(payload, "graf")[0].annotations["value"] == "93 %"
+    assert grafana.parse(payload, "graf").strict()[0].annotations["value"] == "93 %"
 
 
 # Generic
 
 
 def test_generic_single_maps_every_field() -> None:
-    (event,) = generic.parse(load("generic_single"), "ci")
+    (event,) = generic.parse(load("generic_single"), "ci").strict()
 
     labels = {
         "region": "eu-west-1",
@@ -206,7 +244,7 @@ def test_generic_single_maps_every_field() -> None:
 
 
 def test_generic_batch() -> None:
-    backup, cert = generic.parse(load("generic_batch"), "cron")
+    backup, cert = generic.parse(load("generic_batch"), "cron").strict()
 
     assert backup.fingerprint == "backup-postgres-main"
     assert backup.status is AlertStatus.FIRING
@@ -226,13 +264,13 @@ def test_generic_batch() -> None:
 def test_generic_field_may_repeat_an_equal_label() -> None:
     payload = changed(load("generic_single"), ("labels", "service"), "checkout")
 
-    assert generic.parse(payload, "ci")[0].labels["service"] == "checkout"
+    assert generic.parse(payload, "ci").strict()[0].labels["service"] == "checkout"
 
 
 def test_generic_null_fields_count_as_absent() -> None:
     alert = {"name": "Ping", "status": None, "severity": None, "labels": None, "url": None}
 
-    (event,) = generic.parse(alert, "ci")
+    (event,) = generic.parse(alert, "ci").strict()
 
     assert event.status is AlertStatus.FIRING
     assert event.labels == {"alertname": "Ping"}
@@ -240,7 +278,7 @@ def test_generic_null_fields_count_as_absent() -> None:
 
 
 def test_generic_minimal_alert() -> None:
-    (event,) = generic.parse({"name": "Ping"}, "ci")
+    (event,) = generic.parse({"name": "Ping"}, "ci").strict()
 
     assert event.labels == {"alertname": "Ping"}
     assert event.status is AlertStatus.FIRING
@@ -398,7 +436,7 @@ def test_malformed_input_names_the_field(
     payload = value if path == () else changed(load(fixture), path, value)
 
     with pytest.raises(InputError, match=f"^{re.escape(message)}"):
-        parse(payload, "src")
+        parse(payload, "src").strict()
 
 
 def node_paths(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
@@ -440,7 +478,7 @@ def test_any_corruption_gives_events_or_input_error(
     corrupted = data.draw(JSON) if path == () else changed(payload, path, data.draw(JSON))
 
     try:
-        events = parse(corrupted, "src")
+        events = parse(corrupted, "src").strict()
     except InputError:
         return
     assert all(isinstance(event, AlertEvent) for event in events)

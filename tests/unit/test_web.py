@@ -107,16 +107,20 @@ async def test_malformed_payload_is_refused(
 
 
 async def test_oversized_body_is_refused(client: httpx.AsyncClient, tocsin: Tocsin) -> None:
-    big = orjson.dumps({**AM_BODY, "padding": "x" * 1_100_000})
+    limit = tocsin.settings.server.max_alert_body_bytes
+    big = orjson.dumps({**AM_BODY, "padding": "x" * limit})
     response = await client.post("/api/v1/alerts/alertmanager", content=big, headers=bearer())
     assert response.status_code == 413
+    assert f"limit of {limit} bytes (server.max_alert_body_bytes)" in response.json()["error"]
     assert await counts(tocsin) == (0, 0)
 
 
 async def test_oversized_chunked_body_is_refused(client: httpx.AsyncClient, tocsin: Tocsin) -> None:
+    chunk = 1 << 20
+
     async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(40):
-            yield b"x" * 32_768
+        for _ in range(tocsin.settings.server.max_alert_body_bytes // chunk + 1):
+            yield b"x" * chunk
 
     response = await client.post("/api/v1/alerts/alertmanager", content=chunks(), headers=bearer())
     assert response.status_code == 413

@@ -18,6 +18,7 @@ from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.messages import ConsoleMessage
 from bot.clock import Clock
 from bot.store.db import Database
+from bot.store.outage import classify
 from bot.store.tables import console_messages as table
 
 log = structlog.get_logger(__name__)
@@ -40,8 +41,12 @@ class ConsoleFollower:
                     await self.poll_once()
                 else:
                     self._last_id = None  # nobody listens: start afresh when someone comes
-            except Exception:
-                log.exception("console follower poll failed")
+            except Exception as exc:
+                unavailable = classify(exc)
+                if unavailable is None:
+                    log.exception("console follower poll failed")
+                else:  # counted with the outage, which is logged once
+                    self.db.outage.skipped(unavailable, what="console follower poll")
             await asyncio.sleep(self.interval)
 
     async def poll_once(self) -> int:
