@@ -204,6 +204,7 @@ def bootstrap(
             runs=runs.card,
             recent_window=settings.deploy.recent_window,
             retention=settings.deploy.retention,
+            deployable=frozenset(settings.services),
         ),
         signer,
         WorkerSettings(

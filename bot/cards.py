@@ -165,8 +165,10 @@ async def render(
     runs: RunCards | None = None,
     recent_window: timedelta = timedelta(hours=1),
     retention: int = 5,
+    deployable: frozenset[str] | None = None,
 ) -> Card | None:
-    """The card for `ref` as of now, or None when what it showed no longer exists."""
+    """The card for `ref` as of now, or None when what it showed no longer exists.
+    `deployable`: the services that can have releases; other incidents skip the ledger."""
     kind, number = parse_card_ref(ref)
     if kind == "incident":
         row = (await conn.execute(select(incidents).where(incidents.c.id == number))).first()
@@ -174,7 +176,8 @@ async def render(
             return None
         recent: list[str] = []
         rollback_to = ""
-        if runs is not None and row.service and row.environment:
+        releases = deployable is None or row.service in deployable
+        if runs is not None and row.service and row.environment and releases:
             found = await ledger.recent(conn, row.service, row.environment, now - recent_window)
             recent = [recent_line(r, lang) for r in found]
             _current, rollback_to = await ledger.rollback_target(

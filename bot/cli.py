@@ -172,10 +172,11 @@ def _serve(settings: Settings, banner: str = "", config_path: str | None = None)
         "loop": "uvloop" if _has("uvloop") else "asyncio",
         "http": "httptools" if _has("httptools") else "h11",
     }
-    if settings.server.workers > 1 and config_path:
+    workers = settings.server_workers()
+    if workers > 1 and config_path:
         # Each worker process builds its own Tocsin from the same file.
         os.environ["TOCSIN_CONFIG"] = str(Path(config_path).resolve())
-        uvicorn.run("bot.asgi:create_app", factory=True, workers=settings.server.workers, **options)
+        uvicorn.run("bot.asgi:create_app", factory=True, workers=workers, **options)
         return 0
     uvicorn.Server(uvicorn.Config(tocsin.app, **options)).run()
     return 0

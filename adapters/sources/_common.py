@@ -6,6 +6,7 @@ raises `InputError` naming it, so a sender learns exactly which field to fix.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
@@ -125,6 +126,8 @@ def string_map(value: Any, where: str, *, required: bool = False) -> dict[str, s
         return {}
     if not isinstance(value, dict):
         raise InputError(f"{where}: must be an object of strings, got {json_type(value)}")
+    if all(type(item) is str for item in value.values()):
+        return dict(value)  # the usual case: already strings
     result: dict[str, str] = {}
     for key, item in value.items():
         if isinstance(item, dict | list) or item is None:
@@ -152,11 +155,23 @@ def parse_time(value: Any, where: str) -> datetime | None:
         return None
     if not isinstance(value, str):
         raise InputError(f"{where}: must be an RFC 3339 timestamp string, got {json_type(value)}")
+    try:
+        return _moment(value)
+    except _BadTime as exc:
+        raise InputError(f"{where}: {exc}") from exc.__cause__
+
+
+class _BadTime(ValueError):
+    pass
+
+
+@functools.lru_cache(maxsize=8192)
+def _moment(value: str) -> datetime | None:
+    """The moment `value` names. Cached: senders re-deliver the same alerts every few
+    minutes, so the same timestamps come again and again."""
     match = _RFC3339.fullmatch(value)
     if match is None:
-        raise InputError(
-            f"{where}: must be an RFC 3339 timestamp like 2026-01-05T03:00:00Z, got {value!r}"
-        )
+        raise _BadTime(f"must be an RFC 3339 timestamp like 2026-01-05T03:00:00Z, got {value!r}")
     offset = timedelta(0)
     if match["sign"]:
         offset = timedelta(hours=int(match["off_hour"]), minutes=int(match["off_minute"]))
@@ -172,5 +187,5 @@ def parse_time(value: Any, where: str) -> datetime | None:
         )
         moment = moment.astimezone(UTC)
     except (ValueError, OverflowError) as exc:
-        raise InputError(f"{where}: not a valid timestamp, got {value!r} ({exc})") from exc
+        raise _BadTime(f"not a valid timestamp, got {value!r} ({exc})") from exc
     return None if moment == _ZERO_TIME else moment

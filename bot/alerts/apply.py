@@ -3,7 +3,8 @@
 Locks are taken in one order by every writer: the changed alerts by id, then their incidents by
 id; an incident found or opened for a new group is locked when it is first met. Each touched
 incident is written once and gets one (coalescing) card row in the outbox, however many of its
-alerts the request carried.
+alerts the request carried; the alert updates, incident updates and outbox rows of a transaction
+go out as one statement each.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ class Changes:
         """Alerts written as `event` says, by key and id (what this process may remember)."""
         self.sql = statements(self.db.is_sqlite)
         self.groups: dict[str, _Touched] = {}
+        # Written at the end, one statement each whatever the number of rows (asyncpg sends
+        # an executemany in one round trip): a resolution storm is three statements, not
+        # three per alert.
+        self.alert_writes: list[dict[str, Any]] = []
+        self.incident_writes: list[dict[str, Any]] = []
+        self.messages: list[dict[str, object]] = []
 
     async def run(self, events: list[AlertEvent], known_ids: dict[tuple[str, str], int]) -> None:
         ids = sorted(
@@ -109,6 +116,11 @@ class Changes:
         for incident_id in sorted(self.touched):
             if self.touched[incident_id].dirty:
                 await self._write_incident(incident_id, self.touched[incident_id])
+        if self.alert_writes:
+            await self.conn.execute(self.sql.set_alert, self.alert_writes)
+        if self.incident_writes:
+            await self.conn.execute(self.sql.write_incident, self.incident_writes)
+        await self.svc.outbox.insert(self.conn, self.messages)
 
     async def _lock_incidents(self, ids: set[int]) -> None:
         ids -= self.touched.keys()
@@ -177,7 +189,7 @@ class Changes:
             return
         changes = self._changes(row)
         if event.status == AlertStatus.RESOLVED:
-            await self._set_alert(row, event, changes, incident.row.id)
+            self._set_alert(row, event, changes, incident.row.id)
             incident.firing_delta -= 1
             self._flap(incident, changes)
             return
@@ -187,7 +199,7 @@ class Changes:
             incident.alert_delta += 1
         elif incident.row.status == Status.RESOLVED:
             incident.retriggered = True
-        await self._set_alert(row, event, changes, incident.row.id)
+        self._set_alert(row, event, changes, incident.row.id)
         incident.firing_delta += 1
         self._flap(incident, changes)
 
@@ -200,12 +212,9 @@ class Changes:
         if len(changes) >= self.settings.incidents.flapping.max_changes:
             incident.flapping = True
 
-    async def _set_alert(
-        self, row: Any, event: AlertEvent, changes: list[str], incident_id: int
-    ) -> None:
+    def _set_alert(self, row: Any, event: AlertEvent, changes: list[str], incident_id: int) -> None:
         self.stored.append(((event.source, event.fingerprint), row.id, event))
-        await self.conn.execute(
-            self.sql.set_alert,
+        self.alert_writes.append(
             {
                 "alert_id": row.id,
                 "v_status": str(event.status),
@@ -346,9 +355,8 @@ class Changes:
         )
         if minor:  # one more alert in the group: the engine refreshes the card a moment later
             state["card_due_at"] = row.card_due_at or self.now + self.settings.outbox.update_delay
-        await self.conn.execute(
-            self.sql.write_incident,
-            {"incident_id": incident_id} | {f"v_{k}": v for k, v in state.items()},
+        self.incident_writes.append(
+            {"incident_id": incident_id} | {f"v_{k}": v for k, v in state.items()}
         )
         if not item.new:
             self.result.updated += 1
@@ -358,17 +366,21 @@ class Changes:
         if minor:
             return
         self.result.urgent = True
-        await outbox.card(
-            self.conn,
-            card_ref(incident_id),
-            card_destinations(row),
-            priority=priority,
-            now=self.now,
-            new=item.new,
-        )
-        if item.retriggered and status == Status.TRIGGERED and not flapping:
-            await outbox.text(
+        if item.new:  # a new card may be folded into a digest during a storm
+            await outbox.card(
                 self.conn,
+                card_ref(incident_id),
+                card_destinations(row),
+                priority=priority,
+                now=self.now,
+                new=True,
+            )
+        else:
+            self.messages += outbox.card_rows(
+                card_ref(incident_id), card_destinations(row), priority=priority, now=self.now
+            )
+        if item.retriggered and status == Status.TRIGGERED and not flapping:
+            self.messages += outbox.text_rows(
                 row.destinations,
                 "incident.retriggered",
                 {"id": incident_id},

@@ -10,7 +10,18 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, String, any_, bindparam, case, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    any_,
+    bindparam,
+    case,
+    func,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.incidents.status import Status
@@ -51,6 +62,40 @@ class Statements:
     set_alert: Any
 
 
+def _peek(is_sqlite: bool) -> Any:
+    """What is known of the alerts of one source with these fingerprints (`fps`).
+
+    On PostgreSQL, one unique-index probe per fingerprint whatever the planner's statistics
+    say: the fingerprints are a table (`unnest`) that a LATERAL subquery probes one at a time
+    (its LIMIT keeps the planner from flattening it into a join, which under statistics taken
+    while `alerts` was small became a scan of every alert of the source). The incident's
+    status is a per-row primary-key look-up for the same reason.
+    """
+    incident_status = (
+        select(incidents.c.status)
+        .where(incidents.c.id == alerts.c.incident_id)
+        .scalar_subquery()
+        .label("incident_status")
+    )
+    columns = (
+        alerts.c.id,
+        alerts.c.source,
+        alerts.c.fingerprint,
+        alerts.c.status,
+        alerts.c.starts_at,
+        incident_status,
+    )
+    source = alerts.c.source == bindparam("source")
+    if is_sqlite:
+        return select(*columns).where(
+            source, alerts.c.fingerprint.in_(bindparam("fps", expanding=True))
+        )
+    fps = bindparam("fps", type_=postgresql.ARRAY(String()))
+    wanted = func.unnest(fps).table_valued("fp").render_derived(name="wanted")
+    probe = select(*columns).where(source, alerts.c.fingerprint == wanted.c.fp).limit(1).lateral()
+    return select(probe).select_from(wanted).join(probe, true())
+
+
 @functools.cache
 def statements(is_sqlite: bool) -> Statements:
     def locked(stmt: Any) -> Any:
@@ -65,21 +110,7 @@ def statements(is_sqlite: bool) -> Statements:
 
     insert = sqlite.insert if is_sqlite else postgresql.insert
     return Statements(
-        # Per source, so the unique (source, fingerprint) index answers it whatever the
-        # planner's statistics say.
-        peek=select(
-            alerts.c.id,
-            alerts.c.source,
-            alerts.c.fingerprint,
-            alerts.c.status,
-            alerts.c.starts_at,
-            incidents.c.status.label("incident_status"),
-        )
-        .join(incidents, incidents.c.id == alerts.c.incident_id)
-        .where(
-            alerts.c.source == bindparam("source"),
-            among(alerts.c.fingerprint, "fps", String()),
-        ),
+        peek=_peek(is_sqlite),
         lock_alerts=locked(
             select(alerts).where(among(alerts.c.id, "ids", BigInteger())).order_by(alerts.c.id)
         ),

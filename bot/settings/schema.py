@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -53,8 +54,10 @@ class Server(_Frozen):
     max_alert_body_bytes: int = Field(16_777_216, ge=1024)
     """The alert routes' limit: Alertmanager sends a whole group in one body and does not
     retry a 413, so it must carry the largest group (10,000 alerts of 1.6 KB)."""
-    workers: int = Field(1, ge=1, le=64)
-    """Server processes on this machine; each runs the engine too (passes are replica-safe)."""
+    workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"
+    """Server processes on this machine; each runs the engine too (passes are replica-safe).
+    `auto`: half the machine's cores, at least one (the other half is left to the database,
+    which small installations run beside Tocsin); always one on SQLite (one writer)."""
 
 
 class Database(_Frozen):
@@ -259,6 +262,14 @@ class Settings(_Frozen):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def server_workers(self, cores: int | None = None) -> int:
+        """How many server processes `tocsin run` starts (`server.workers`)."""
+        if self.database.url.startswith("sqlite"):
+            return 1
+        if self.server.workers != "auto":
+            return self.server.workers
+        return max(1, (cores if cores is not None else os.cpu_count() or 1) // 2)
 
     def service_environments(self, service: str) -> tuple[str, ...]:
         svc = self.services.get(service)

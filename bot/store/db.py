@@ -37,6 +37,8 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for PostgreSQL to accept a connection."""
 _JSON: dict[str, Any] = {"json_serializer": _dumps, "json_deserializer": orjson.loads}
 
 
@@ -55,8 +57,16 @@ class Database:
         else:
             # No pre-ping: it costs a round trip per transaction. A connection that died with
             # the server is discarded on its first error, and callers retry or fail cleanly.
+            # A server that accepts no connection (hung, or a black-holed address) is an
+            # outage after CONNECT_TIMEOUT, not after asyncpg's default of a minute.
             self.engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, **_JSON
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_recycle=1800,
+                pool_timeout=CONNECT_TIMEOUT * 2,
+                connect_args={"timeout": CONNECT_TIMEOUT},
+                **_JSON,
             )
         self.outage = Outage()
         self.outage.watch(self.engine.sync_engine)

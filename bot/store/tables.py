@@ -97,6 +97,8 @@ incidents = Table(
     Index("ix_incidents_status_due", "status", "silenced_until", "ack_expires_at"),
     Index("ix_incidents_card_due", "card_due_at"),
     Index("ix_incidents_resolved", "resolved_at"),
+    # An alert's group: its open incident or one resolved lately (reopen_window).
+    Index("ix_incidents_group", "group_key", "resolved_at"),
 )
 
 alerts = Table(

@@ -133,3 +133,19 @@ def test_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert "not valid YAML" in capsys.readouterr().err
     assert main(["check", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("workers", "url", "cores", "expected"),
+    [
+        ("auto", "postgresql+asyncpg://tocsin@db/tocsin", 8, 4),
+        ("auto", "postgresql+asyncpg://tocsin@db/tocsin", 2, 1),
+        ("auto", "postgresql+asyncpg://tocsin@db/tocsin", 1, 1),
+        (3, "postgresql+asyncpg://tocsin@db/tocsin", 8, 3),
+        ("auto", "sqlite+aiosqlite:///tocsin.db", 8, 1),
+        (4, "sqlite+aiosqlite:///tocsin.db", 8, 1),
+    ],
+)
+def test_server_workers(workers: object, url: str, cores: int, expected: int) -> None:
+    settings = parse_settings(base_config(server={"workers": workers}, database={"url": url}))
+    assert settings.server_workers(cores) == expected

@@ -1,4 +1,4 @@
-"""data retention: the audit chain's anchor, pass leases, indexes for pruning and the outbox
+"""data retention: audit anchor, pass leases; indexes for pruning, grouping and the outbox
 
 Revision ID: 0010
 Revises: 0009
@@ -36,6 +36,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_inbound_events_received", "inbound_events", ["received_at"])
     op.create_index("ix_incidents_resolved", "incidents", ["resolved_at"])
+    op.create_index("ix_incidents_group", "incidents", ["group_key", "resolved_at"])
     # Declared in the schema from the start but never created by a migration.
     op.create_index(
         "ix_outbox_destination", "outbox", ["destination", "status"], if_not_exists=True
@@ -44,6 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_outbox_destination", table_name="outbox", if_exists=True)
+    op.drop_index("ix_incidents_group", table_name="incidents")
     op.drop_index("ix_incidents_resolved", table_name="incidents")
     op.drop_index("ix_inbound_events_received", table_name="inbound_events")
     op.drop_table("maintenance")
