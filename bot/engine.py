@@ -293,4 +293,8 @@ class Engine:
             async with self._lock, self._timer_lock:
                 self._scheduler.shutdown(wait=False)
             self._scheduler = self._job = None
-        await self.s.seen.flush(self.s.db)  # counters gathered since the last pass
+        try:  # counters gathered since the last pass (only counters: losing them loses no alert)
+            await self.s.seen.flush(self.s.db)
+        except Exception as exc:
+            if not self._skipped(exc, "seen"):
+                raise

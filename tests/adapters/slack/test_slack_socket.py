@@ -249,7 +249,7 @@ async def test_http_mode_runs_no_socket(
 
 
 async def test_readiness_and_metrics_show_the_connection(
-    make_tocsin: Callable[..., Tocsin], socket_server: FakeSocketMode
+    make_tocsin: Callable[..., Tocsin], socket_server: FakeSocketMode, slack_api: FakeSlackApi
 ) -> None:
     tocsin = make_tocsin(mode="socket")
     transport = httpx.ASGITransport(app=tocsin.app)
@@ -262,8 +262,11 @@ async def test_readiness_and_metrics_show_the_connection(
         ready = (await http.get("/readyz")).json()
         assert ready["status"] == "ready" and ready["chat"] == {"slack": "connected"}
         assert f"{gauge} 1.0" in (await http.get("/metrics")).text
+        # Slack refuses new connections for a while, so the client stays down while we look.
+        slack_api.fail("apps.connections.open", error="service_unavailable", times=1000)
         await socket_server.drop()
         await eventually(lambda: adapter.connected is False, what="seen as down")
         down = (await http.get("/readyz")).json()
         assert down["status"] == "degraded" and down["chat"] == {"slack": "disconnected"}
         assert f"{gauge} 0.0" in (await http.get("/metrics")).text
+        slack_api.failures["apps.connections.open"].clear()
