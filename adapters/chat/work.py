@@ -4,8 +4,9 @@ or stopped.
 Platforms give a few seconds to answer a press or a message, so adapters acknowledge at once
 and hand the slow part (the core's work, the reply) to `Work`. `within` answers *with* the
 result when it is ready in time (e.g. a passive reply) and hands it to a callback when it is
-not. Nothing is fire-and-forget: `idle()` waits for what runs, `aclose()` cancels it, and a
-failure is logged with its platform, never lost silently.
+not. Nothing is fire-and-forget: `idle()` waits for what runs, `aclose()` lets it finish for a
+bounded time and then cancels it (saying what was cut off), and a failure is logged with its
+platform, never lost silently.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import structlog
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+DRAIN = 10.0
+"""Seconds `aclose` lets running work finish before cancelling it."""
 
 
 class Work:
@@ -67,9 +70,24 @@ class Work:
         while self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def aclose(self) -> None:
-        """Cancel what still runs and wait for it to stop."""
+    async def aclose(self, grace: float = DRAIN) -> None:
+        """Let what runs finish for up to `grace` seconds (a press the platform was told is
+        taken should be carried out, not cut off by a restart), then cancel the rest, naming
+        what was cut off."""
+        deadline = asyncio.get_running_loop().time() + max(grace, 0.0)
+        while self._tasks:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                break
+            await asyncio.wait(set(self._tasks), timeout=left)
         tasks = list(self._tasks)
+        if tasks:
+            log.warning(
+                "inbound work cut off at shutdown",
+                platform=self.platform,
+                work=sorted(task.get_name() for task in tasks),
+                grace=grace,
+            )
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
