@@ -1,11 +1,28 @@
 """Delivery of SMS, voice and e-mail pages through the configured providers.
 
-A pass claims due pages (``FOR UPDATE SKIP LOCKED``, then a lease), and for each: cancels it if
-the incident was acknowledged or resolved meanwhile, holds it back while the person's channel is
-over its rate windows (it waits, it is never dropped), or sends it and records the provider's
-answer. A send runs to completion even when the engine is being stopped, so a stopping replica
-never leaves a page sent but unrecorded; a replica that dies mid-send leaves a lease that expires,
-and the page is sent again (a duplicate rather than a missed page).
+A pass takes due pages one at a time (``FOR UPDATE SKIP LOCKED``, then a lease), and for each:
+cancels it if the incident was acknowledged or resolved meanwhile, holds it back while the
+person's channel is over its rate windows (it waits, it is never dropped), or sends it and
+records the provider's answer.
+
+Each page is sent once while its sender lives, however slow the provider:
+
+- a page is claimed alone, so pages waiting behind a slow send stay free for other replicas;
+- the lease's end is also the claim's fencing token (a random sub-millisecond offset makes it
+  unique to the claim). Right before the send the lease is renewed with an UPDATE that matches
+  that exact token; no row matched means another replica took the page over, and it is skipped;
+- while the provider is called, a heartbeat renews the lease every third of it, with the same
+  check, so no other replica sees it expire;
+- the result is written only where the token still matches: a replica that stalled past its
+  lease finds the page taken over and records nothing;
+- a provider call that does not end within `SEND_TIMEOUT` is abandoned and tried again later.
+
+A send runs to completion even when the engine is being stopped, so a stopping replica never
+leaves a page sent but unrecorded. A replica that dies mid-send (or cannot reach the database
+for longer than its lease) leaves a lease that expires, and the page is sent again: a duplicate
+rather than a missed page. Where a provider de-duplicates, the page key makes the repeat
+recognisable (the e-mail ``Message-ID`` is derived from it); Twilio, Aliyun and Tencent Cloud
+accept no idempotency key for a message or call, so there the person gets it twice.
 """
 
 from __future__ import annotations
@@ -37,6 +54,7 @@ log = structlog.get_logger(__name__)
 
 LEASE = timedelta(seconds=60)
 BATCH = 20
+SEND_TIMEOUT = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +66,23 @@ class Outcome:
     retry_at: datetime | None = None
 
 
+@dataclass(slots=True)
+class Claim:
+    """This replica's hold on one page. A lease's end is the fencing token: normally the one
+    last written, plus those of renewals whose commit went unanswered (the row may hold any)."""
+
+    page: int
+    tokens: list[datetime]
+
+    def held(self) -> Any:
+        """The condition that the page is still ours."""
+        return and_(
+            pages.c.id == self.page,
+            pages.c.status == "sending",
+            pages.c.claimed_until.in_(self.tokens),
+        )
+
+
 class PageSender:
     def __init__(
         self,
@@ -57,22 +92,36 @@ class PageSender:
         notifiers: Mapping[str, Notifier],
         signer: LinkSigner,
         metrics: Metrics,
+        *,
+        lease: timedelta = LEASE,
+        send_timeout: timedelta = SEND_TIMEOUT,
     ) -> None:
         self.settings, self.db, self.clock = settings, db, clock
         self.notifiers, self.signer, self.metrics = notifiers, signer, metrics
+        self.lease, self.send_timeout = lease, send_timeout
         self.users = {u.id: u for u in settings.users}
 
     async def run_once(self) -> int:
-        """Deliver what is due; returns how many pages were handled."""
+        """Deliver what is due, up to `BATCH` pages; returns how many pages were handled."""
         if not self.notifiers:
             return 0
-        now = self.clock.now()
-        claimed = await self._claim(now)
-        for row in claimed:
-            await asyncio.shield(self._handle(row, now + LEASE))
-        return len(claimed)
+        handled = 0
+        while handled < BATCH:
+            claimed = await self._claim()
+            if claimed is None:
+                break
+            row, claim = claimed
+            await asyncio.shield(self._handle(row, claim))
+            handled += 1
+        return handled
 
-    async def _claim(self, now: datetime) -> list[Any]:
+    def _lease_end(self) -> datetime:
+        jitter = timedelta(microseconds=random.randrange(1, 1000))
+        return self.clock.now() + self.lease + jitter
+
+    async def _claim(self) -> tuple[Any, Claim] | None:
+        """Take the next due page (a new one, or one whose lease ran out) alone."""
+        now = self.clock.now()
         due = or_(
             and_(pages.c.status == "pending", pages.c.next_attempt_at <= now),
             and_(pages.c.status == "sending", pages.c.claimed_until <= now),
@@ -81,11 +130,42 @@ class PageSender:
             select(pages)
             .where(and_(due, pages.c.channel.in_(list(self.notifiers))))
             .order_by(pages.c.next_attempt_at)
-            .limit(BATCH)
+            .limit(1)
         )
-        return await self.db.claim(pages, stmt, status="sending", claimed_until=now + LEASE)
+        until = self._lease_end()
+        rows = await self.db.claim(pages, stmt, status="sending", claimed_until=until)
+        return (rows[0], Claim(rows[0].id, [until])) if rows else None
 
-    async def _handle(self, row: Any, lease: datetime) -> None:
+    async def _renew(self, claim: Claim) -> bool:
+        """Move the lease on if the page is still ours; False when another replica has it."""
+        until = self._lease_end()
+        held = claim.held()
+        claim.tokens.append(until)  # kept if the outcome of the commit is unknown
+        async with self.db.begin() as conn:
+            result = await conn.execute(update(pages).where(held).values(claimed_until=until))
+        if result.rowcount == 0:
+            claim.tokens.pop()
+            return False
+        claim.tokens = [until]
+        return True
+
+    async def _heartbeat(self, claim: Claim, done: asyncio.Event) -> None:
+        """Renew the lease every third of it until `done`, or until the claim is lost."""
+        interval = self.lease.total_seconds() / 3
+        while True:
+            try:
+                await asyncio.wait_for(done.wait(), interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                if not await self._renew(claim):
+                    log.warning("page claim lost while sending", page=claim.page)
+                    return
+            except Exception as exc:  # the next beat tries again while the lease lasts
+                log.warning("page lease not renewed", page=claim.page, error=str(exc))
+
+    async def _handle(self, row: Any, claim: Claim) -> None:
         now = self.clock.now()
         async with self.db.connect() as conn:
             incident = (
@@ -96,25 +176,41 @@ class PageSender:
             who = incident.acked_by or incident.resolved_by if incident is not None else ""
             state = "gone" if incident is None else str(incident.status)
             return await self._record(
-                row, lease, Outcome("cancelled", f"{state} {who}".strip()), now
+                row, claim, Outcome("cancelled", f"{state} {who}".strip()), now
             )
         if free_at is not None:
             return await self._record(
-                row, lease, Outcome("pending", "throttled", retry_at=free_at), now
+                row, claim, Outcome("pending", "throttled", retry_at=free_at), now
             )
+        page = self._page(row, incident, now)
+        if not await self._renew(claim):
+            log.warning("page claim lost before sending", page=row.id)
+            return
+        done = asyncio.Event()
+        beat = asyncio.create_task(self._heartbeat(claim, done))
+        try:
+            outcome = await self._send(row, page, now)
+        finally:  # also when this task is cancelled: a dead sender holds no lease
+            done.set()
+            await beat
+        await self._record(row, claim, outcome, self.clock.now())
+
+    async def _send(self, row: Any, page: Page, now: datetime) -> Outcome:
         notifier = self.notifiers[row.channel]
         try:
-            receipt = await notifier.send(self._page(row, incident, now))
+            async with asyncio.timeout(self.send_timeout.total_seconds()):
+                receipt = await notifier.send(page)
         except RetryableDelivery as exc:
-            outcome = self._retry(row, str(exc), exc.retry_after, now, notifier.provider)
+            return self._retry(row, str(exc), exc.retry_after, now, notifier.provider)
         except PermanentDelivery as exc:
-            outcome = Outcome("failed", str(exc)[:256], notifier.provider)
+            return Outcome("failed", str(exc)[:256], notifier.provider)
+        except TimeoutError:
+            log.warning("page send timed out", page=row.id, channel=row.channel)
+            return self._retry(row, "provider timeout", None, now, notifier.provider)
         except Exception as exc:  # a provider bug must not stop the pass
             log.exception("page send failed", page=row.id, channel=row.channel)
-            outcome = self._retry(row, type(exc).__name__, None, now, notifier.provider)
-        else:
-            outcome = Outcome("sent", "", receipt.provider, receipt.message_id[:128])
-        await self._record(row, lease, outcome, self.clock.now())
+            return self._retry(row, type(exc).__name__, None, now, notifier.provider)
+        return Outcome("sent", "", receipt.provider, receipt.message_id[:128])
 
     def _retry(
         self, row: Any, reason: str, after: float | None, now: datetime, provider: str
@@ -180,7 +276,7 @@ class PageSender:
             ack_url=url,
         )
 
-    async def _record(self, row: Any, lease: datetime, outcome: Outcome, now: datetime) -> None:
+    async def _record(self, row: Any, claim: Claim, outcome: Outcome, now: datetime) -> None:
         """Write what happened, if the claim is still ours: a replica that stalled past its
         lease finds the page taken over and records nothing."""
         values: dict[str, Any] = {
@@ -197,17 +293,7 @@ class PageSender:
         if outcome.retry_at is not None:
             values["next_attempt_at"] = outcome.retry_at
         async with self.db.begin() as conn:
-            result = await conn.execute(
-                update(pages)
-                .where(
-                    and_(
-                        pages.c.id == row.id,
-                        pages.c.status == "sending",
-                        pages.c.claimed_until == lease,
-                    )
-                )
-                .values(**values)
-            )
+            result = await conn.execute(update(pages).where(claim.held()).values(**values))
         if result.rowcount == 0:
             log.warning("page claim lost to another replica", page=row.id)
             return
