@@ -54,8 +54,8 @@ from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.metrics_port import MetricsSource
 from bot.oncall.service import OnCallService
+from bot.outbox.budget import Budgets, Limit
 from bot.outbox.enqueue import Outbox
-from bot.outbox.ratelimit import Buckets
 from bot.outbox.worker import OutboxWorker, WorkerSettings
 from bot.ports import ChatPlatform, DeployService, Notifier
 from bot.services import Registry, Services
@@ -150,8 +150,8 @@ def bootstrap(
     if settings.console.enabled and "console" not in chat:
         console = ConsolePlatform(db, clock, hub, chats=settings.console.chats)
         chat["console"] = console
-    buckets = Buckets(_rates(settings, chat))
-    outbox = Outbox(db, buckets, settings.outbox.storm_horizon.total_seconds())
+    budgets = Budgets(db, _limits(settings, chat))
+    outbox = Outbox(db, budgets, settings.outbox.storm_horizon.total_seconds())
     incidents = IncidentService(db, outbox, ack_timeout=settings.incidents.ack_timeout)
     pagers = dict(notifiers) if notifiers is not None else _notifiers(settings, clock)
     direct = [name for name, p in chat.items() if p.capabilities.direct_messages]
@@ -195,7 +195,7 @@ def bootstrap(
         db,
         clock,
         chat,
-        buckets,
+        budgets,
         partial(
             render,
             silence_choices=settings.incidents.silence_choices,
@@ -404,10 +404,18 @@ async def _fire_demo_alert(ingest: IngestService, clock: Clock, engine: Engine) 
     )
 
 
-def _rates(settings: Settings, chat: Mapping[str, ChatPlatform]) -> dict[str, tuple[float, int]]:
+ROBOT_WINDOWS = {"dingtalk-robot": 20, "wecom-robot": 20}
+"""Group robots take at most 20 messages in any minute (a DingTalk robot is blocked for ten
+minutes past that; WeCom drops the excess): a hard window on top of the configured pace."""
+
+
+def _limits(settings: Settings, chat: Mapping[str, ChatPlatform]) -> dict[str, Limit]:
     rates = {
         name: (p.capabilities.rate_per_second, p.capabilities.burst) for name, p in chat.items()
     }
     for name, limit in settings.outbox.rate_limits.items():
         rates[name] = (limit.rate, limit.burst)
-    return rates
+    return {
+        name: Limit(rate, burst, window=ROBOT_WINDOWS.get(name, 0), per=60.0)
+        for name, (rate, burst) in rates.items()
+    }

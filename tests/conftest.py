@@ -41,5 +41,4 @@ def chat() -> RecordingPlatform:
 @pytest.fixture
 async def tocsin(db: Database, clock: FakeClock, chat: RecordingPlatform) -> AsyncIterator[Tocsin]:
     app = bootstrap(make_settings(), clock=clock, platforms={"fake": chat}, database=db)
-    app.worker.monotonic = lambda: clock.now().timestamp()
     yield app

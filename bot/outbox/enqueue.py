@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.model import Destination
-from bot.outbox.ratelimit import Buckets
+from bot.outbox.budget import Budgets
 from bot.store.db import Database
 from bot.store.tables import card_posts, digests, outbox
 
@@ -27,9 +27,9 @@ _QUEUED = select(func.count(func.distinct(outbox.c.card_ref))).where(
 
 
 class Outbox:
-    def __init__(self, db: Database, buckets: Buckets, storm_horizon: float) -> None:
+    def __init__(self, db: Database, budgets: Budgets, storm_horizon: float) -> None:
         self.db = db
-        self.buckets = buckets
+        self.budgets = budgets
         self.storm_horizon = storm_horizon
 
     async def card(
@@ -49,7 +49,7 @@ class Outbox:
         """
         rows = []
         for dest in destinations:
-            if new and priority > URGENT and await self._over_budget(conn, dest):
+            if new and priority > URGENT and await self._over_budget(conn, dest, now):
                 digest_ref = await self._fold(conn, dest, card_ref, now)
                 rows.append(self._row(dest, digest_ref, priority, now))
                 continue
@@ -128,9 +128,14 @@ class Outbox:
             "created_at": now,
         }
 
-    async def _over_budget(self, conn: AsyncConnection, dest: str) -> bool:
-        rate, burst = self.buckets.rate(dest.partition(":")[0])
-        capacity = burst + rate * self.storm_horizon
+    async def _over_budget(self, conn: AsyncConnection, dest: str, now: datetime) -> bool:
+        """Whether the destination's shared budget cannot carry its queue and one more card
+        within the storm horizon (less any Retry-After block still running)."""
+        horizon = self.storm_horizon
+        blocked = await self.budgets.blocked_until(conn, dest)
+        if blocked is not None and blocked > now:
+            horizon = max(0.0, horizon - (blocked - now).total_seconds())
+        capacity = self.budgets.limit(dest.partition(":")[0]).capacity(horizon)
         queued = (await conn.execute(_QUEUED, {"destination": dest})).scalar_one()
         return bool(queued + 1 > capacity)
 

@@ -4,12 +4,16 @@ A pass claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, with a lease so 
 replica's claims come back), renders each card once from the current state, posts it or updates
 it in place, and records where it lives. Failures back off exponentially, honour Retry-After,
 and end as `failed` after `max_attempts`, never silently.
+
+Before sending, a pass takes the sends it needs for each destination from that destination's
+shared budget (`bot.outbox.budget`, in the database), all at once; what the budget cannot carry
+now waits for the time the budget names. A Retry-After answer blocks the destination for every
+replica.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -26,7 +30,7 @@ from bot.i18n import t
 from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.model import Card, Destination
-from bot.outbox.ratelimit import Buckets
+from bot.outbox.budget import Budgets
 from bot.outbox.statements import statements
 from bot.ports import ChatPlatform, PostedRef
 from bot.prefs import chat_scope, get_language
@@ -55,15 +59,14 @@ class OutboxWorker:
         db: Database,
         clock: Clock,
         platforms: Mapping[str, ChatPlatform],
-        buckets: Buckets,
+        budgets: Budgets,
         render: Renderer,
         links: LinkSigner,
         settings: WorkerSettings,
         metrics: Metrics,
     ) -> None:
-        self.db, self.clock, self.platforms, self.buckets = db, clock, platforms, buckets
+        self.db, self.clock, self.platforms, self.budgets = db, clock, platforms, budgets
         self.render, self.links, self.settings, self.metrics = render, links, settings, metrics
-        self.monotonic: Callable[[], float] = time.monotonic
         self.sql = statements(db.is_sqlite)
         self._languages: dict[str, str] = {}
 
@@ -103,32 +106,39 @@ class OutboxWorker:
         return rows
 
     async def _deliver_destination(self, destination: str, items: list[list[Any]]) -> int:
+        """Deliver what the shared budget allows now; the rest waits for it (or for the end
+        of a Retry-After this pass was answered with)."""
         delivered = 0
-        bucket = self.buckets.get(destination)
+        grant = await self.budgets.take(destination, self.clock.now(), len(items))
         for index, group in enumerate(items):
-            mono = self.monotonic()
-            if not bucket.take(mono):
-                wait = bucket.available_at(mono) - mono
-                rest = [row for g in items[index:] for row in g]
-                await self._release(rest, self.clock.now() + timedelta(seconds=wait))
+            if index >= grant.count:
+                wait = grant.retry_at or self.clock.now()
+                await self._release([row for g in items[index:] for row in g], wait)
                 break
             # a delivery and its record finish even if this pass is cancelled (a stopping
             # replica never leaves a message sent but unrecorded, which would send it twice)
-            delivered += await asyncio.shield(self._deliver_recorded(destination, group))
+            sent, blocked = await asyncio.shield(self._deliver_recorded(destination, group))
+            delivered += sent
+            if blocked is not None:  # the sends granted but not yet used wait with the rest
+                await self._release([row for g in items[index + 1 :] for row in g], blocked)
+                break
         return delivered
 
-    async def _deliver_recorded(self, destination: str, group: list[Any]) -> int:
+    async def _deliver_recorded(
+        self, destination: str, group: list[Any]
+    ) -> tuple[int, datetime | None]:
+        """1 if delivered; and the end of a Retry-After block if the platform asked for one."""
         try:
             await self._deliver(destination, group)
-            return 1
+            return 1, None
         except DeliveryError as exc:
-            await self._failed(group, exc, bucket_block=True)
+            return 0, await self._failed(group, exc, block=True)
         except Exception as exc:  # a bug in an adapter must not stop the queue
             if classify(exc) is not None:  # the database is down: the whole pass is skipped
                 raise
             log.exception("outbox delivery crashed", destination=destination)
             await self._failed(group, RetryableDelivery(f"internal error: {exc!r}"))
-        return 0
+        return 0, None
 
     async def _deliver(self, destination: str, group: list[Any]) -> None:
         dest = Destination.parse(destination)
@@ -240,6 +250,8 @@ class OutboxWorker:
             )
 
     async def _release(self, rows: list[Any], when: datetime) -> None:
+        if not rows:
+            return
         async with self.db.begin() as conn:
             await conn.execute(
                 update(outbox)
@@ -248,13 +260,17 @@ class OutboxWorker:
             )
 
     async def _failed(
-        self, group: list[Any], exc: DeliveryError, *, bucket_block: bool = False
-    ) -> None:
+        self, group: list[Any], exc: DeliveryError, *, block: bool = False
+    ) -> datetime | None:
+        """Record a failed attempt; with `block`, a Retry-After holds back the destination for
+        every replica, and its end is returned."""
         now = self.clock.now()
         attempts = max(r.attempts for r in group) + 1
         retry_after = exc.retry_after if isinstance(exc, RetryableDelivery) else None
-        if retry_after and bucket_block:
-            self.buckets.get(group[0].destination).block(self.monotonic() + retry_after)
+        blocked = None
+        if retry_after and block:
+            blocked = now + timedelta(seconds=retry_after)
+            await self.budgets.block(group[0].destination, now, blocked)
         final = not exc.retryable or attempts >= self.settings.max_attempts
         backoff = min(self.settings.base_backoff * (2 ** (attempts - 1)), self.settings.max_backoff)
         if retry_after:
@@ -280,3 +296,4 @@ class OutboxWorker:
                     next_attempt_at=now + backoff,
                 )
             )
+        return blocked

@@ -159,6 +159,18 @@ outbox = Table(
     Index("ix_outbox_destination", "destination", "status"),
 )
 
+# One row per destination sent to: the send budget all replicas share (see bot/outbox/budget.py).
+send_budgets = Table(
+    "send_budgets",
+    metadata,
+    Column("destination", String(256), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Column("blocked_until", TS),
+    # send times within the platform's window, microseconds since the epoch (at most N)
+    Column("recent", JSON, nullable=False),
+)
+
 inbound_events = Table(
     "inbound_events",
     metadata,

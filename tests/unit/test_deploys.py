@@ -67,7 +67,6 @@ def wire(
         database=db,
         backends={"mem": mem},
     )
-    app.worker.monotonic = lambda: clock.now().timestamp()
     return app
 
 

@@ -195,7 +195,6 @@ async def test_rollback_press_says_honestly_that_nothing_ran(db: Any, clock: Fak
     app = bootstrap(
         make_settings(), clock=clock, platforms={"fake": chat}, database=db, deploys=deploys
     )
-    app.worker.monotonic = lambda: clock.now().timestamp()
     number = await open_incident(app)
     reply = await press(app, "U-ALICE", ActionKind.ROLLBACK, f"incident:{number}")
     assert "nothing was rolled back" in reply.text

@@ -80,7 +80,6 @@ class World:
             metrics_sources={"memory": self.metrics},
             notifiers={"sms": self.sms, "email": self.email},
         )
-        app.worker.monotonic = lambda: self.clock.now().timestamp()
         return app
 
     async def ready(self, config: dict[str, Any]) -> Tocsin:

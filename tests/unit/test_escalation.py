@@ -59,7 +59,6 @@ def wire(
     app = bootstrap(
         settings, clock=clock, platforms={"fake": chat}, database=db, notifiers={"sms": sms}
     )
-    app.worker.monotonic = lambda: clock.now().timestamp()
     return app
 
 

@@ -28,7 +28,8 @@ INCIDENTS = 200
 
 class Stalling:
     """A replica's SMS provider that, once armed, hangs on its first send: the replica dies
-    holding claims. Until armed it passes pages on."""
+    holding claims (`task`, the send and its lease heartbeat, is what the test kills). Until
+    armed it passes pages on."""
 
     channel, provider = "sms", "memory"
 
@@ -36,10 +37,12 @@ class Stalling:
         self.inner = inner
         self.armed = False
         self.stalled, self.release = asyncio.Event(), asyncio.Event()
+        self.task: asyncio.Task[Any] | None = None
 
     async def send(self, page: Page) -> Receipt:
         if not self.armed:
             return await self.inner.send(page)
+        self.task = asyncio.current_task()
         self.stalled.set()
         await self.release.wait()
         raise RetryableDelivery("the replica is gone")
@@ -70,7 +73,6 @@ def replica(url: str, clock: FakeClock, chat: RecordingPlatform, sms: Notifier) 
         database=Database(url, pool_size=5),
         notifiers={"sms": sms},
     )
-    app.worker.monotonic = lambda: clock.now().timestamp()
     return app
 
 
@@ -102,6 +104,8 @@ async def test_three_replicas_one_killed_page_everyone_exactly_once() -> None:
         sending = await count(db, select(func.count()).select_from(pages).where(
             pages.c.status == "sending"))  # fmt: skip
         assert sending > 0  # it holds claims it will never finish
+        assert stalling.task is not None
+        stalling.task.cancel()  # the replica dies: its send and its heartbeat stop
         victim.cancel()
         await asyncio.gather(victim, return_exceptions=True)
         await apps[2].services.db.dispose()
@@ -133,7 +137,7 @@ async def test_three_replicas_one_killed_page_everyone_exactly_once() -> None:
         # ...and the second round's threaded reminder once each
         reminders = Counter((s.dest, s.text) for s in chat.ops("text") if "You are paged" in s.text)
         assert len(reminders) == INCIDENTS * 2 and set(reminders.values()) == {1}
-        stalling.release.set()  # the dead replica's stuck send ends: it must record nothing
+        stalling.release.set()  # nothing of the dead replica is left to record anything
         await asyncio.sleep(0.2)
         assert await count(db, select(func.count()).select_from(pages).where(
             pages.c.status.notin_(["sent", "queued"]))) == 0  # fmt: skip

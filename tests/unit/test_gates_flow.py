@@ -67,7 +67,6 @@ def wire(
         backends={"mem": mem},
         metrics_sources={"memory": metrics},
     )
-    app.worker.monotonic = lambda: clock.now().timestamp()
     return app
 
 

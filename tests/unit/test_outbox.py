@@ -10,7 +10,6 @@ from sqlalchemy import select
 from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
 from bot.model import ActionKind
-from bot.outbox.ratelimit import TokenBucket
 from bot.ports import ChatCapabilities
 from bot.store.db import Database
 from bot.store.tables import digests, outbox
@@ -20,7 +19,6 @@ from tests.unit.test_dispatch import incident, press
 
 def wire(db: Database, clock: FakeClock, chat: RecordingPlatform, **overrides: Any) -> Tocsin:
     app = bootstrap(make_settings(**overrides), clock=clock, platforms={"fake": chat}, database=db)
-    app.worker.monotonic = lambda: clock.now().timestamp()
     return app
 
 
@@ -31,16 +29,6 @@ async def ingest(app: Tocsin, *events: Any) -> Any:
 async def statuses(app: Tocsin) -> list[str]:
     async with app.services.db.connect() as conn:
         return [r.status for r in (await conn.execute(select(outbox).order_by(outbox.c.id)))]
-
-
-def test_token_bucket_refills_and_honours_retry_after() -> None:
-    bucket = TokenBucket(rate=1.0, burst=2)
-    assert bucket.take(0.0) and bucket.take(0.0) and not bucket.take(0.0)
-    assert bucket.available_at(0.0) == 1.0
-    assert bucket.take(1.0)
-    bucket.block(until=10.0)
-    assert not bucket.take(9.9) and bucket.available_at(5.0) == 10.0
-    assert bucket.take(11.0)
 
 
 async def test_many_updates_to_one_card_coalesce(

@@ -57,7 +57,6 @@ def with_retention(db: Database, clock: FakeClock, chat: RecordingPlatform, **ke
     app = bootstrap(
         make_settings(retention=keys), clock=clock, platforms={"fake": chat}, database=db
     )
-    app.worker.monotonic = lambda: clock.now().timestamp()
     return app
 
 

@@ -42,7 +42,6 @@ async def make_tocsin(
 
     def make(**kwargs: Any) -> Tocsin:
         tocsin = bootstrap(settings(dingtalk, **kwargs), clock=clock, database=db)
-        tocsin.worker.monotonic = lambda: clock.now().timestamp()
         made.append(tocsin)
         return tocsin
 

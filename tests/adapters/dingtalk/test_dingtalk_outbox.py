@@ -1,5 +1,5 @@
 """Cards through the core's outbox to the fake DingTalk: a custom robot's 20-a-minute limit kept
-by the outbox's token bucket on a fake clock (a storm becomes a digest, nothing is lost),
+by the outbox's shared send budget on a fake clock (a storm becomes a digest, nothing is lost),
 DingTalk's 10-minute block honoured as Retry-After, link buttons on custom robots, and a route
 to a person as an interactive card in their chat with the robot. Runs on SQLite and PostgreSQL."""
 

@@ -39,7 +39,6 @@ def make_tocsin(db: Database, clock: FakeClock, open_api: FakeOpenApi) -> Callab
 
     def make(deploys: Any = None, **feishu: Any) -> Tocsin:
         tocsin = bootstrap(settings(open_api, **feishu), clock=clock, database=db, deploys=deploys)
-        tocsin.worker.monotonic = lambda: clock.now().timestamp()
         return tocsin
 
     return make

@@ -5,7 +5,7 @@ card is posted after the wait, never lost), the per-chat budget is Feishu's, and
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fake_feishu import FakeOpenApi
 from feishu_support import ALICE, CHAT, card_refs
@@ -63,7 +63,10 @@ async def test_the_outbox_keeps_to_feishus_pace(
     make_tocsin: Callable[..., Tocsin], open_api: FakeOpenApi
 ) -> None:
     tocsin = make_tocsin(mode="webhook", rate_per_second=5, burst=5)
-    assert tocsin.worker.buckets.rate("feishu") == (5.0, 5)
-    bucket = tocsin.worker.buckets.get(f"feishu:{CHAT}")
-    assert sum(bucket.take(0.0) for _ in range(10)) == 5, "five at once, then Feishu's pace"
+    budgets = tocsin.worker.budgets
+    assert budgets.rate("feishu") == (5.0, 5)
+    now = datetime(2026, 1, 5, tzinfo=UTC)
+    grant = await budgets.take(f"feishu:{CHAT}", now, 10)
+    assert grant.count == 5, "five at once, then Feishu's pace"
+    assert grant.retry_at == now + timedelta(seconds=0.2)
     assert open_api.calls == []

@@ -37,7 +37,6 @@ def make_tocsin(db: Database, clock: FakeClock, slack_api: FakeSlackApi) -> Call
 
     def make(**slack: Any) -> Tocsin:
         tocsin = bootstrap(settings(slack_api, **slack), clock=clock, database=db)
-        tocsin.worker.monotonic = lambda: clock.now().timestamp()
         return tocsin
 
     return make

@@ -32,7 +32,6 @@ async def make_tocsin(
 
     def make(**kwargs: Any) -> Tocsin:
         tocsin = bootstrap(settings(wecom_api, **kwargs), clock=clock, database=db)
-        tocsin.worker.monotonic = lambda: clock.now().timestamp()
         made.append(tocsin)
         return tocsin
 
