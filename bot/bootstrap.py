@@ -151,7 +151,12 @@ def bootstrap(
         console = ConsolePlatform(db, clock, hub, chats=settings.console.chats)
         chat["console"] = console
     budgets = Budgets(db, _limits(settings, chat))
-    outbox = Outbox(db, budgets, settings.outbox.storm_horizon.total_seconds())
+    outbox = Outbox(
+        db,
+        budgets,
+        settings.outbox.storm_horizon.total_seconds(),
+        fold=frozenset(tier.rank for tier in settings.outbox.storm_tiers),
+    )
     incidents = IncidentService(db, outbox, ack_timeout=settings.incidents.ack_timeout)
     pagers = dict(notifiers) if notifiers is not None else _notifiers(settings, clock)
     direct = [name for name, p in chat.items() if p.capabilities.direct_messages]

@@ -17,9 +17,6 @@ from bot.outbox.budget import Budgets
 from bot.store.db import Database
 from bot.store.tables import card_posts, digests, outbox
 
-URGENT = 0
-"""Priority of P0 incidents: delivered before everything else."""
-
 _INSERT = outbox.insert()
 _QUEUED = select(func.count(func.distinct(outbox.c.card_ref))).where(
     and_(outbox.c.destination == bindparam("destination"), outbox.c.status == "pending")
@@ -27,10 +24,19 @@ _QUEUED = select(func.count(func.distinct(outbox.c.card_ref))).where(
 
 
 class Outbox:
-    def __init__(self, db: Database, budgets: Budgets, storm_horizon: float) -> None:
+    """`fold`: the priorities (tier ranks) whose new cards fold into a digest in a storm."""
+
+    def __init__(
+        self,
+        db: Database,
+        budgets: Budgets,
+        storm_horizon: float,
+        fold: frozenset[int] = frozenset({1, 2, 3}),
+    ) -> None:
         self.db = db
         self.budgets = budgets
         self.storm_horizon = storm_horizon
+        self.fold = fold
 
     async def card(
         self,
@@ -44,12 +50,13 @@ class Outbox:
     ) -> None:
         """Post or update `card_ref` on each destination.
 
-        For a `new` card on a destination whose rate budget cannot carry its queue within the
-        storm horizon, the card is folded into that destination's live digest instead.
+        For a `new` card of a priority in `fold` on a destination whose rate budget cannot carry
+        its queue within the storm horizon, the card is folded into that destination's live
+        digest instead (the digest's row takes the card's priority, so a P0 digest goes first).
         """
         rows = []
         for dest in destinations:
-            if new and priority > URGENT and await self._over_budget(conn, dest, now):
+            if new and priority in self.fold and await self._over_budget(conn, dest, now):
                 digest_ref = await self._fold(conn, dest, card_ref, now)
                 rows.append(self._row(dest, digest_ref, priority, now))
                 continue

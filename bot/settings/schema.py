@@ -170,6 +170,10 @@ class Outbox(_Frozen):
     burst of them is one edit; state changes and button presses go at once."""
     storm_horizon: Duration = timedelta(seconds=60)
     """New incidents fold into a digest when the destination cannot post them within this time."""
+    storm_tiers: tuple[Tier, ...] = (Tier.P0, Tier.P1, Tier.P2, Tier.P3)
+    """Tiers whose new incidents fold into the digest during a storm. A digest holding a P0
+    shows as P0 and goes before everything else; its incidents still page their on-call people
+    on their own channels. A tier left out gets one card per incident, however long the queue."""
 
 
 class Console(_Frozen):

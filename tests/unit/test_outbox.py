@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.bootstrap import Tocsin, bootstrap
@@ -144,6 +145,28 @@ async def test_alert_storm_folds_into_one_digest_and_counts_everything(
     assert digest is not None
     assert f"{60 - len(singles)} incidents" in digest.title  # every folded incident is counted
     assert len(chat.sent) <= 5 + 20 * 200 / 60 + 1  # never over the platform's budget
+
+
+@pytest.mark.parametrize("folded", [True, False])
+async def test_a_p0_storm_folds_into_a_p0_digest_unless_told_not_to(
+    db: Database, clock: FakeClock, folded: bool
+) -> None:
+    chat = RecordingPlatform(capabilities=ChatCapabilities(rate_per_second=1, burst=3))
+    tiers = ["P0", "P1", "P2", "P3"] if folded else ["P1", "P2", "P3"]
+    app = wire(db, clock, chat, outbox={"storm_horizon": "10s", "storm_tiers": tiers})
+    await ingest(app, *(firing(f"Down{n}", service=f"svc{n}") for n in range(40)))  # all P0
+    for _ in range(30):  # half a minute at one message a second
+        await app.engine.tick()
+        clock.advance(1)
+    cards = [s.card for s in chat.sent if s.card is not None]
+    digests = [c for c in cards if c.ref.startswith("digest:")]
+    singles = {c.ref for c in cards if c.ref.startswith("incident:")}
+    if not folded:  # one card each: the chat's queue is 40 P0 cards long
+        assert digests == [] and len(singles) < 40
+        return
+    assert digests and digests[-1].tier is not None and digests[-1].tier.value == "P0"
+    # within half a minute every incident is on a card or counted in the digest
+    assert f"{40 - len(singles)} incidents" in digests[-1].title
 
 
 async def test_digest_buttons_act_on_every_folded_incident(db: Database, clock: FakeClock) -> None:
