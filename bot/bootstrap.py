@@ -58,6 +58,7 @@ from bot.outbox.budget import Budgets, Limit
 from bot.outbox.enqueue import Outbox
 from bot.outbox.worker import OutboxWorker, WorkerSettings
 from bot.ports import ChatPlatform, DeployService, Notifier
+from bot.replay import ReplayGuard
 from bot.services import Registry, Services
 from bot.settings import Settings
 from bot.store.db import Database
@@ -141,7 +142,7 @@ def bootstrap(
     metrics = Metrics()
     metrics.database_up.set_function(lambda: 0.0 if db.outage.down else 1.0)
     chat: dict[str, ChatPlatform] = dict(platforms or {})
-    adapters = chat_adapters(settings, clock) if platforms is None else []
+    adapters = chat_adapters(settings, clock, db) if platforms is None else []
     for adapter in adapters:
         for platform in adapter.platforms:
             chat[platform.name] = platform
@@ -310,9 +311,12 @@ CHAT_ADAPTERS = {
     "wecom": "adapters.chat.wecom",
     "feishu": "adapters.chat.feishu",
 }
+REPLAY_GUARDED = frozenset({"dingtalk", "wecom", "feishu"})
+"""Adapters whose `create` also takes `replays`: the signed callbacks already accepted, kept in
+the database (as ``<key>:replay`` events) so that every replica refuses a replay."""
 
 
-def chat_adapters(settings: Settings, clock: Clock) -> list[ChatAdapter]:
+def chat_adapters(settings: Settings, clock: Clock, db: Database) -> list[ChatAdapter]:
     problems = check_adapters(settings)
     if problems:
         raise ConfigError(problems)
@@ -322,7 +326,15 @@ def chat_adapters(settings: Settings, clock: Clock) -> list[ChatAdapter]:
         if raw is not None:
             # who is who on this platform, so `platform:@<tocsin user>` reaches that person
             identities = {u.id: u.identities[key] for u in settings.users if key in u.identities}
-            made.append(_adapter_module(key).create(raw, clock=clock, identities=identities))
+            guard = {"replays": ReplayGuard(db, clock, f"{key}:replay")}
+            made.append(
+                _adapter_module(key).create(
+                    raw,
+                    clock=clock,
+                    identities=identities,
+                    **(guard if key in REPLAY_GUARDED else {}),
+                )
+            )
     return made
 
 

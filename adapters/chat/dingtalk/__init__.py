@@ -6,7 +6,8 @@ The composition root (`bot.bootstrap`) imports this package only when the settin
 ``dingtalk:`` section, and uses two functions:
 
 - `validate(raw)` — the section's problems, ``"<key.path>: message"`` each; empty when valid;
-- `create(raw, clock=…, identities=…)` — a `DingTalkAdapter` (``platforms``, ``routes(inbound)``,
+- `create(raw, clock=…, replays=…, identities=…)` —
+  a `DingTalkAdapter` (``platforms``, ``routes(inbound)``,
   ``run(inbound)``, ``connected``, ``aclose()``).
 
 Modules: `settings` (the section), `render` (Card → template variables, markdown, robot
@@ -24,16 +25,24 @@ from typing import Any
 from adapters.chat.dingtalk.adapter import DingTalkAdapter
 from adapters.chat.dingtalk.settings import DingTalkSettings, parse, validate
 from bot.clock import Clock
+from bot.replay import Replays
 
 __all__ = ["DingTalkAdapter", "DingTalkSettings", "create", "validate"]
 
 
 def create(
-    raw: Mapping[str, Any], *, clock: Clock, identities: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    *,
+    clock: Clock,
+    replays: Replays,
+    identities: Mapping[str, str] | None = None,
 ) -> DingTalkAdapter:
     """The adapter for the raw ``dingtalk:`` section (raises `ConfigError` when it is invalid).
 
     `identities` maps Tocsin user ids to DingTalk userIds, so ``dingtalk:@<tocsin user>``
     destinations reach that person's chat with the robot.
+
+    `replays` remembers the signed callbacks already accepted (in the database, so every
+    replica refuses a replay).
     """
-    return DingTalkAdapter(parse(raw), clock=clock, identities=identities)
+    return DingTalkAdapter(parse(raw), clock=clock, replays=replays, identities=identities)

@@ -30,6 +30,7 @@ from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatPlatform
+from bot.replay import Replays
 
 
 class DingTalkAdapter:
@@ -38,10 +39,13 @@ class DingTalkAdapter:
         settings: DingTalkSettings,
         *,
         clock: Clock,
+        replays: Replays,
         identities: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.replays = replays
+        """Signed callbacks already accepted, shared by every replica."""
         self.http = httpx.AsyncClient(timeout=settings.timeout.total_seconds())
         self.api = OpenApi(settings, clock, self.http)
         self.platform: DingTalkPlatform | None = None
@@ -92,7 +96,9 @@ class DingTalkAdapter:
     def routes(self, inbound: InboundHandler) -> list[BaseRoute]:
         if not self.settings.app or self.settings.mode != "http":
             return []
-        verifier = CallbackVerifier(self.settings.secret, self.clock, self.settings.callback_window)
+        verifier = CallbackVerifier(
+            self.settings.secret, self.clock, self.settings.callback_window, self.replays
+        )
         return CallbackEndpoint(self.replies(inbound), verifier).routes()
 
     async def run(self, inbound: InboundHandler) -> None:

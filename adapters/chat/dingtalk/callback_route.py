@@ -38,16 +38,16 @@ class CallbackEndpoint:
             body = await self._body(request)
         except _TooLarge:
             return PlainTextResponse("request body too large", status_code=413)
-        claim = self.verifier.verify(request.headers)
+        claim = await self.verifier.verify(request.headers)
         if claim is None:
             return PlainTextResponse("invalid or expired DingTalk signature", status_code=401)
         try:
             self.replies.message(decode(body))
         except Malformed as exc:
-            self.verifier.release(claim)
+            await self.verifier.release(claim)
             return PlainTextResponse(f"malformed robot message: {exc}", status_code=400)
         except BaseException:
-            self.verifier.release(claim)
+            await self.verifier.release(claim)
             raise
         return JSONResponse({})
 

@@ -16,14 +16,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import quote_plus
 
 from bot.clock import Clock
-
-MAX_REMEMBERED = 100_000
+from bot.replay import Replays
 
 
 def sign(secret: str, timestamp_ms: int | str) -> str:
@@ -42,13 +40,19 @@ def signed_webhook(webhook: str, secret: str, timestamp_ms: int) -> str:
 class CallbackVerifier:
     """Verifies HTTP-mode callbacks on Tocsin's clock and refuses replays."""
 
-    def __init__(self, app_secret: str, clock: Clock, window: timedelta) -> None:
-        self._secret, self._clock = app_secret, clock
+    def __init__(self, app_secret: str, clock: Clock, window: timedelta, replays: Replays) -> None:
+        self._secret, self._clock, self._replays = app_secret, clock, replays
         self._window_ms = window.total_seconds() * 1000
-        self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def verify(self, headers: Mapping[str, str]) -> str | None:
-        """The request's sign if it is authentic, fresh and new (now claimed); else None."""
+    async def verify(self, headers: Mapping[str, str]) -> str | None:
+        """The request's claim if it is authentic, fresh and new (now claimed); else None."""
+        key = self.authentic(headers)
+        if key is None or not await self._replays.claim(key):
+            return None
+        return key
+
+    def authentic(self, headers: Mapping[str, str]) -> str | None:
+        """The request's replay key if its sign is right and fresh (new or not); else None."""
         stamp = (headers.get("timestamp") or "").strip()
         given = (headers.get("sign") or "").strip()
         if not stamp.isdigit() or not given:
@@ -58,22 +62,8 @@ class CallbackVerifier:
             return None
         if not hmac.compare_digest(sign(self._secret, stamp).encode(), given.encode()):
             return None
-        self._forget_expired(now_ms)
-        key = f"{stamp}:{given}"
-        if key in self._seen:
-            return None
-        self._seen[key] = int(stamp) + self._window_ms
-        while len(self._seen) > MAX_REMEMBERED:
-            self._seen.popitem(last=False)
-        return key
+        return f"{stamp}:{given}"
 
-    def release(self, key: str) -> None:
+    async def release(self, key: str) -> None:
         """The request claimed as `key` failed: let DingTalk's retry of it through."""
-        self._seen.pop(key, None)
-
-    def _forget_expired(self, now_ms: float) -> None:
-        while self._seen:
-            key, until = next(iter(self._seen.items()))
-            if until >= now_ms:
-                return
-            del self._seen[key]
+        await self._replays.release(key)

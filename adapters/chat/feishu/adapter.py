@@ -27,6 +27,7 @@ from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatCapabilities
+from bot.replay import Replays
 
 
 class FeishuAdapter:
@@ -35,10 +36,13 @@ class FeishuAdapter:
         settings: FeishuSettings,
         *,
         clock: Clock,
+        replays: Replays,
         identities: Mapping[str, str] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
+        self.replays = replays
+        """Signed requests already accepted, shared by every replica."""
         self.identities = dict(identities or {})
         self.api = FeishuApi(open_client(settings))
         self.memory = CardMemory()
@@ -99,7 +103,7 @@ class FeishuAdapter:
         inbox = self.inbox(inbound)
         self.endpoint = EventsEndpoint(
             inbox,
-            RequestVerifier(key, token, self.clock, settings.replay_window),
+            RequestVerifier(key, token, self.clock, settings.replay_window, self.replays),
             inbox.dispatcher(encrypt_key=key, verification_token=token),
         )
         return self.endpoint.routes()

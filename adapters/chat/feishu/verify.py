@@ -11,14 +11,14 @@ In order, each failure a `Rejected` with the HTTP status to answer and a reason:
    app's (401); only the challenge may come unsigned (401).
 
 A signature is claimed while its request runs and released if that request failed, so a
-re-delivery of a failed event still gets through; Feishu's re-deliveries of an event that
+re-delivery of a failed event still gets through. Claims are kept in the database
+(`bot.replay`), so every replica refuses a replay; Feishu's re-deliveries of an event that
 succeeded are de-duplicated by their ids in the database.
 """
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,9 +26,9 @@ from typing import Any
 
 from adapters.chat.feishu.crypto import DecryptError, decrypt, same_secret, signature_matches
 from bot.clock import Clock
+from bot.replay import Replays
 
 URL_VERIFICATION = "url_verification"
-MAX_REMEMBERED = 100_000
 TIMESTAMP = "x-lark-request-timestamp"
 NONCE = "x-lark-request-nonce"
 SIGNATURE = "x-lark-signature"
@@ -58,15 +58,27 @@ class Verified:
 
 class RequestVerifier:
     def __init__(
-        self, encrypt_key: str, verification_token: str, clock: Clock, window: timedelta
+        self,
+        encrypt_key: str,
+        verification_token: str,
+        clock: Clock,
+        window: timedelta,
+        replays: Replays,
     ) -> None:
         self._key, self._token, self._clock = encrypt_key, verification_token, clock
         self._window = window.total_seconds()
-        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._replays = replays
 
-    def verify(self, body: bytes, headers: Mapping[str, str]) -> Verified:
+    async def verify(self, body: bytes, headers: Mapping[str, str]) -> Verified:
         """The decrypted request if it is authentic, fresh and new (its signature now claimed);
         else `Rejected`."""
+        verified = self.authentic(body, headers)
+        if verified.claim is not None and not await self._replays.claim(verified.claim):
+            raise Rejected(401, "a request already received (replayed)")
+        return verified
+
+    def authentic(self, body: bytes, headers: Mapping[str, str]) -> Verified:
+        """The decrypted request if it is authentic and fresh (new or not); else `Rejected`."""
         encrypted = _encrypted(body)
         signed = self._signed(body, headers)
         try:
@@ -80,14 +92,12 @@ class RequestVerifier:
             raise Rejected(401, "wrong verification token")
         if signed is None and not challenge:
             raise Rejected(401, "unsigned request: X-Lark-Signature headers are missing")
-        if signed is not None:
-            self._claim(signed)
         return Verified(envelope, signed)
 
-    def release(self, claim: str | None) -> None:
+    async def release(self, claim: str | None) -> None:
         """The request with this signature failed: let Feishu's re-delivery of it through."""
         if claim is not None:
-            self._seen.pop(claim, None)
+            await self._replays.release(claim)
 
     def _signed(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """The request's signature when it is signed correctly and fresh; None when unsigned."""
@@ -105,23 +115,7 @@ class RequestVerifier:
             given, timestamp=timestamp, nonce=nonce, encrypt_key=self._key, body=body
         ):
             raise Rejected(401, "wrong X-Lark-Signature")
-        self._forget_expired(now)
-        if given.lower() in self._seen:
-            raise Rejected(401, "a request already received (replayed)")
         return given.lower()
-
-    def _claim(self, signature: str) -> None:
-        now = self._clock.now().timestamp()
-        self._seen[signature] = now + 2 * self._window  # a timestamp may be WINDOW ahead
-        while len(self._seen) > MAX_REMEMBERED:
-            self._seen.popitem(last=False)
-
-    def _forget_expired(self, now: float) -> None:
-        while self._seen:
-            signature, until = next(iter(self._seen.items()))
-            if until > now:
-                return
-            del self._seen[signature]
 
 
 def _encrypted(body: bytes) -> str:

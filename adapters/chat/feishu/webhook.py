@@ -62,7 +62,7 @@ class EventsEndpoint:
         except _TooLarge:
             return _error(413, "request body too large")
         try:
-            verified = self.verifier.verify(body, request.headers)
+            verified = await self.verifier.verify(body, request.headers)
         except Rejected as rejected:
             log.info(
                 "feishu: refused a webhook request", status=rejected.status, reason=rejected.reason
@@ -80,11 +80,11 @@ class EventsEndpoint:
                 self.pool, self.dispatcher.do, _raw_request(request, body)
             )
         except BaseException:
-            self.verifier.release(verified.claim)
+            await self.verifier.release(verified.claim)
             raise
         status = int(answer.status_code or 500)
         if status >= 300:
-            self.verifier.release(verified.claim)
+            await self.verifier.release(verified.claim)
         return Response(answer.content or b"", status_code=status, media_type="application/json")
 
     def close(self) -> None:

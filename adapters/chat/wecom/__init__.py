@@ -6,7 +6,8 @@ The composition root (`bot.bootstrap`) imports this package only when the settin
 ``wecom:`` section, and uses two functions:
 
 - `validate(raw)` — the section's problems, ``"<key.path>: message"`` each; empty when valid;
-- `create(raw, clock=…, identities=…)` — a `WeComAdapter` (``platforms``, ``routes(inbound)``,
+- `create(raw, clock=…, replays=…, identities=…)` —
+  a `WeComAdapter` (``platforms``, ``routes(inbound)``,
   ``run(inbound)``, ``aclose()``).
 
 Modules: `settings` (the section), `crypto` + `verify` + `envelope` (callbacks: signature,
@@ -25,16 +26,24 @@ from typing import Any
 from adapters.chat.wecom.adapter import WeComAdapter
 from adapters.chat.wecom.settings import WeComSettings, parse, validate
 from bot.clock import Clock
+from bot.replay import Replays
 
 __all__ = ["WeComAdapter", "WeComSettings", "create", "validate"]
 
 
 def create(
-    raw: Mapping[str, Any], *, clock: Clock, identities: Mapping[str, str] | None = None
+    raw: Mapping[str, Any],
+    *,
+    clock: Clock,
+    replays: Replays,
+    identities: Mapping[str, str] | None = None,
 ) -> WeComAdapter:
     """The adapter for the raw ``wecom:`` section (raises `ConfigError` when it is invalid).
 
     `identities` maps Tocsin user ids to WeCom userids, so ``wecom:@<tocsin user>`` destinations
     reach that person through the app; ``wecom:<userid>`` names a WeCom userid directly.
+
+    `replays` remembers the signed callbacks already accepted (in the database, so every
+    replica refuses a replay).
     """
-    return WeComAdapter(parse(raw), clock=clock, identities=identities)
+    return WeComAdapter(parse(raw), clock=clock, replays=replays, identities=identities)

@@ -35,6 +35,7 @@ from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatPlatform
+from bot.replay import Replays
 
 
 class WeComAdapter:
@@ -43,10 +44,13 @@ class WeComAdapter:
         settings: WeComSettings,
         *,
         clock: Clock,
+        replays: Replays,
         identities: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings, self.clock = settings, clock
+        self.replays = replays
+        """Signed callbacks already accepted, shared by every replica."""
         self.http = WeComHttp(
             httpx.AsyncClient(
                 base_url=settings.api_url,
@@ -94,7 +98,7 @@ class WeComAdapter:
             handler = AppInbound(
                 inbound, self.app, self.memory, self.work, self.clock, bot_names=settings.bot_names
             )
-            gate = self._gate(settings.app, settings.corp_id)
+            gate = self._gate(settings.app, settings.corp_id, scope="app")
             routes += AppCallback(gate, handler, max_body=settings.max_body_bytes).routes()
         if settings.aibot is not None:
             bot = AIBotInbound(
@@ -107,7 +111,7 @@ class WeComAdapter:
                 bot_names=settings.bot_names,
                 app=self.app,
             )
-            gate = self._gate(settings.aibot, settings.aibot.receive_id)
+            gate = self._gate(settings.aibot, settings.aibot.receive_id, scope="aibot")
             routes += AIBotCallback(
                 gate, bot, self.clock, max_body=settings.max_body_bytes
             ).routes()
@@ -126,10 +130,12 @@ class WeComAdapter:
         await self.work.aclose()
         await self.http.aclose()
 
-    def _gate(self, callback: Callback, receive_id: str) -> CallbackGate:
+    def _gate(self, callback: Callback, receive_id: str, *, scope: str) -> CallbackGate:
         crypt = WXBizMsgCrypt(
             callback.token.get_secret_value(),
             callback.encoding_aes_key.get_secret_value(),
             receive_id,
         )
-        return CallbackGate(crypt, self.clock, self.settings.callback_window)
+        return CallbackGate(
+            crypt, self.clock, self.settings.callback_window, self.replays, scope=scope
+        )

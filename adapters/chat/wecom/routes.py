@@ -95,18 +95,18 @@ async def _guarded(
     query = dict(request.query_params)
     try:
         if request.method == "GET":
-            return PlainTextResponse(gate.echo(query))
+            return PlainTextResponse(await gate.echo(query))
         body = await read_body(request, max_body)
-        plaintext, claim = gate.open(query, envelope.ciphertext(body))
+        plaintext, claim = await gate.open(query, envelope.ciphertext(body))
     except InputError as exc:
         log.info("wecom: callback refused", path=request.url.path, reason=str(exc))
         return PlainTextResponse(str(exc), status_code=exc.status_code)
     try:
         return await handle(plaintext)
     except InputError as exc:
-        gate.release(claim)
+        await gate.release(claim)
         log.info("wecom: callback refused", path=request.url.path, reason=str(exc))
         return PlainTextResponse(str(exc), status_code=exc.status_code)
     except BaseException:
-        gate.release(claim)
+        await gate.release(claim)
         raise

@@ -8,40 +8,55 @@ ciphertext, and gives the decrypted message only when
 3. the ciphertext decrypts, pads and carries the expected receive id;
 4. this timestamp + nonce was not seen before while it could still be valid (a replay).
 
-A request that passed is *claimed*; `release` lets a later re-delivery of it through when
-handling it failed. URL verification (`echo`) checks the same and answers the decrypted echo.
+A request that passed is *claimed*, in the database (`bot.replay`) so that every replica refuses
+its replay; `release` lets a later re-delivery of it through when handling it failed. URL
+verification (`echo`) checks the same and answers the decrypted echo.
 Failures raise `AuthenticationError` (401) or `InputError` (400), each saying what was wrong.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import timedelta
 
 from adapters.chat.wecom.crypto import WXBizMsgCrypt
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError
-
-MAX_REMEMBERED = 100_000
+from bot.replay import Replays
 
 
 class CallbackGate:
-    def __init__(self, crypt: WXBizMsgCrypt, clock: Clock, window: timedelta) -> None:
-        self.crypt, self.clock = crypt, clock
+    def __init__(
+        self,
+        crypt: WXBizMsgCrypt,
+        clock: Clock,
+        window: timedelta,
+        replays: Replays,
+        *,
+        scope: str = "app",
+    ) -> None:
+        self.crypt, self.clock, self.replays = crypt, clock, replays
         self.window = window.total_seconds()
-        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+        self.scope = scope
+        """Told apart from the other callback URL's claims (the app's, the AI bot's)."""
 
-    def echo(self, query: Mapping[str, str]) -> str:
+    async def echo(self, query: Mapping[str, str]) -> str:
         """URL verification: the decrypted ``echostr``."""
         echostr = query.get("echostr", "")
         if not echostr:
             raise InputError("wecom: URL verification without echostr")
-        plaintext, _claim = self.open(query, echostr)
+        plaintext, _claim = await self.open(query, echostr)
         return plaintext
 
-    def open(self, query: Mapping[str, str], ciphertext: str) -> tuple[str, tuple[str, str]]:
+    async def open(self, query: Mapping[str, str], ciphertext: str) -> tuple[str, str]:
         """The decrypted message and its claim, or an error saying why not."""
+        plaintext, claim = self.authentic(query, ciphertext)
+        if not await self.replays.claim(claim):
+            raise AuthenticationError("wecom: replayed request (timestamp and nonce seen before)")
+        return plaintext, claim
+
+    def authentic(self, query: Mapping[str, str], ciphertext: str) -> tuple[str, str]:
+        """The decrypted message and its replay key (new or not), or an error saying why not."""
         signature = query.get("msg_signature", "")
         timestamp, nonce = query.get("timestamp", "").strip(), query.get("nonce", "").strip()
         if not signature or not timestamp or not nonce:
@@ -56,22 +71,8 @@ class CallbackGate:
                 "is the server clock right?)"
             )
         plaintext = self.crypt.decrypt(ciphertext)
-        claim = (timestamp, nonce)
-        self._forget_expired(now)
-        if claim in self._seen:
-            raise AuthenticationError("wecom: replayed request (timestamp and nonce seen before)")
-        self._seen[claim] = int(timestamp) + 2 * self.window
-        while len(self._seen) > MAX_REMEMBERED:
-            self._seen.popitem(last=False)
-        return plaintext, claim
+        return plaintext, f"{self.scope}:{timestamp}:{nonce}"
 
-    def release(self, claim: tuple[str, str]) -> None:
+    async def release(self, claim: str) -> None:
         """Handling the request with `claim` failed: let WeCom's re-delivery through."""
-        self._seen.pop(claim, None)
-
-    def _forget_expired(self, now: float) -> None:
-        while self._seen:
-            claim, until = next(iter(self._seen.items()))
-            if until > now:
-                return
-            del self._seen[claim]
+        await self.replays.release(claim)

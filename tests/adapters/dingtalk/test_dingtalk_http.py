@@ -137,3 +137,30 @@ async def test_stream_mode_has_no_http_route(
     async with dingtalk_for(tocsin, clock) as robot:
         response = await robot.client.post(PATH, content=b"{}")
     assert response.status_code in (404, 405)
+
+
+async def test_a_replay_to_another_replica_is_refused(
+    make_tocsin: Callable[..., Tocsin], dingtalk: FakeDingTalkApi, clock: FakeClock
+) -> None:
+    one, two = make_tocsin(mode="http"), make_tocsin(mode="http")  # one database
+    await open_card(one)
+    async with dingtalk_for(one, clock) as first, dingtalk_for(two, clock) as second:
+        headers = signed_headers(first.now_ms())
+        accepted = await first.post(bot_message(dingtalk, "ack 1"), headers=headers)
+        replayed = await second.post(bot_message(dingtalk, "ack 1"), headers=headers)
+    assert (accepted.status_code, replayed.status_code) == (200, 401)
+    assert replayed.text == "invalid or expired DingTalk signature"
+    assert len(dingtalk.sent) == 1 and len(await audit(one)) == 1
+
+
+async def test_a_failed_request_is_released_for_its_retry_on_another_replica(
+    make_tocsin: Callable[..., Tocsin], dingtalk: FakeDingTalkApi, clock: FakeClock
+) -> None:
+    one, two = make_tocsin(mode="http"), make_tocsin(mode="http")
+    async with dingtalk_for(one, clock) as first, dingtalk_for(two, clock) as second:
+        headers = signed_headers(first.now_ms())
+        failed = await first.post(b"[1, 2]", headers=headers)
+        retried = await second.post(bot_message(dingtalk, "help"), headers=headers)
+        again = await first.post(bot_message(dingtalk, "help"), headers=headers)
+    assert [r.status_code for r in (failed, retried, again)] == [400, 200, 401]
+    assert [e.target for e in await audit(two)] == ["/help"]

@@ -19,6 +19,7 @@ from bot.clock import FakeClock
 from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.model import ActionKind, Button, ButtonStyle, Card, Destination, Field, Tier
 from bot.ports import PostedRef
+from bot.replay import MemoryReplays
 
 OPS = Destination("dingtalk", GROUP)
 ROBOT = Destination("dingtalk-robot", "ops")
@@ -51,7 +52,12 @@ async def make(
     made: list[DingTalkAdapter] = []
 
     def build(identities: dict[str, str] | None = None, **overrides: Any) -> DingTalkAdapter:
-        adapter = create(section(dingtalk, **overrides), clock=clock, identities=identities)
+        adapter = create(
+            section(dingtalk, **overrides),
+            clock=clock,
+            replays=MemoryReplays(),
+            identities=identities,
+        )
         made.append(adapter)
         return adapter
 

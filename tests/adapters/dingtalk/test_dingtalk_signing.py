@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.chat.dingtalk.signing import CallbackVerifier, sign, signed_webhook
 from bot.clock import FakeClock
+from bot.replay import MemoryReplays
 
 SECRET = "SEC1a2b3c4d5e6f"
 STAMP = 1577262236757  # the timestamp in the documented HTTP callback headers
@@ -41,10 +42,10 @@ def test_sign_matches_the_official_sample() -> None:
 
 def verifier_at(offset_ms: int) -> CallbackVerifier:
     now = datetime.fromtimestamp(STAMP / 1000, UTC) + timedelta(milliseconds=offset_ms)
-    return CallbackVerifier(SECRET, FakeClock(now), HOUR)
+    return CallbackVerifier(SECRET, FakeClock(now), HOUR, MemoryReplays())
 
 
-def test_the_callback_window_is_one_hour_either_way() -> None:
+async def test_the_callback_window_is_one_hour_either_way() -> None:
     headers = {"timestamp": str(STAMP), "sign": sign(SECRET, STAMP)}
     for offset, accepted in (
         (0, True),
@@ -53,19 +54,19 @@ def test_the_callback_window_is_one_hour_either_way() -> None:
         (3_600_001, False),
         (-3_600_001, False),
     ):
-        assert (verifier_at(offset).verify(headers) is not None) is accepted, offset
+        assert (await verifier_at(offset).verify(headers) is not None) is accepted, offset
 
 
-def test_tampered_and_replayed_callbacks_are_refused() -> None:
+async def test_tampered_and_replayed_callbacks_are_refused() -> None:
     verifier = verifier_at(0)
     good = {"timestamp": str(STAMP), "sign": sign(SECRET, STAMP)}
-    assert verifier.verify(good | {"sign": sign("other", STAMP)}) is None
-    assert verifier.verify(good | {"timestamp": str(STAMP + 1)}) is None, "sign bound to time"
-    assert verifier.verify(good | {"timestamp": "soon"}) is None
-    assert verifier.verify({"timestamp": str(STAMP)}) is None
-    assert verifier.verify({}) is None
-    claim = verifier.verify(good)
+    assert await verifier.verify(good | {"sign": sign("other", STAMP)}) is None
+    assert await verifier.verify(good | {"timestamp": str(STAMP + 1)}) is None, "sign bound to time"
+    assert await verifier.verify(good | {"timestamp": "soon"}) is None
+    assert await verifier.verify({"timestamp": str(STAMP)}) is None
+    assert await verifier.verify({}) is None
+    claim = await verifier.verify(good)
     assert claim is not None
-    assert verifier.verify(good) is None, "a replay"
-    verifier.release(claim)
-    assert verifier.verify(good) == claim, "released after a failed request"
+    assert await verifier.verify(good) is None, "a replay"
+    await verifier.release(claim)
+    assert await verifier.verify(good) == claim, "released after a failed request"

@@ -15,6 +15,7 @@ from adapters.chat.feishu.render import BUTTON_TYPE
 from bot.clock import FakeClock
 from bot.i18n import t
 from bot.model import ActionKind, Button, Card, Destination, Field, Tier
+from bot.replay import MemoryReplays
 from tests.contract.test_chat_platform import (
     Subject,
     test_impossible_destination_is_permanent,
@@ -34,7 +35,9 @@ STATUSES = ("triggered", "acknowledged", "silenced", "resolved")
 
 @pytest.fixture
 def subject(open_api: FakeOpenApi) -> Subject:
-    platform = create(config(open_api)["feishu"], clock=FakeClock()).platform
+    platform = create(
+        config(open_api)["feishu"], clock=FakeClock(), replays=MemoryReplays()
+    ).platform
 
     async def cards() -> list[Card]:
         return [shown(m.content) for m in open_api.cards_in(CHAT)]

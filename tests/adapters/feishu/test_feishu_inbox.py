@@ -20,6 +20,7 @@ from adapters.chat.feishu.inbox import Inbox
 from adapters.chat.feishu.translate import Where
 from bot.clock import FakeClock
 from bot.model import ActionKind, Button, Card, CardActionRequest, CommandRequest, Reply, Tier
+from bot.replay import MemoryReplays
 
 MESSAGE = "om_card"
 WHERE = Where(CHAT, ALICE, message_id=MESSAGE)
@@ -59,7 +60,7 @@ class Core:
 
 def feishu(open_api: FakeOpenApi, **settings: Any) -> FeishuAdapter:
     raw = config(open_api)["feishu"] | settings
-    return create(raw, clock=FakeClock(), identities={"alice": ALICE})
+    return create(raw, clock=FakeClock(), replays=MemoryReplays(), identities={"alice": ALICE})
 
 
 def inbox_for(adapter: FeishuAdapter, core: Core) -> Inbox:

@@ -18,6 +18,7 @@ from bot.clock import FakeClock
 from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.model import ActionKind, Button, Card, Destination, Field, Tier
 from bot.ports import PostedRef
+from bot.replay import MemoryReplays
 
 ALERTS = Destination("feishu", CHAT)
 CREATE = "POST /open-apis/im/v1/messages"
@@ -41,7 +42,7 @@ def card(status: str = "triggered") -> Card:
 def adapter(api: FakeOpenApi, **kwargs: Any) -> FeishuAdapter:
     raw = config(api)["feishu"]
     raw.update(kwargs.pop("feishu", {}))
-    return create(raw, clock=FakeClock(), **kwargs)
+    return create(raw, clock=FakeClock(), replays=MemoryReplays(), **kwargs)
 
 
 async def test_a_card_is_posted_and_patched_in_place(open_api: FakeOpenApi) -> None:
@@ -193,7 +194,7 @@ async def test_the_bot_knows_its_own_open_id(open_api: FakeOpenApi) -> None:
 def test_capabilities_declare_feishus_rate_per_chat(open_api: FakeOpenApi) -> None:
     raw = config(open_api)["feishu"]
     del raw["rate_per_second"], raw["burst"]
-    platform = create(raw, clock=FakeClock()).platform
+    platform = create(raw, clock=FakeClock(), replays=MemoryReplays()).platform
     caps = platform.capabilities
     assert (caps.buttons, caps.update_in_place, caps.direct_messages) == (True, True, True)
     assert (caps.rate_per_second, caps.burst) == (5.0, 5)

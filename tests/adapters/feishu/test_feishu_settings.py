@@ -13,6 +13,7 @@ from adapters.chat.feishu import FeishuAdapter, FeishuSettings, create, validate
 from bot.bootstrap import bootstrap, check_adapters
 from bot.clock import FakeClock
 from bot.errors import ConfigError
+from bot.replay import MemoryReplays
 from bot.settings import parse_settings
 from tests.support import base_config
 
@@ -54,7 +55,7 @@ def test_problems_are_named_by_their_key(raw: Any, problem: str) -> None:
 
 
 def test_secrets_never_show() -> None:
-    adapter = create(WEBHOOK, clock=FakeClock())
+    adapter = create(WEBHOOK, clock=FakeClock(), replays=MemoryReplays())
     shown = repr(adapter.settings) + str(adapter.settings.model_dump())
     for secret in ("s3cret-app", "vt-secret", "ek-secret"):
         assert secret not in shown

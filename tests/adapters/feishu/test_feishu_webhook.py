@@ -34,6 +34,8 @@ from adapters.chat.feishu.crypto import DecryptError, decrypt, signature, signat
 from adapters.chat.feishu.verify import Rejected, RequestVerifier
 from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
+from bot.replay import MemoryReplays, ReplayGuard
+from bot.store.db import Database
 from tests.support import firing
 
 WINDOW = timedelta(minutes=5)
@@ -97,27 +99,33 @@ def test_the_signature_is_sha256_of_timestamp_nonce_key_and_body() -> None:
     assert not signature_matches("", **check)
 
 
-def test_the_verifier_window_replays_and_release() -> None:
+async def test_the_verifier_window_replays_and_release() -> None:
     sent = datetime.fromtimestamp(1767225660, UTC)
     envelope = {"schema": "2.0", "header": {"event_id": "e1", "token": VERIFICATION_TOKEN}}
     body = sealed(envelope)
     headers = signed_headers(body, timestamp=sent.timestamp())
     for offset, accepted in ((0, True), (299, True), (-299, True), (301, False), (-301, False)):
         verifier = RequestVerifier(
-            ENCRYPT_KEY, VERIFICATION_TOKEN, FakeClock(sent + timedelta(seconds=offset)), WINDOW
+            ENCRYPT_KEY,
+            VERIFICATION_TOKEN,
+            FakeClock(sent + timedelta(seconds=offset)),
+            WINDOW,
+            MemoryReplays(),
         )
         try:
-            verified = verifier.verify(body, headers)
+            verified = await verifier.verify(body, headers)
         except Rejected as rejected:
             assert not accepted and rejected.status == 401, offset
         else:
             assert accepted and verified.envelope == envelope, offset
-    verifier = RequestVerifier(ENCRYPT_KEY, VERIFICATION_TOKEN, FakeClock(sent), WINDOW)
-    claim = verifier.verify(body, headers).claim
+    verifier = RequestVerifier(
+        ENCRYPT_KEY, VERIFICATION_TOKEN, FakeClock(sent), WINDOW, MemoryReplays()
+    )
+    claim = (await verifier.verify(body, headers)).claim
     with pytest.raises(Rejected, match="replayed"):
-        verifier.verify(body, headers)
-    verifier.release(claim)
-    assert verifier.verify(body, headers).claim == claim, "released after a failed request"
+        await verifier.verify(body, headers)
+    await verifier.release(claim)
+    assert (await verifier.verify(body, headers)).claim == claim, "released after a failed request"
 
 
 async def open_card(tocsin: Tocsin, api: FakeOpenApi) -> Any:
@@ -222,3 +230,40 @@ async def test_the_long_connection_mode_has_no_http_route(
     async with feishu_for(tocsin, clock) as feishu:
         response = await feishu.client.post("/feishu/events", content=b"{}")
     assert response.status_code in (404, 405)
+
+
+async def test_a_replay_to_another_replica_is_refused(
+    make_tocsin: Callable[..., Tocsin], open_api: FakeOpenApi, clock: FakeClock
+) -> None:
+    one, two = make_tocsin(mode="webhook"), make_tocsin(mode="webhook")  # one database
+    card = await open_card(one, open_api)
+    body = sealed(card_press(card, "ack", user=ALICE))
+    headers = signed_headers(body, timestamp=clock.now().timestamp())
+    async with feishu_for(one, clock) as first, feishu_for(two, clock) as second:
+        accepted = await first.client.post("/feishu/events", content=body, headers=headers)
+        await adapter_of(one).idle()
+        replayed = await second.client.post("/feishu/events", content=body, headers=headers)
+    assert (accepted.status_code, replayed.status_code) == (200, 401)
+    assert replayed.json() == {"msg": "a request already received (replayed)"}
+    assert len(await audit(one)) == 1
+
+
+async def test_a_released_claim_lets_the_retry_through_on_another_replica(db: Database) -> None:
+    sent = datetime.fromtimestamp(1767225660, UTC)
+    body = sealed({"schema": "2.0", "header": {"event_id": "e1", "token": VERIFICATION_TOKEN}})
+    headers = signed_headers(body, timestamp=sent.timestamp())
+    one, two = (
+        RequestVerifier(
+            ENCRYPT_KEY,
+            VERIFICATION_TOKEN,
+            FakeClock(sent),
+            WINDOW,
+            ReplayGuard(db, FakeClock(sent), "feishu:replay"),
+        )
+        for _ in range(2)
+    )
+    claim = (await one.verify(body, headers)).claim
+    with pytest.raises(Rejected, match="replayed"):
+        await two.verify(body, headers)
+    await one.release(claim)  # handling it failed
+    assert (await two.verify(body, headers)).claim == claim

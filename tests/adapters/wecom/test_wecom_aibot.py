@@ -31,6 +31,7 @@ from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
 from bot.i18n import t
 from bot.model import CardActionRequest, CommandRequest, Reply
+from bot.replay import MemoryReplays
 from tests.support import firing
 
 PATH = "/wecom/aibot/callback"
@@ -195,7 +196,7 @@ async def test_url_verification_with_the_official_json_vector(wecom_api: FakeWeC
             "receive_id": "ww1436e0e65a779aee",
         },
     )
-    adapter = create(section, clock=clock)
+    adapter = create(section, clock=clock, replays=MemoryReplays())
     app = Starlette(routes=adapter.routes(SlowInbound()))
     params = {
         "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
@@ -237,6 +238,7 @@ async def test_an_answer_later_than_wecom_waits_goes_through_the_response_url(
             wecom_api, app=None, aibot={**wecom_section(wecom_api)["aibot"], "reply_within": "50ms"}
         ),
         clock=clock,
+        replays=MemoryReplays(),
     )
     slow = SlowInbound()
     app = Starlette(routes=adapter.routes(slow))

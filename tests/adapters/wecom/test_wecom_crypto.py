@@ -15,6 +15,7 @@ from adapters.chat.wecom.envelope import ciphertext, message_fields, xml_fields
 from adapters.chat.wecom.verify import CallbackGate
 from bot.clock import FakeClock
 from bot.errors import AuthenticationError, InputError
+from bot.replay import MemoryReplays
 
 # Vector 1 (XML, doc 90968)
 XML_TOKEN, XML_KEY, XML_CORP = (
@@ -170,43 +171,43 @@ def test_bad_encoding_aes_keys(key: str, reason: str) -> None:
 
 def gate(at: str, *, window: float = 300) -> CallbackGate:
     clock = FakeClock(datetime.fromtimestamp(int(at), UTC))
-    return CallbackGate(xml_crypt(), clock, timedelta(seconds=window))
+    return CallbackGate(xml_crypt(), clock, timedelta(seconds=window), MemoryReplays())
 
 
 QUERY = {"msg_signature": XML_SIGNATURE, "timestamp": XML_TIMESTAMP, "nonce": XML_NONCE}
 
 
-def test_the_gate_opens_the_vector_once_within_its_window() -> None:
+async def test_the_gate_opens_the_vector_once_within_its_window() -> None:
     for offset, accepted in ((0, True), (299, True), (-299, True), (301, False), (-301, False)):
         stamp = str(int(XML_TIMESTAMP) + offset)
         if accepted:
-            plain, _claim = gate(stamp).open(QUERY, XML_ENCRYPT)
+            plain, _claim = await gate(stamp).open(QUERY, XML_ENCRYPT)
             assert plain == XML_PLAIN
         else:
             with pytest.raises(AuthenticationError, match="stale or future timestamp"):
-                gate(stamp).open(QUERY, XML_ENCRYPT)
+                await gate(stamp).open(QUERY, XML_ENCRYPT)
     once = gate(XML_TIMESTAMP)
-    _plain, claim = once.open(QUERY, XML_ENCRYPT)
+    _plain, claim = await once.open(QUERY, XML_ENCRYPT)
     with pytest.raises(AuthenticationError, match="replayed"):
-        once.open(QUERY, XML_ENCRYPT)
-    once.release(claim)
-    assert once.open(QUERY, XML_ENCRYPT)[0] == XML_PLAIN, "released after a failed request"
+        await once.open(QUERY, XML_ENCRYPT)
+    await once.release(claim)
+    assert (await once.open(QUERY, XML_ENCRYPT))[0] == XML_PLAIN, "released after a failed request"
     with pytest.raises(AuthenticationError, match="required"):
-        once.open({"timestamp": XML_TIMESTAMP}, XML_ENCRYPT)
+        await once.open({"timestamp": XML_TIMESTAMP}, XML_ENCRYPT)
 
 
-def test_the_gate_answers_url_verification() -> None:
+async def test_the_gate_answers_url_verification() -> None:
     clock = FakeClock(datetime.fromtimestamp(1476416373, UTC))
-    json_gate = CallbackGate(json_crypt(), clock, timedelta(minutes=5))
+    json_gate = CallbackGate(json_crypt(), clock, timedelta(minutes=5), MemoryReplays())
     query = {
         "msg_signature": "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
         "timestamp": "1476416373",
         "nonce": "47744683",
         "echostr": ECHOSTR,
     }
-    assert json_gate.echo(query) == "1288432023552776189"
+    assert await json_gate.echo(query) == "1288432023552776189"
     with pytest.raises(InputError, match="without echostr"):
-        json_gate.echo({k: v for k, v in query.items() if k != "echostr"})
+        await json_gate.echo({k: v for k, v in query.items() if k != "echostr"})
 
 
 def test_envelopes_in_xml_and_json() -> None:

@@ -17,6 +17,7 @@ from bot.clock import FakeClock
 from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.model import ActionKind, Button, Card, Destination, Field, Tier
 from bot.ports import PostedRef
+from bot.replay import MemoryReplays
 
 ALICE = Destination("wecom", "@alice")
 OPS = Destination("wecom-robot", "ops")
@@ -36,7 +37,12 @@ def card(status: str = "triggered", url: str | None = None) -> Card:
 
 def adapter(api: FakeWeCom, **overrides: Any) -> WeComAdapter:
     identities = overrides.pop("identities", {"alice": "alice"})
-    return create(wecom_section(api, **overrides), clock=FakeClock(), identities=identities)
+    return create(
+        wecom_section(api, **overrides),
+        clock=FakeClock(),
+        replays=MemoryReplays(),
+        identities=identities,
+    )
 
 
 def app_of(made: WeComAdapter) -> WeComAppPlatform:

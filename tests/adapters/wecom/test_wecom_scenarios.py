@@ -347,3 +347,31 @@ async def test_robot_rate_limits_are_honoured_through_the_outbox(
     clock.advance(2)
     await tocsin.engine.tick()
     assert len(wecom_api.robot("ops")) == 1
+
+
+async def test_a_replay_to_another_replica_is_refused(
+    make_tocsin: Callable[..., Tocsin], wecom_api: FakeWeCom, clock: FakeClock
+) -> None:
+    one, two = make_tocsin(), make_tocsin()  # one database
+    card = await page(one, wecom_api)
+    now = int(clock.now().timestamp())
+    plain = press_xml("alice", card.task_id, key_of(card.card, "ack"), "c", create_time=now)
+    async with wecom_for(one, clock) as first, wecom_for(two, clock) as second:
+        signed = first.side.app_xml(plain)
+        accepted = await first.post(signed)
+        replayed = await second.post(signed)
+    assert (accepted.status_code, replayed.status_code) == (200, 401)
+    assert "replayed" in replayed.text
+    assert len(await audit(one)) == 1
+
+
+async def test_a_failed_callback_is_released_for_its_retry_on_another_replica(
+    make_tocsin: Callable[..., Tocsin], clock: FakeClock
+) -> None:
+    one, two = make_tocsin(), make_tocsin()
+    async with wecom_for(one, clock) as first, wecom_for(two, clock) as second:
+        signed = first.side.app_xml("<xml><Content>")
+        failed = await first.post(signed)
+        retried = await second.post(signed)
+    assert (failed.status_code, retried.status_code) == (400, 400)
+    assert "not well-formed XML" in retried.text, "handled again, not refused as a replay"
