@@ -23,15 +23,33 @@ class Statements:
     remember: Any
 
 
+PER_DESTINATION = 25
+"""Rows one pass takes for one destination at most: a chat with hundreds of due cards (a storm)
+leaves room in the batch for every other chat, instead of filling it pass after pass."""
+
+
 @functools.cache
 def statements(is_sqlite: bool) -> Statements:
+    due = and_(
+        outbox.c.status == "pending",
+        outbox.c.next_attempt_at <= bindparam("b_now"),
+        or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < bindparam("b_now")),
+    )
+    ranked = (
+        select(
+            outbox.c.id,
+            func.row_number()
+            .over(partition_by=outbox.c.destination, order_by=(outbox.c.priority, outbox.c.id))
+            .label("n"),
+        )
+        .where(due)
+        .subquery()
+    )
+    fair = select(ranked.c.id).where(ranked.c.n <= PER_DESTINATION)
+    # Ranked without locks (PostgreSQL locks no rows of a windowed query), then locked by id.
     claim = (
         select(outbox)
-        .where(
-            outbox.c.status == "pending",
-            outbox.c.next_attempt_at <= bindparam("b_now"),
-            or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < bindparam("b_now")),
-        )
+        .where(due, outbox.c.id.in_(fair))
         .order_by(outbox.c.priority, outbox.c.id)
         .limit(bindparam("b_batch"))
     )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
 from bot.model import ActionKind
+from bot.outbox.enqueue import Outbox
 from bot.ports import ChatCapabilities
 from bot.store.db import Database
 from bot.store.tables import digests, outbox
@@ -251,3 +252,23 @@ async def test_platforms_that_cannot_edit_get_a_new_message_only_for_news(
     posts = chat.ops("post")
     assert [p.card.status for p in posts] == ["triggered", "acknowledged"]  # type: ignore[union-attr]
     assert set(await statuses(app)) == {"sent"}
+
+
+async def test_a_storm_in_one_chat_leaves_room_for_the_others(
+    db: Database, clock: FakeClock
+) -> None:
+    chat = RecordingPlatform(capabilities=ChatCapabilities(rate_per_second=1, burst=3))
+    app = wire(db, clock, chat)
+    now = clock.now()
+    storm = Outbox.text_rows(["fake:ops"] * 400, "incident.retriggered", {"id": 1}, now=now)
+    other = Outbox.text_rows(["fake:other"], "incident.retriggered", {"id": 2}, now=now)
+    async with app.services.db.begin() as conn:
+        await Outbox.insert(conn, [{**row, "priority": 0} for row in storm])
+        await Outbox.insert(conn, [{**row, "priority": 3} for row in other])
+
+    await app.engine.tick()
+
+    # 400 urgent messages wait for the busy chat's budget; the quiet chat's goes at once
+    sent = [s.dest for s in chat.sent]
+    assert "other" in sent or "fake:other" in sent, sent
+    assert len(sent) == 4, sent
