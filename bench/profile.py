@@ -32,8 +32,12 @@ _ROOTS = {"<frozen runpy>", "threading", "stdlib.threading"}
 _SKIP = re.compile(r"^(process \d+|thread \(0x[0-9A-Fa-f]+\))")
 
 
+_ROOT = str(Path(__file__).resolve().parent.parent) + "/"
+"""The project's folder, wherever it is checked out: its frames are named relative to it."""
+
+
 def short_path(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/"):
+    for marker in ("site-packages/", _ROOT):
         if marker in path:
             return path.split(marker, 1)[1]
     match = re.search(r"/python3\.\d+/(.*)$", path)
@@ -47,10 +51,8 @@ def area(path: str) -> str:
     parts = path.removesuffix(".py").split("/")
     if parts[0] == "stdlib":
         return "stdlib." + (parts[1] if len(parts) > 1 else "?")
-    if parts[0] in ("bot", "adapters", "commands", "bench") and len(parts) > 2:
-        return f"{parts[0]}.{parts[1]}"
     if parts[0] in ("bot", "adapters", "commands", "bench"):
-        return parts[0] + "." + parts[1] if len(parts) > 1 else parts[0]
+        return f"{parts[0]}.{parts[1]}" if len(parts) > 1 else parts[0]
     return parts[0].split(".")[0]
 
 

@@ -13,15 +13,16 @@ whose request failed, so the platform's retry of it gets through. Rows outlive a
 
 from __future__ import annotations
 
-import hashlib
 from typing import Protocol
 
 from bot.clock import Clock
 from bot.store.db import Database
+from bot.store.keys import bounded
 from bot.store.tables import inbound_events
 
 MAX_KEY = 256
-"""``inbound_events.event_id`` holds this many characters; longer keys are stored hashed."""
+"""``inbound_events.event_id`` holds this many characters; longer keys are stored bounded
+(a prefix and a hash, `bot.store.keys.bounded`)."""
 
 
 class Replays(Protocol):
@@ -34,13 +35,6 @@ class Replays(Protocol):
         ...
 
 
-def bounded(key: str) -> str:
-    """`key` itself when it fits the column, else its SHA-256."""
-    if len(key) <= MAX_KEY:
-        return key
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
-
 class ReplayGuard:
     """Claims in the database, shared by every replica on it."""
 
@@ -50,7 +44,9 @@ class ReplayGuard:
     async def claim(self, key: str) -> bool:
         stmt = (
             self.db.insert(inbound_events)
-            .values(platform=self.platform, event_id=bounded(key), received_at=self.clock.now())
+            .values(
+                platform=self.platform, event_id=bounded(key, MAX_KEY), received_at=self.clock.now()
+            )
             .on_conflict_do_nothing()
             .returning(inbound_events.c.event_id)
         )
@@ -60,7 +56,7 @@ class ReplayGuard:
     async def release(self, key: str) -> None:
         stmt = inbound_events.delete().where(
             inbound_events.c.platform == self.platform,
-            inbound_events.c.event_id == bounded(key),
+            inbound_events.c.event_id == bounded(key, MAX_KEY),
         )
         async with self.db.begin() as conn:
             await conn.execute(stmt)
@@ -73,10 +69,10 @@ class MemoryReplays:
         self.claimed: set[str] = set()
 
     async def claim(self, key: str) -> bool:
-        if bounded(key) in self.claimed:
+        if bounded(key, MAX_KEY) in self.claimed:
             return False
-        self.claimed.add(bounded(key))
+        self.claimed.add(bounded(key, MAX_KEY))
         return True
 
     async def release(self, key: str) -> None:
-        self.claimed.discard(bounded(key))
+        self.claimed.discard(bounded(key, MAX_KEY))

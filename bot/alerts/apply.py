@@ -31,6 +31,7 @@ from bot.alerts.routing import (
 from bot.alerts.statements import INCIDENT_STATE, statements
 from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Tier
+from bot.store.keys import bounded
 
 if TYPE_CHECKING:
     from bot.alerts.ingest import IngestService
@@ -280,7 +281,7 @@ class Changes:
         else:
             signature = group_signature(event.labels, event.group_key, routing.route)
             key = f"{routing.route_name}|{signature}"
-        return limits.bounded(key, limits.GROUP_KEY)
+        return bounded(key, limits.GROUP_KEY)
 
     async def _open(
         self, event: AlertEvent, tier: Tier, routing: Routing | None, group_key: str
@@ -291,12 +292,12 @@ class Changes:
         environment = first_label(event.labels, ENV_LABELS)
         values = {
             "group_key": group_key,
-            "route": limits.bounded(route, limits.ROUTE),
+            "route": bounded(route, limits.ROUTE),
             "tier": tier.value,
             "title": title[: limits.TITLE],
             "summary": event.summary,
-            "service": limits.bounded(service, limits.SERVICE),
-            "environment": limits.bounded(environment, limits.ENVIRONMENT),
+            "service": bounded(service, limits.SERVICE),
+            "environment": bounded(environment, limits.ENVIRONMENT),
             "labels": event.labels,
             "status": str(Status.TRIGGERED),
             "flapping": False,

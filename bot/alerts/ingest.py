@@ -39,6 +39,7 @@ from bot.clock import Clock
 from bot.outbox.enqueue import Outbox
 from bot.settings.schema import Settings
 from bot.store.db import Database
+from bot.store.outage import reason
 
 log = structlog.get_logger(__name__)
 
@@ -150,7 +151,7 @@ class IngestService:
                 Rejected(
                     where=f"fingerprint {event.fingerprint}",
                     reason="unstorable",
-                    error=f"the database refused a value of this alert: {_reason(exc)}",
+                    error=f"the database refused a value of this alert: {reason(exc)[:200]}",
                     fingerprint=event.fingerprint,
                     name=event.name[:128],
                 )
@@ -214,8 +215,3 @@ def _refused(exc: DBAPIError) -> bool:
     """The database refused a value (not the connection, not a collision): splitting the batch
     finds the alert it belongs to."""
     return _sqlstate(exc).startswith(REFUSED_CLASSES)
-
-
-def _reason(exc: DBAPIError) -> str:
-    text = str(exc.orig).strip().splitlines()
-    return (text[0] if text else type(exc.orig).__name__)[:200]

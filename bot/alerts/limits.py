@@ -10,10 +10,10 @@ in the alert's `labels` and `annotations`. NUL becomes U+FFFD, the replacement c
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 
 from bot.alerts.event import AlertEvent
+from bot.store.keys import bounded
 
 FINGERPRINT = 128
 GROUP_KEY = 512
@@ -22,17 +22,7 @@ ENVIRONMENT = 64
 ROUTE = 128
 NAME = 256
 TITLE = 512
-_HASH = 16
 NUL = "\x00"
-
-
-def bounded(value: str, limit: int) -> str:
-    """`value` itself when it fits in `limit` characters, else its first characters, ``~`` and
-    16 hex digits of its SHA-256: the same value always gives the same bounded form."""
-    if len(value) <= limit:
-        return value
-    digest = hashlib.sha256(value.encode()).hexdigest()[:_HASH]
-    return f"{value[: limit - _HASH - 1]}~{digest}"
 
 
 def clean(value: str) -> str:

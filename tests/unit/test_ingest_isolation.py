@@ -15,6 +15,7 @@ import bot.alerts.ingest
 from bot.alerts import limits
 from bot.alerts.known import KnownAlerts
 from bot.bootstrap import Tocsin
+from bot.store.keys import bounded
 from bot.store.tables import alerts, incidents
 from tests.support import TOKEN
 
@@ -90,8 +91,8 @@ async def test_an_odd_alert_is_stored_beside_a_good_one(
     assert response.status_code == 200, response.text
     assert response.json()["opened"] == 2 and "rejected" not in response.json()
     rows = await stored(tocsin)
-    assert set(rows) == {limits.bounded(odd["fingerprint"], limits.FINGERPRINT), "900d"}
-    odd_row = rows[limits.bounded(odd["fingerprint"], limits.FINGERPRINT)]
+    assert set(rows) == {bounded(odd["fingerprint"], limits.FINGERPRINT), "900d"}
+    odd_row = rows[bounded(odd["fingerprint"], limits.FINGERPRINT)]
     # the whole value, losslessly (but NUL, which PostgreSQL cannot hold)
     assert odd_row.labels == {k: v.replace("\x00", "\ufffd") for k, v in odd["labels"].items()}
     incident = await incident_of(tocsin, odd_row.incident_id)
@@ -125,7 +126,7 @@ async def test_long_values_of_one_group_still_group_together(
     rows = await stored(tocsin)
     assert rows["g1"].incident_id == rows["g2"].incident_id
     incident = await incident_of(tocsin, rows["g1"].incident_id)
-    assert incident.service == limits.bounded("s" * 200, limits.SERVICE)
+    assert incident.service == bounded("s" * 200, limits.SERVICE)
 
 
 async def test_a_malformed_alert_is_refused_alone_counted_and_named(
@@ -194,3 +195,15 @@ async def test_ten_thousand_alerts_in_one_body(client: httpx.AsyncClient, tocsin
     tocsin.ingest.known = KnownAlerts()  # as another replica: every repeat is looked up
     again = await post(client, content)
     assert again.status_code == 200 and again.json()["deduplicated"] == 10_000
+
+
+async def test_alerts_the_sender_left_out_are_counted(
+    client: httpx.AsyncClient, tocsin: Tocsin
+) -> None:
+    content = orjson.dumps({"version": "4", "truncatedAlerts": 7, "alerts": [GOOD]})
+
+    response = await post(client, content)
+
+    assert response.status_code == 200 and set(await stored(tocsin)) == {"900d"}
+    registry = tocsin.services.metrics.registry
+    assert registry.get_sample_value("tocsin_alerts_truncated_total", {"source": "am"}) == 7
