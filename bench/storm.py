@@ -40,6 +40,7 @@ from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # as a script, too
 
+from bench.ingest_load import HOST, PATH
 from bench.ingest_server import (
     Server,
     condense,
@@ -49,11 +50,9 @@ from bench.ingest_server import (
     write_config,
 )
 
-HOST = "127.0.0.1"
 STORM, OTHER = "C0STORM", "C0OTHER"
 BOT_TOKEN = "xoxb-" + secrets.token_hex(8)
 WEBHOOK_TOKEN = secrets.token_urlsafe(24)
-PATH = "/api/v1/alerts/alertmanager"
 SERVICES = 50
 
 _OWN = re.compile(r"^\[P\d\] ((?:Storm|Other|AfterStorm)\w*)")
