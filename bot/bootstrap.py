@@ -232,6 +232,7 @@ def bootstrap(
         gates,
         AlertRollbacks(settings, db, requests) if made else None,
         runs.drills,
+        dispatcher.resume,
     )
     tocsin = Tocsin(
         settings,

@@ -12,6 +12,10 @@ Order, the same for both kinds of request, all inside one transaction:
 
 A failure rolls the transaction back (effects and de-duplication row alike), so the platform's
 retry is processed again; the audit row of a failed attempt is written in its own transaction.
+
+Adapters store each request in the inbox (`accept`) before they acknowledge it; step 1 marks its
+row done in the same transaction, and rows left pending by a process that stopped are taken over
+by any replica (`resume`, see `bot.inbox`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from bot.errors import CommandError, PermissionDenied
 from bot.escalation.pages import was_paged
 from bot.grammar import GrammarError, parse, split_command
 from bot.i18n import t, word
+from bot.inbox import Inbox, Request, Resume, Resumer
+from bot.inbox.codec import Json
 from bot.incidents.status import Status, parse_card_ref
 from bot.model import ActionKind, CardActionRequest, CommandRequest, Reply, Sender
 from bot.prefs import chat_scope, get_language, user_scope
@@ -58,6 +64,37 @@ class Dispatcher:
     def __init__(self, services: Services, bot_names: tuple[str, ...] = ("tocsin",)) -> None:
         self.s = services
         self.bot_names = bot_names
+        self.inbox = Inbox(services.db, services.clock)
+        self.resumer = Resumer(self.inbox, self)
+
+    # -- the inbox ------------------------------------------------------------------------------
+
+    async def accept(self, request: Request, route: Json) -> bool:
+        """Store `request` before the platform is told OK (False: stored before, a re-delivery)."""
+        return await self.inbox.accept(request, route)
+
+    def on_resume(self, platform: str, resume: Resume) -> None:
+        """How `platform`'s adapter takes over a request another process did not finish."""
+        self.resumer.on_resume(platform, resume)
+
+    async def resume(self, _now: Any = None) -> None:
+        """The engine's pass: take over requests whose process stopped before finishing them."""
+        await self.resumer.run()
+
+    async def handle(self, request: Request) -> Reply:
+        if isinstance(request, CommandRequest):
+            return await self.command(request)
+        return await self.action(request)
+
+    async def abandoned(self, request: Request, attempts: int) -> None:
+        """Say in the audit log that a request was given up after `attempts` attempts."""
+        kind = "command" if isinstance(request, CommandRequest) else "action"
+        async with self.s.db.begin() as conn:
+            person = self.s.directory.by_identity(
+                request.sender.platform, request.sender.platform_user_id
+            )
+            detail = {"error": f"given up after {attempts} attempts", "event": request.event_id}
+            await self._audit(conn, request.sender, person, kind, _target(request), "failed", detail)
 
     # -- entry points ---------------------------------------------------------------------------
 
@@ -72,13 +109,12 @@ class Dispatcher:
         )
 
     async def action(self, request: CardActionRequest) -> Reply:
-        target = f"{request.card_ref} {request.action.value} {request.value}".strip()
         return await self._run(
             "action",
             request.sender,
             request.chat,
             request.event_id,
-            target,
+            _target(request),
             lambda conn, person, lang: self._action(conn, person, lang, request),
         )
 
@@ -98,7 +134,9 @@ class Dispatcher:
         outcome = "allowed"
         try:
             async with self.s.db.begin() as conn:
-                if not await self._first_delivery(conn, sender.platform, event_id, now):
+                first = await self._first_delivery(conn, sender.platform, event_id, now)
+                await self.inbox.finish(conn, sender.platform, event_id)
+                if not first:
                     self.s.metrics.inbound_duplicates.labels(sender.platform).inc()
                     outcome = "duplicate"
                     return Reply("", private=True, extra={"duplicate": True})
@@ -127,7 +165,7 @@ class Dispatcher:
                 return reply
         except Exception as exc:
             outcome = "failed"
-            return await self._failure(exc, kind, sender, target, chat)
+            return await self._failure(exc, kind, sender, target, chat, event_id)
         finally:
             self.s.metrics.commands.labels(kind, outcome).observe(time.perf_counter() - started)
 
@@ -173,10 +211,12 @@ class Dispatcher:
         await append(self.s.db, conn, entry, self.s.clock.now())
 
     async def _failure(
-        self, exc: Exception, kind: str, sender: Sender, target: str, chat: Any
+        self, exc: Exception, kind: str, sender: Sender, target: str, chat: Any, event_id: str
     ) -> Reply:
-        """The transaction is rolled back; say so in the audit log and to the person."""
+        """The transaction is rolled back; say so in the audit log and to the person. (When
+        even that fails, the request stays in the inbox, to be taken over.)"""
         async with self.s.db.begin() as conn:
+            await self.inbox.finish(conn, sender.platform, event_id)
             person = self.s.directory.by_identity(sender.platform, sender.platform_user_id)
             lang = await self._language(conn, person, str(chat))
             if isinstance(exc, CommandError):
@@ -285,6 +325,12 @@ class Dispatcher:
             denied=t("digest.denied", ctx.lang, ids=", ".join(denied)) if denied else "",
         )
         return Reply(text.strip())
+
+
+def _target(request: Request) -> str:
+    if isinstance(request, CommandRequest):
+        return request.text
+    return f"{request.card_ref} {request.action.value} {request.value}".strip()
 
 
 def _denial(person: Person, permission: str, service: str, environment: str, lang: str) -> Reply:

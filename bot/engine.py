@@ -43,6 +43,7 @@ class Engine:
         gates: GateRunner | None = None,
         alerts: AlertRollbacks | None = None,
         drills: Drills | None = None,
+        resume: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> None:
         self.s = services
         self.worker = worker
@@ -51,6 +52,7 @@ class Engine:
         self.gates = gates
         self.alerts = alerts
         self.drills = drills
+        self.resume = resume
         self.retention = RetentionPass(services.settings, services.db, services.metrics)
         self._scheduler: Any = None
         self._job: Any = None
@@ -73,6 +75,7 @@ class Engine:
     async def _round(self) -> None:
         now = self.s.clock.now()
         for name, step in (
+            ("inbox", self._resume),
             ("acks", self._expire_acks),
             ("silences", self._end_silences),
             ("flapping", self._settle_flapping),
@@ -127,6 +130,11 @@ class Engine:
         except Exception as exc:
             if not self._skipped(exc, name):
                 log.exception("engine pass failed", step=name)
+
+    async def _resume(self, now: datetime) -> None:
+        """Presses and commands a stopped process acknowledged but did not finish."""
+        if self.resume is not None:
+            await self.resume(now)
 
     async def _runs(self, _now: datetime) -> None:
         """Deploy runs: lapse unanswered ones, start queued ones, poll running ones."""

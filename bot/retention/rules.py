@@ -21,6 +21,7 @@ from bot.store.tables import (
     gate_measurements,
     gate_runs,
     inbound_events,
+    inbox,
     incidents,
     outbox,
     pages,
@@ -116,7 +117,8 @@ def _conditions(key: str, before: datetime) -> list[tuple[Table, ColumnElement[b
         )
         return [(outbox, finished)]
     if key == "inbound_events":
-        return [(inbound_events, inbound_events.c.received_at < before)]
+        settled = and_(inbox.c.state != "pending", inbox.c.created_at < before)
+        return [(inbound_events, inbound_events.c.received_at < before), (inbox, settled)]
     if key == "used_links":
         return [(used_links, used_links.c.used_at < before)]
     if key == "console_messages":

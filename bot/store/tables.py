@@ -159,6 +159,26 @@ outbox = Table(
     Index("ix_outbox_destination", "destination", "status"),
 )
 
+# Presses and commands taken from a platform, stored before the platform is told OK (see
+# bot/inbox): handled from here, by the replica that took them or, after its lease, by any.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("platform", String(32), nullable=False),
+    Column("event_id", String(256), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("route", JSON, nullable=False),
+    Column("state", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_until", TS, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("done_at", TS),
+    UniqueConstraint("platform", "event_id"),
+    Index("ix_inbox_due", "state", "lease_until"),
+)
+
 # One row per destination sent to: the send budget all replicas share (see bot/outbox/budget.py).
 send_budgets = Table(
     "send_budgets",
