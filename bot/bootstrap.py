@@ -312,7 +312,7 @@ CHAT_ADAPTERS = {
     "wecom": "adapters.chat.wecom",
     "feishu": "adapters.chat.feishu",
 }
-REPLAY_GUARDED = frozenset({"dingtalk", "wecom", "feishu"})
+REPLAY_GUARDED = frozenset({"slack", "dingtalk", "wecom", "feishu"})
 """Adapters whose `create` also takes `replays`: the signed callbacks already accepted, kept in
 the database (as ``<key>:replay`` events) so that every replica refuses a replay."""
 

@@ -58,6 +58,8 @@ class Engine:
         self._job: Any = None
         self._lock = asyncio.Lock()
         self._timer_lock = asyncio.Lock()
+        self._page_lock = asyncio.Lock()
+        self._stopping = False
         self._again = False
 
     async def tick(self) -> None:
@@ -101,20 +103,35 @@ class Engine:
                 log.exception("outbox pass failed")
 
     async def _deliver(self) -> bool:
-        """One batch of chat messages and one of SMS / voice / e-mail pages."""
+        """One batch of chat messages, and (when the engine is ticked by hand rather than
+        started) one of SMS / voice / e-mail pages."""
         done = 0
         try:
             done += await self.worker.run_once()
         except Exception as exc:
             if not self._skipped(exc, "outbox"):
                 log.exception("outbox pass failed")
+        if self._scheduler is None:
+            done += await self._pages()
+        return done > 0
+
+    async def _pages(self) -> int:
+        """One batch of pages. A started engine runs this on its own timer, so a slow SMS or
+        voice provider holds back no chat message (and a long chat queue no page)."""
+        if self.pager is None:
+            return 0
         try:
-            if self.pager is not None:
-                done += await self.pager.run_once()
+            return await self.pager.run_once()
         except Exception as exc:
             if not self._skipped(exc, "pages"):
                 log.exception("page pass failed")
-        return done > 0
+            return 0
+
+    async def _page_timer(self) -> None:
+        if not self._page_lock.locked():
+            async with self._page_lock:
+                while await self._pages() and not self._stopping:
+                    pass
 
     def _skipped(self, exc: Exception, name: str) -> bool:
         """Whether the pass `name` failed because the database is unavailable; such a pass is
@@ -261,26 +278,25 @@ class Engine:
         self.s.metrics.outbox_lag.set((now - row[1]).total_seconds() if row[1] else 0.0)
 
     def start(self, interval: float) -> None:
-        self._scheduler = AsyncIOScheduler()
-        self._job = self._scheduler.add_job(
-            self.tick,
-            "interval",
-            seconds=interval,
-            max_instances=4,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        # escalation timers also get their own wake-up, so a long delivery queue in the round
-        # above never holds a step back
-        self._scheduler.add_job(
-            self._timers,
-            "interval",
-            seconds=interval,
-            max_instances=2,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        self._scheduler.start()
+        self._stopping = False
+        self._scheduler = scheduler = AsyncIOScheduler()
+
+        def every(job: Callable[[], Awaitable[None]], instances: int) -> Any:
+            return scheduler.add_job(
+                job,
+                "interval",
+                seconds=interval,
+                max_instances=instances,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
+
+        self._job = every(self.tick, 4)
+        # escalation timers and pages get their own wake-ups, so a long delivery queue in the
+        # round above never holds a step or a page back (nor a slow SMS provider a chat message)
+        every(self._timers, 2)
+        every(self._page_timer, 2)
+        scheduler.start()
 
     async def _timers(self) -> None:
         if not self._timer_lock.locked():
@@ -297,8 +313,9 @@ class Engine:
     async def stop(self) -> None:
         """Stop waking, and let a running round finish (nothing is cut in half)."""
         if self._scheduler is not None:
+            self._stopping = True
             self._scheduler.pause()
-            async with self._lock, self._timer_lock:
+            async with self._lock, self._timer_lock, self._page_lock:
                 self._scheduler.shutdown(wait=False)
             self._scheduler = self._job = None
         try:  # counters gathered since the last pass (only counters: losing them loses no alert)

@@ -32,6 +32,8 @@ class Work:
         task = asyncio.get_running_loop().create_task(self._guarded(job, name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        # cancelled before it started, `job` was never awaited: close it (no warning, no leak)
+        task.add_done_callback(lambda done: job.close() if done.cancelled() else None)
         return task
 
     async def within(

@@ -1,6 +1,8 @@
 """Delivery of SMS, voice and e-mail pages through the configured providers.
 
-A pass takes due pages one at a time (``FOR UPDATE SKIP LOCKED``, then a lease), and for each:
+A pass takes due pages one at a time (``FOR UPDATE SKIP LOCKED``, then a lease) and sends up to
+`CONCURRENCY` of them at once, never two to one person at once (so a slow provider holds back
+the pass by one send's time, not a queue of them). For each page it:
 cancels it if the incident was acknowledged or resolved meanwhile, holds it back while the
 person's channel is over its rate windows (it waits, it is never dropped), or sends it and
 records the provider's answer.
@@ -54,6 +56,8 @@ log = structlog.get_logger(__name__)
 
 LEASE = timedelta(seconds=60)
 BATCH = 20
+CONCURRENCY = 10
+"""Pages one replica sends at the same time."""
 SEND_TIMEOUT = timedelta(minutes=5)
 
 
@@ -100,32 +104,57 @@ class PageSender:
         self.notifiers, self.signer, self.metrics = notifiers, signer, metrics
         self.lease, self.send_timeout = lease, send_timeout
         self.users = {u.id: u for u in settings.users}
+        self._sending: dict[asyncio.Task[None], str] = {}
+        """Sends in flight, with their recipient. They are never cancelled: `idle` waits."""
 
     async def run_once(self) -> int:
-        """Deliver what is due, up to `BATCH` pages; returns how many pages were handled."""
+        """Deliver what is due, up to `BATCH` pages, `CONCURRENCY` at a time; returns how many
+        pages were handled."""
         if not self.notifiers:
             return 0
-        handled = 0
-        while handled < BATCH:
-            claimed = await self._claim()
-            if claimed is None:
-                break
-            row, claim = claimed
-            await asyncio.shield(self._handle(row, claim))
-            handled += 1
-        return handled
+        handled = started = 0
+        mine: set[asyncio.Task[None]] = set()
+        while True:
+            while len(mine) < CONCURRENCY and started < BATCH:
+                claimed = await self._claim(busy=set(self._sending.values()))
+                if claimed is None:
+                    break
+                row, claim = claimed
+                task = asyncio.get_running_loop().create_task(self._handle(row, claim))
+                self._sending[task] = row.recipient
+                task.add_done_callback(self._sent)
+                mine.add(task)
+                started += 1
+            if not mine:
+                return handled
+            done, mine = await asyncio.wait(mine, return_when=asyncio.FIRST_COMPLETED)
+            handled += len(done)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("page pass failed", error=repr(task.exception()))
+
+    async def idle(self) -> None:
+        """Wait for the sends in flight (a stopping replica leaves no page sent but unrecorded)."""
+        while self._sending:
+            await asyncio.wait(set(self._sending))
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._sending.pop(task, None)
 
     def _lease_end(self) -> datetime:
         jitter = timedelta(microseconds=random.randrange(1, 1000))
         return self.clock.now() + self.lease + jitter
 
-    async def _claim(self) -> tuple[Any, Claim] | None:
-        """Take the next due page (a new one, or one whose lease ran out) alone."""
+    async def _claim(self, busy: set[str]) -> tuple[Any, Claim] | None:
+        """Take the next due page (a new one, or one whose lease ran out) alone, skipping the
+        people this replica is sending to already (their rate windows are checked per send)."""
         now = self.clock.now()
         due = or_(
             and_(pages.c.status == "pending", pages.c.next_attempt_at <= now),
             and_(pages.c.status == "sending", pages.c.claimed_until <= now),
         )
+        if busy:
+            due = and_(due, pages.c.recipient.not_in(sorted(busy)))
         stmt = (
             select(pages)
             .where(and_(due, pages.c.channel.in_(list(self.notifiers))))

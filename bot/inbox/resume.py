@@ -36,7 +36,10 @@ class Resumer:
         """Take over the requests whose lease has ended; how many were taken."""
         entries = await self.inbox.claim()
         for entry in entries:
-            await self._resume(entry)
+            try:
+                await self._resume(entry)
+            except Exception:  # the next attempt comes with the next lease; the others go on
+                log.exception("inbox: taking over a request failed", id=entry.id)
         return len(entries)
 
     async def _resume(self, entry: Entry) -> None:

@@ -35,6 +35,8 @@ from bot.store.tables import send_budgets
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO = 1_000_000
+WINDOW_MARGIN = 1.0
+"""Seconds added to a platform's "N in any minute" window (see `Limit.usable_per`)."""
 _ROUNDING = 1e-9
 """Tokens counted whole despite floating-point dust (0.9999999999 is one token)."""
 
@@ -60,12 +62,25 @@ class Limit:
     """At most this many sends in any `per` seconds (0: no such limit)."""
     per: float = 60.0
 
+    @property
+    def usable_burst(self) -> int:
+        """The burst Tocsin spends: one message short of the platform's (when that leaves any).
+        A send counts here when it is granted and at the platform when it arrives; the spare
+        message absorbs the difference, so a send at the bucket's edge is not refused."""
+        return max(1, self.burst - 1)
+
+    @property
+    def usable_per(self) -> float:
+        """The window Tocsin keeps: `WINDOW_MARGIN` longer than the platform's, for the same
+        reason (the 21st message must not reach a robot while the 1st is still in its minute)."""
+        return self.per + WINDOW_MARGIN
+
     def capacity(self, seconds: float) -> float:
         """The most messages this limit lets through in `seconds` from a rested start."""
-        bucket = self.burst + self.rate * seconds
+        bucket = self.usable_burst + self.rate * seconds
         if not self.window:
             return bucket
-        return min(bucket, self.window * (math.floor(seconds / self.per) + 1))
+        return min(bucket, self.window * (math.floor(seconds / self.usable_per) + 1))
 
 
 DEFAULT = Limit(rate=1.0, burst=5)
@@ -93,8 +108,8 @@ def grant(limit: Limit, state: State, now: int, want: int) -> tuple[int, State, 
     """Spend up to `want` sends at `now` (µs): how many, the new state, and when the next may
     go if not all could (µs). Pure: the database only stores what this decides."""
     elapsed = max(0, now - state.updated) / _MICRO
-    tokens = min(float(limit.burst), state.tokens + elapsed * limit.rate)
-    per = round(limit.per * _MICRO)
+    tokens = min(float(limit.usable_burst), state.tokens + elapsed * limit.rate)
+    per = round(limit.usable_per * _MICRO)
     recent = sorted(t for t in state.recent if t >= now - per) if limit.window else []
     if state.blocked_until is not None and now < state.blocked_until:
         return 0, state, state.blocked_until
@@ -175,7 +190,7 @@ class Budgets:
                 self.db.insert(send_budgets)
                 .values(
                     destination=destination,
-                    tokens=float(limit.burst),
+                    tokens=float(limit.usable_burst),
                     updated_at=_time(now),
                     blocked_until=None,
                     recent=[],

@@ -7,7 +7,7 @@ so any number of updates to one card coalesce into one delivery of the latest st
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -18,6 +18,8 @@ from bot.store.db import Database
 from bot.store.tables import card_posts, digests, outbox
 
 _INSERT = outbox.insert()
+DIGEST_PACE = timedelta(seconds=5)
+"""A storm digest's card is updated at most this often while incidents fold into it."""
 _QUEUED = select(func.count(func.distinct(outbox.c.card_ref))).where(
     and_(outbox.c.destination == bindparam("destination"), outbox.c.status == "pending")
 )
@@ -57,8 +59,8 @@ class Outbox:
         rows = []
         for dest in destinations:
             if new and priority in self.fold and await self._over_budget(conn, dest, now):
-                digest_ref = await self._fold(conn, dest, card_ref, now)
-                rows.append(self._row(dest, digest_ref, priority, now))
+                digest_ref, due = await self._fold(conn, dest, card_ref, now)
+                rows.append(self._row(dest, digest_ref, priority, due))
                 continue
             rows.append(self._row(dest, card_ref, priority, now))
         if rows:
@@ -146,14 +148,20 @@ class Outbox:
         queued = (await conn.execute(_QUEUED, {"destination": dest})).scalar_one()
         return bool(queued + 1 > capacity)
 
-    async def _fold(self, conn: AsyncConnection, dest: str, card_ref: str, now: datetime) -> str:
-        """Add `card_ref` to the destination's open digest (opening one if needed)."""
+    async def _fold(
+        self, conn: AsyncConnection, dest: str, card_ref: str, now: datetime
+    ) -> tuple[str, datetime]:
+        """Add `card_ref` to the destination's open digest (opening one if needed); the digest's
+        card and when it should next be sent: at once when new, else `DIGEST_PACE` after the
+        digest last changed (the updates of one pace coalesce into one send, so a storm's
+        digest spends little of the budget its incidents' own cards are waiting for)."""
         open_digest = self.db.for_update(
-            select(digests.c.id, digests.c.incident_ids).where(
+            select(digests.c.id, digests.c.incident_ids, digests.c.updated_at).where(
                 and_(digests.c.destination == dest, digests.c.open)
             )
         )
         row = (await conn.execute(open_digest)).first()
+        due = now if row is None else max(now, row.updated_at + DIGEST_PACE)
         if row is None:
             await conn.execute(
                 self.db.insert(digests)
@@ -181,4 +189,4 @@ class Outbox:
             )
             .on_conflict_do_nothing()
         )
-        return digest_ref
+        return digest_ref, due

@@ -168,8 +168,10 @@ class Outbox(_Frozen):
     update_delay: Duration = timedelta(seconds=2)
     """A card whose incident only gained or lost alerts is refreshed this much later, so a
     burst of them is one edit; state changes and button presses go at once."""
-    storm_horizon: Duration = timedelta(seconds=60)
-    """New incidents fold into a digest when the destination cannot post them within this time."""
+    storm_horizon: Duration = timedelta(seconds=45)
+    """New incidents fold into a digest when the destination cannot post them within this time.
+    A card admitted during a storm is shown at most this long after it came, so a storm of S
+    seconds is all visible (own cards and digest) after about S + 45 s."""
     storm_tiers: tuple[Tier, ...] = (Tier.P0, Tier.P1, Tier.P2, Tier.P3)
     """Tiers whose new incidents fold into the digest during a storm. A digest holding a P0
     shows as P0 and goes before everything else; its incidents still page their on-call people

@@ -59,7 +59,8 @@ async def test_p0_jumps_the_queue(db: Database, clock: FakeClock) -> None:
 
 
 async def test_rate_limit_spreads_deliveries(db: Database, clock: FakeClock) -> None:
-    chat = RecordingPlatform(capabilities=ChatCapabilities(rate_per_second=1, burst=2))
+    # a burst of 3 for the platform: Tocsin spends 2 of it and keeps one spare
+    chat = RecordingPlatform(capabilities=ChatCapabilities(rate_per_second=1, burst=3))
     app = wire(db, clock, chat)
     await ingest(app, *(firing(f"A{n}", severity="warning") for n in range(5)))
     await app.engine.tick()
@@ -271,4 +272,4 @@ async def test_a_storm_in_one_chat_leaves_room_for_the_others(
     # 400 urgent messages wait for the busy chat's budget; the quiet chat's goes at once
     sent = [s.dest for s in chat.sent]
     assert "other" in sent or "fake:other" in sent, sent
-    assert len(sent) == 4, sent
+    assert len(sent) == 3, sent  # the busy chat's burst (one short of 3), and the quiet one

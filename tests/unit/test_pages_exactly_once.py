@@ -20,7 +20,7 @@ from bot.escalation.pager import PageSender
 from bot.incidents.status import Status
 from bot.links import LinkSigner
 from bot.metrics import Metrics
-from bot.ports import Page, Receipt
+from bot.ports import Notifier, Page, Receipt
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.tables import incidents, pages
@@ -64,7 +64,7 @@ class SlowSms:
 def sender(
     db: Database,
     clock: Clock,
-    sms: SlowSms,
+    sms: Notifier,
     lease: timedelta,
     settings: Settings = SETTINGS,
     **options: Any,
@@ -275,3 +275,59 @@ async def test_a_provider_that_never_answers_is_tried_again_later(db: Database) 
     (row,) = await page_rows(db)
     assert (row.status, row.reason, row.attempts) == ("pending", "provider timeout", 1)
     assert row.claimed_until is None and row.next_attempt_at > clock.now()
+
+
+class CountingSms:
+    """An SMS provider that answers after `delay` seconds and records how many messages it held
+    at once, in all and per phone number."""
+
+    channel, provider = "sms", "counting"
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.now: Counter[str] = Counter()
+        self.most = 0
+        self.most_per_phone = 0
+        self.sent: list[str] = []
+
+    async def send(self, page: Page) -> Receipt:
+        self.now[page.to] += 1
+        self.most = max(self.most, sum(self.now.values()))
+        self.most_per_phone = max(self.most_per_phone, self.now[page.to])
+        await asyncio.sleep(self.delay)
+        self.now[page.to] -= 1
+        self.sent.append(page.key)
+        return Receipt(self.provider, page.key)
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_a_slow_provider_gets_pages_for_several_people_at_once_but_one_each(
+    db: Database,
+) -> None:
+    """A slow provider holds a pass back by about one send, not by a queue of sends: pages to
+    different people go out together, never two at once to the same person."""
+    clock = SystemClock()
+    await add_pages(db, clock, 4)
+    async with db.begin() as conn:  # the same steps for bob and carol
+        rows = (await conn.execute(select(pages))).all()
+        await conn.execute(
+            insert(pages),
+            [
+                {
+                    **{k: v for k, v in row._mapping.items() if k != "id"},
+                    "recipient": who,
+                    "address": PHONES[who],
+                }
+                for who in ("bob", "carol")
+                for row in rows
+            ],
+        )
+    sms = CountingSms(0.2)
+    replica = sender(db, clock, sms, timedelta(seconds=60))
+
+    await drain(replica)
+
+    assert len(sms.sent) == len(set(sms.sent)) == 12
+    assert (sms.most, sms.most_per_phone) == (3, 1)

@@ -14,7 +14,9 @@ Modules: `settings` (the section), `render` (Card → template variables, markdo
 messages), `openapi` + `errors` (API calls, failures as delivery errors), `platform` (the app
 robot's `ChatPlatform`), `robot` (custom robots' `ChatPlatform`), `signing` (加签 and callback
 verification), `translate` (payloads → neutral requests), `handlers` + `stream` (Stream mode),
-`callback_route` (HTTP mode), `replies` (what runs after the acknowledgement), `work`.
+`callback_route` (HTTP mode), `replies` (each request stored in the core's inbox before the
+acknowledgement, the work and answer after it, and the takeover of requests another process
+stored and did not finish).
 """
 
 from __future__ import annotations

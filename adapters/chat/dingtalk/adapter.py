@@ -2,7 +2,9 @@
 
 - `platforms` — the app robot (``dingtalk``: interactive cards, texts, direct messages) and the
   custom group robots (``dingtalk-robot``: outbound only, link buttons), whichever are configured;
-- `routes(inbound)` — HTTP mode's ``POST /dingtalk/callback``; nothing in Stream mode;
+- `routes(inbound)` — HTTP mode's ``POST /dingtalk/callback``; nothing in Stream mode. With an
+  app robot it also registers, in either mode, how this replica takes over DingTalk requests
+  another process stored and did not finish (``inbound.on_resume``);
 - `run(inbound)` — the Stream connection (robot messages in Stream mode, card button presses
   whenever a card template is configured), kept until cancelled; returns at once without one;
 - `connected` — the Stream connection's health for /readyz and the metrics.
@@ -20,7 +22,7 @@ from starlette.routing import BaseRoute
 from adapters.chat.dingtalk.callback_route import CallbackEndpoint
 from adapters.chat.dingtalk.handlers import CARD_TOPIC, MESSAGE_TOPIC, CardHandler, MessageHandler
 from adapters.chat.dingtalk.openapi import OpenApi
-from adapters.chat.dingtalk.platform import DingTalkPlatform, app_capabilities
+from adapters.chat.dingtalk.platform import NAME, DingTalkPlatform, app_capabilities
 from adapters.chat.dingtalk.replies import Replies
 from adapters.chat.dingtalk.robot import RobotPlatform, robot_capabilities
 from adapters.chat.dingtalk.settings import DingTalkSettings
@@ -78,7 +80,8 @@ class DingTalkAdapter:
         return self.stream is not None and self.stream.connected
 
     def replies(self, inbound: InboundHandler) -> Replies:
-        """The answering side around the core's `InboundHandler` (the dispatcher)."""
+        """The answering side around the core's `InboundHandler` (the dispatcher), registered
+        with it to take over the DingTalk requests other processes left unfinished."""
         if self.platform is None:
             raise RuntimeError("dingtalk: no app robot is configured")
         if self._replies is None or self._inbound is not inbound:
@@ -91,15 +94,19 @@ class DingTalkAdapter:
                 bot_names=self.settings.bot_names,
             )
             self._inbound = inbound
+            inbound.on_resume(NAME, self._replies.resume)
         return self._replies
 
     def routes(self, inbound: InboundHandler) -> list[BaseRoute]:
-        if not self.settings.app or self.settings.mode != "http":
+        if not self.settings.app:
+            return []
+        replies = self.replies(inbound)  # takes over stored requests from now on, in any mode
+        if self.settings.mode != "http":
             return []
         verifier = CallbackVerifier(
             self.settings.secret, self.clock, self.settings.callback_window, self.replays
         )
-        return CallbackEndpoint(self.replies(inbound), verifier).routes()
+        return CallbackEndpoint(replies, verifier).routes()
 
     async def run(self, inbound: InboundHandler) -> None:
         if not self.settings.stream:

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from adapters.chat.dingtalk.replies import Replies
+from adapters.chat.dingtalk.replies import NotStored, Replies
 from adapters.chat.dingtalk.signing import CallbackVerifier
 from adapters.chat.dingtalk.translate import Malformed, decode
 
@@ -42,10 +42,13 @@ class CallbackEndpoint:
         if claim is None:
             return PlainTextResponse("invalid or expired DingTalk signature", status_code=401)
         try:
-            self.replies.message(decode(body))
+            await self.replies.message(decode(body))
         except Malformed as exc:
             await self.verifier.release(claim)
             return PlainTextResponse(f"malformed robot message: {exc}", status_code=400)
+        except NotStored as exc:
+            await self.verifier.release(claim)
+            return PlainTextResponse(f"robot message not stored, retry: {exc}", status_code=503)
         except BaseException:
             await self.verifier.release(claim)
             raise

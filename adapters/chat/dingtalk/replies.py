@@ -1,8 +1,20 @@
-"""What happens after DingTalk has been acknowledged: the core's work, then the answer.
+"""What DingTalk is told while acknowledging, and what happens after: the core's work, then the
+answer.
 
-`Replies.message` and `Replies.card_action` are called while acknowledging (Stream handlers,
-the HTTP callback): they translate, start the slow part on `Work` and return at once. The slow
-part calls the core (`InboundHandler`) and answers:
+`Replies.message` and `Replies.card_action` are awaited while acknowledging (Stream handlers,
+the HTTP callback). They translate, store the request and its route in the core's inbox
+(`InboundHandler.accept`), start the slow part on `Work` and return. DingTalk is told OK only
+after the request is stored: when storing fails they raise `NotStored` and the caller answers a
+failure, so DingTalk delivers the request again. A request stored before (a re-delivery) is
+handled as if it were new; the core's de-duplication makes it a no-op.
+
+The route is the request's `Where` (`pack`ed) plus its kind (``message`` or ``press``): the
+group, the sender, the session webhook and its expiry, the card's outTrackId and the button's
+label. With it any replica can answer: when the process that stored a request stops before
+finishing it, the core hands it, after a lease, to `resume` on some replica, which does the same
+slow part as for a fresh request.
+
+The slow part calls the core and answers:
 
 - a message: in its chat, through the message's session webhook while it lasts (and only when
   it lives on ``oapi_url``), else the robot API. A private answer to a group message goes to the
@@ -13,7 +25,10 @@ part calls the core (`InboundHandler`) and answers:
   the outbox's job.
 
 A re-delivered press (the core says ``duplicate``) puts back the presser's last answer, which
-the re-delivery's acknowledgement had replaced.
+the re-delivery's acknowledgement had replaced. That memory is this process's own: a
+re-delivery that reaches another replica (or comes after a restart) clears the ``⏳`` and leaves
+the notice empty, a neutral state. The answer itself is not stored anywhere to restore it, and
+the card's public data, which the outbox keeps current, shows what the press did.
 """
 
 from __future__ import annotations
@@ -33,12 +48,20 @@ from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.inbound import InboundHandler
+from bot.inbox import Request
+from bot.inbox.codec import pack, unpack
 from bot.model import CardActionRequest, CommandRequest, Reply
 
 log = structlog.get_logger(__name__)
 
 PENDING = "⏳"
 MAX_NOTICES = 10_000
+MESSAGE, PRESS = "message", "press"
+"""A route's ``kind``: how a taken-over request is answered."""
+
+
+class NotStored(Exception):
+    """The request could not be stored in the inbox: DingTalk must not be told OK."""
 
 
 class Replies:
@@ -62,8 +85,9 @@ class Replies:
 
     # -- called while acknowledging -----------------------------------------------------------
 
-    def message(self, data: object) -> None:
-        """Start handling a robot message; `Malformed` when it cannot be read."""
+    async def message(self, data: object) -> None:
+        """Store and start handling a robot message; `Malformed` when it cannot be read,
+        `NotStored` when it cannot be stored."""
         found = translate.bot_message(data, self.clock.now(), bot_names=self.bot_names)
         if found is None:
             return
@@ -71,22 +95,50 @@ class Replies:
         log.info(  # the chat's id, to put in routes: dingtalk:<conversation>
             "dingtalk: message", conversation=where.group or None, user=where.user
         )
+        await self._accept(request, where, MESSAGE)
         self.work.spawn(self._command(request, where), name=request.event_id)
 
-    def card_action(self, data: object, message_id: str) -> dict[str, Any]:
-        """Start handling a button press; the acknowledgement's response (the presser's private
-        data). `Malformed` when the callback cannot be read."""
+    async def card_action(self, data: object, message_id: str) -> dict[str, Any]:
+        """Store and start handling a button press; the acknowledgement's response (the
+        presser's private data). `Malformed` when the callback cannot be read, `NotStored` when
+        it cannot be stored."""
         found = translate.card_action(data, message_id, self.clock.now())
         if found is None:
             log.info("dingtalk: ignored a press on a card Tocsin did not make")
             return {}
         request, where = found
+        await self._accept(request, where, PRESS)
         self.work.spawn(self._action(request, where), name=request.event_id)
         pending = f"{PENDING} {where.label}".strip()
         return {
             "cardUpdateOptions": {"updatePrivateDataByKey": True},
             "userPrivateData": {"cardParamMap": {"notice": pending}},
         }
+
+    async def _accept(self, request: Request, where: Where, kind: str) -> None:
+        try:
+            await self.inbound.accept(request, pack(where) | {"kind": kind})
+        except Exception as exc:
+            log.warning(
+                "dingtalk: could not store a request; DingTalk will deliver it again",
+                event_id=request.event_id,
+                error=repr(exc),
+            )
+            raise NotStored(type(exc).__name__) from exc  # the details stay in the log
+
+    # -- called by the core for a request another process did not finish ----------------------
+
+    async def resume(self, request: Request, route: dict[str, Any]) -> None:
+        """Handle and answer `request` through its stored `route`, on `Work`; returns at once."""
+        where, kind = unpack(Where, route), route.get("kind")
+        name = f"resume:{request.event_id}"
+        if kind == MESSAGE and isinstance(request, CommandRequest):
+            self.work.spawn(self._command(request, where), name=name)
+        elif kind == PRESS and isinstance(request, CardActionRequest):
+            self.work.spawn(self._action(request, where), name=name)
+        else:  # not a route this adapter stores: carry the request out, nowhere to answer
+            log.error("dingtalk: a stored request with an unknown route", kind=kind, name=name)
+            self.work.spawn(self._unanswered(request), name=name)
 
     # -- the work after the acknowledgement --------------------------------------------------
 
@@ -113,6 +165,12 @@ class Replies:
                 await self.platform.send(_space(where), RobotMessage.text(reply.text))
         except DeliveryError as exc:
             log.warning("dingtalk: could not answer a press", user=where.user, error=str(exc))
+
+    async def _unanswered(self, request: Request) -> None:
+        if isinstance(request, CommandRequest):
+            await self.inbound.command(request)
+        else:
+            await self.inbound.action(request)
 
     async def _answer_message(self, reply: Reply, where: Where) -> None:
         title, text = _content(reply)

@@ -11,7 +11,8 @@ This runner keeps the connection instead:
 
 - ``open_connection()`` runs on its own daemon thread (at most one at a time), bridged back with
   ``call_soon_threadsafe`` and bounded by ``open_timeout``: the core loop never stalls;
-- frames are read and routed on the core loop (the handlers only translate and start work);
+- frames are read and routed on the core loop (the handlers translate, store the request in
+  the core's inbox and start work; the acknowledgement leaves once it is stored);
 - a watchdog pings every ``ping_interval``; no pong within ``liveness_timeout`` means a dead
   connection (DingTalk's have been seen to go silent after a ``disconnect`` or a laptop sleep),
   which is closed and replaced;

@@ -11,9 +11,10 @@ The composition root (`bot.bootstrap`) imports this package only when the settin
 
 Modules: `settings` (the section), `render` (Card → card JSON 2.0), `openapi` + `errors` (Open
 API calls, failures as delivery errors), `platform` + `memory` (the outbound `ChatPlatform`),
-`ids` (whose id is whose), `translate` (events → neutral requests), `inbox` (events into the
-core and answers out, bridged from lark-oapi's threads), `crypto` + `verify` + `webhook` (webhook
-mode), `long_connection` (the WebSocket mode), `work` (what runs after the acknowledgement).
+`ids` (whose id is whose), `translate` (events → neutral requests), `inbox` (events stored in
+the core's inbox before Feishu is told OK, handled, answered, and taken over after a restart),
+`crypto` + `verify` + `webhook` (webhook mode), `long_connection` (the WebSocket mode), `work`
+(what runs after the acknowledgement).
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 - `platforms` — the outbound `FeishuPlatform` (cards, updates, texts, direct messages);
 - `routes(inbound)` — webhook mode's ``POST /feishu/events``; nothing on the long connection;
 - `run(inbound)` — the long connection, kept until cancelled; returns at once in webhook mode;
-- `connected` — whether the long connection is up (None in webhook mode, which keeps none).
+- `connected` — whether the long connection is up (None in webhook mode, which keeps none);
+- `inbox(inbound)` — the callbacks of both modes; it registers with `inbound` how this replica
+  takes over Feishu requests stored by a process that stopped before finishing them.
 
 Nothing connects at construction: the Open API client fetches its tenant token on first use.
 """
@@ -19,7 +21,7 @@ from adapters.chat.feishu.inbox import Inbox
 from adapters.chat.feishu.long_connection import LongConnection
 from adapters.chat.feishu.memory import CardMemory
 from adapters.chat.feishu.openapi import FeishuApi, open_client
-from adapters.chat.feishu.platform import FeishuPlatform
+from adapters.chat.feishu.platform import NAME, FeishuPlatform
 from adapters.chat.feishu.settings import FeishuSettings
 from adapters.chat.feishu.verify import RequestVerifier
 from adapters.chat.feishu.webhook import EventsEndpoint
@@ -77,7 +79,8 @@ class FeishuAdapter:
         return self.connection is not None and self.connection.connected
 
     def inbox(self, inbound: InboundHandler) -> Inbox:
-        """The inbox whose callbacks call `inbound`."""
+        """The inbox whose callbacks call `inbound`; it takes over, on this replica, the Feishu
+        requests `inbound` stored and another process left unfinished."""
         if self._inbox is None or self._inbox.inbound is not inbound:
             self._inbox = Inbox(
                 inbound,
@@ -90,6 +93,7 @@ class FeishuAdapter:
                 bot_names=self.settings.bot_names,
                 answer_within=self.settings.answer_within,
             )
+            inbound.on_resume(NAME, self._inbox.resume)
         return self._inbox
 
     def routes(self, inbound: InboundHandler) -> list[BaseRoute]:

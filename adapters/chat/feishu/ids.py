@@ -9,6 +9,7 @@ an administrator which id to add). Outbound, the id's form says how to address i
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 
@@ -44,12 +45,17 @@ def sender_id(ids: Mapping[str, object], known: Collection[str]) -> str:
 
 class BotIdentity:
     """The bot's open_id, asked once (``bot/v3/info``); after a failure asked again a minute
-    later. Until it is known, mentions are recognised by position (see `translate`)."""
+    later. Until it is known, mentions are recognised by position (see `translate`).
+
+    A message is translated (so its mentions read) before Feishu is acknowledged, and the
+    callback waiting for that is bounded: one lookup is shared by every caller and outlives a
+    caller that gives up, so a slow first answer is not asked for again by each re-delivery."""
 
     def __init__(self, api: FeishuApi, clock: Clock) -> None:
         self.api, self.clock = api, clock
         self._open_id: str | None = None
         self._next_try: datetime | None = None
+        self._lookup: asyncio.Task[str | None] | None = None
 
     async def open_id(self) -> str | None:
         if self._open_id is not None:
@@ -57,9 +63,16 @@ class BotIdentity:
         now = self.clock.now()
         if self._next_try is not None and now < self._next_try:
             return None
+        if self._lookup is None:
+            self._lookup = asyncio.get_running_loop().create_task(self._look_up(now))
+        return await asyncio.shield(self._lookup)
+
+    async def _look_up(self, now: datetime) -> str | None:
         try:
             self._open_id = await self.api.bot_open_id()
         except DeliveryError as exc:
             self._next_try = now + RETRY_LOOKUP
             log.warning("feishu: cannot learn the bot's open_id", error=str(exc))
+        finally:
+            self._lookup = None
         return self._open_id

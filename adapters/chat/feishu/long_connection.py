@@ -7,6 +7,14 @@ issues #96, #119, #133). So the client lives on its own thread with a fresh loop
 the module's for as long as the thread runs (one long connection per process), and its event
 callbacks bridge to the core loop (`Inbox`).
 
+The client acknowledges an event by answering its frame: ``ws.Client._handle_data_frame`` calls
+the dispatcher on the client's loop, synchronously, and answers code 200 when the callback
+returns, code 500 when it raises (it catches and logs every exception). So `Inbox`'s callbacks
+return only once the event is stored in the core's inbox, and raise `NotStored` when it cannot
+be: Feishu re-pushes an event that is not handled "within 3 seconds and without raising" (its
+long-connection guide). Meanwhile the client's loop is blocked (it was already while a press
+waited for its answer), which is why every callback is bounded by ``answer_within``.
+
 The client discovers its WebSocket URL at ``{domain}/callback/ws/endpoint`` and reconnects by
 itself, at the pace the server configures. When `start()` gives up (a wrong App Secret, say) the
 runner starts it again after ``restart_delay``. Stopping stops the thread's loop, cancels the

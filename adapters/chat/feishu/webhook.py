@@ -4,8 +4,13 @@ The edge reads the body (bounded: 413), verifies it (`RequestVerifier`: a malfor
 400; an unencrypted, forged, stale, replayed or wrongly-tokened one 401, and reaches nothing),
 answers Feishu's URL-verification challenge itself, acknowledges event types Tocsin does not
 handle, and hands the rest to lark-oapi's dispatcher as the `RawRequest` it expects (headers in
-the case it looks them up by). The dispatcher blocks until a press is answered, so it runs on a
-small thread pool of its own, off the core loop.
+the case it looks them up by). The dispatcher blocks until the event is stored in the core's
+inbox and, for a press, answered, so it runs on a small thread pool of its own, off the core loop.
+
+Its answer is passed on as it is. When the event could not be stored, `Inbox` raises `NotStored`
+in the callback and lark-oapi's `EventDispatcherHandler.do` answers HTTP 500 (it catches every
+exception of a handler): Feishu is not told OK and delivers the event again, and the request's
+replay claim is released so that retry is let through, here or on another replica.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@
 - `run(inbound)` — Socket Mode's connection, kept until cancelled; returns at once in HTTP mode.
 
 Nothing connects at construction. The Bolt app is built on first use, around the core's
-`InboundHandler` (the dispatcher).
+`InboundHandler` (the dispatcher), and the listeners' `resume` is registered with it then
+(``on_resume("slack", …)``), so this replica takes over Slack requests another one accepted and
+did not finish.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.routing import BaseRoute
 from adapters.chat.slack.events_route import EventsEndpoint
 from adapters.chat.slack.listeners import Listeners, build_app
 from adapters.chat.slack.names import DisplayNames
-from adapters.chat.slack.platform import SlackPlatform
+from adapters.chat.slack.platform import NAME, SlackPlatform
 from adapters.chat.slack.settings import SlackSettings
 from adapters.chat.slack.socket_mode import SocketModeRunner
 from adapters.chat.slack.verify import RequestVerifier
@@ -27,6 +29,7 @@ from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.inbound import InboundHandler
 from bot.ports import ChatCapabilities
+from bot.replay import MemoryReplays, Replays
 
 
 class SlackAdapter:
@@ -36,8 +39,11 @@ class SlackAdapter:
         *,
         clock: Clock,
         identities: Mapping[str, str] | None = None,
+        replays: Replays | None = None,
     ) -> None:
         self.settings = settings
+        self.replays: Replays = replays if replays is not None else MemoryReplays()
+        """Signed HTTP requests already accepted; without a shared guard, this process's only."""
         self.clock = clock
         self.client = web_client(settings)
         self.web = SlackWeb(self.client)
@@ -71,7 +77,7 @@ class SlackAdapter:
         return self.socket is not None and self.socket.connected
 
     def app(self, inbound: InboundHandler) -> AsyncApp:
-        """The Bolt app whose listeners call `inbound`."""
+        """The Bolt app whose listeners call `inbound` (which hands them its stored requests)."""
         if self._app is None or self._inbound is not inbound:
             listeners = Listeners(
                 inbound,
@@ -81,14 +87,16 @@ class SlackAdapter:
                 self.work,
                 bot_names=self.settings.bot_names,
             )
+            inbound.on_resume(NAME, listeners.resume)
             self._app, self._inbound = build_app(self.client, listeners), inbound
         return self._app
 
     def routes(self, inbound: InboundHandler) -> list[BaseRoute]:
+        app = self.app(inbound)  # in either mode: this replica may take over stored requests
         if self.settings.mode != "http" or self.settings.signing_secret is None:
             return []
         secret = self.settings.signing_secret.get_secret_value()
-        return EventsEndpoint(self.app(inbound), RequestVerifier(secret, self.clock)).routes()
+        return EventsEndpoint(app, RequestVerifier(secret, self.clock, self.replays)).routes()
 
     async def run(self, inbound: InboundHandler) -> None:
         if self.settings.mode != "socket" or self.settings.app_token is None:

@@ -3,6 +3,13 @@
 The edge reads the body (bounded), verifies it (`RequestVerifier`: a forged, stale or replayed
 request gets 401 and reaches nothing), then translates it into Bolt's request and back, as Bolt's
 own Starlette adapter does. Bolt answers ``url_verification`` challenges and ``ssl_check``.
+
+Slack takes the HTTP answer as the acknowledgement. It is sent only once Bolt's dispatch has
+returned, and with ``process_before_response=True`` that is after the listener has stored the
+request in the inbox (`listeners`). When storing fails the listener raises, Bolt answers 500 and
+so does this route: the signature is released and Slack retries an event (with its own back-off;
+a press or a slash command is not retried by Slack, the person sees it fail and tries again) —
+never is a request Slack was told is taken lost.
 """
 
 from __future__ import annotations
@@ -36,16 +43,16 @@ class EventsEndpoint:
             body = await self._body(request)
         except _TooLarge:
             return PlainTextResponse("request body too large", status_code=413)
-        signature = self.verifier.verify(body, request.headers)
+        signature = await self.verifier.verify(body, request.headers)
         if signature is None:
             return PlainTextResponse("invalid or expired Slack signature", status_code=401)
         try:
             answer = await self.app.async_dispatch(to_async_bolt_request(request, body))
         except BaseException:
-            self.verifier.release(signature)
+            await self.verifier.release(signature)
             raise
         if answer.status >= 300:
-            self.verifier.release(signature)
+            await self.verifier.release(signature)
         return to_starlette_response(answer)
 
     async def _body(self, request: Request) -> bytes:

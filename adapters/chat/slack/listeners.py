@@ -1,14 +1,26 @@
-"""The Bolt app: listeners that acknowledge at once, translate, and hand the rest to `Work`.
+"""The Bolt app: listeners that store the request, acknowledge, and hand the rest to `Work`.
 
-Every listener first calls ``ack()`` (Slack's 3-second deadline), then starts the slow part in
-the background: look up the sender's display name, call the core (`InboundHandler`), answer.
-The app runs with ``process_before_response=True``, so Bolt itself starts nothing in the
-background; what runs after the answer is `Work`, which can be awaited and cancelled.
+Every listener translates its payload, stores the request with where to answer it
+(`InboundHandler.accept`, the route being the `Where`), then calls ``ack()``, then starts the slow
+part in the background: look up the sender's display name, call the core, answer.
 
-Answers: a slash command's reply goes through its ``response_url`` (``respond()``), ephemeral when
-the reply is private, in the channel otherwise. A mention's or a button's private reply is a
-``chat.postEphemeral`` to that person; a public one a ``chat.postMessage`` in the channel,
-threaded under the card for buttons. Card updates after a press are the outbox's job.
+The app runs with ``process_before_response=True``. In slack-bolt 1.30
+(``slack_bolt/listener/asyncio_runner.py``, ``AsyncioListenerRunner.run``) that means the listener
+is awaited to its end and only then does ``app.async_dispatch`` return the response ``ack()``
+recorded: ``ack()`` itself sends nothing. So nothing reaches Slack before the listener returns,
+whatever the order inside it; storing before ``ack()`` keeps the order obvious all the same. When
+the listener raises, Bolt logs the error and answers status 500 (even if ``ack()`` was called), so
+a request that could not be stored is never acknowledged: the HTTP route returns the 500 and
+Socket Mode leaves the envelope unacknowledged (`events_route`, `socket_mode`). A request stored
+before (``accept`` says False: a re-delivery) goes on as a new one; the core de-duplicates it.
+
+A request accepted by a process that stopped before finishing it comes back after the inbox's
+lease through `resume`, on any replica, and is handled and answered exactly as a fresh one.
+
+Answers: a slash command's reply goes through its ``response_url`` (Bolt's `AsyncRespond`),
+ephemeral when the reply is private, in the channel otherwise. A mention's or a button's private
+reply is a ``chat.postEphemeral`` to that person; a public one a ``chat.postMessage`` in the
+channel, threaded under the card for buttons. Card updates after a press are the outbox's job.
 """
 
 from __future__ import annotations
@@ -40,6 +52,8 @@ from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.inbound import InboundHandler
+from bot.inbox import Request
+from bot.inbox.codec import pack, unpack
 from bot.model import CardActionRequest, CommandRequest, Reply
 
 log = structlog.get_logger(__name__)
@@ -63,42 +77,53 @@ class Listeners:
         self.inbound, self.web, self.names = inbound, web, names
         self.clock, self.work, self.bot_names = clock, work, tuple(bot_names)
 
-    # -- listeners (acknowledge first) --------------------------------------------------------
+    # -- listeners (store, then acknowledge) ----------------------------------------------------
 
-    async def command(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond | None
-    ) -> None:
-        await ack()
+    async def command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         request, where = translate.slash_command(body, self.clock.now())
-        self.work.spawn(self._command(request, where, respond), name=request.event_id)
+        await self.inbound.accept(request, pack(where))
+        await ack()
+        self.work.spawn(self._command(request, where), name=request.event_id)
 
     async def mention(
         self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
+        await self._message(body, event, context)
         await ack()
-        self._message(body, event, context)
 
     async def message(
         self, ack: AsyncAck, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
-        await ack()
         if event.get("channel_type") == "im":  # channel chatter arrives as app_mention
-            self._message(body, event, context)
+            await self._message(body, event, context)
+        await ack()
 
     async def button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
         if str(action.get("action_id", "")).startswith(f"{ACTION_PREFIX}{LINK_ACTION}:"):
+            await ack()
             return  # a link button: the browser opens the signed action link
         found = translate.card_action(body, action, self.clock.now())
         if found is None:
+            await ack()
             log.info("slack: ignored a button Tocsin cannot read", action=action.get("action_id"))
             return
         request, where = found
+        await self.inbound.accept(request, pack(where))
+        await ack()
         self.work.spawn(self._action(request, where), name=request.event_id)
+
+    async def resume(self, request: Request, route: dict[str, Any]) -> None:
+        """Take over a request another process accepted and did not finish (`bot.inbox`): the
+        same work as for a fresh one, answered through its stored `Where`."""
+        where = _where(request, route)
+        if isinstance(request, CommandRequest):
+            self.work.spawn(self._command(request, where), name=request.event_id)
+        else:
+            self.work.spawn(self._action(request, where), name=request.event_id)
 
     # -- the work after the acknowledgement --------------------------------------------------
 
-    def _message(
+    async def _message(
         self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         found = translate.message_command(
@@ -110,18 +135,20 @@ class Listeners:
         )
         if found is not None:
             request, where = found
-            self.work.spawn(self._conversation(request, where), name=request.event_id)
+            await self.inbound.accept(request, pack(where))
+            self.work.spawn(self._command(request, where), name=request.event_id)
 
-    async def _command(
-        self, request: CommandRequest, where: Where, respond: AsyncRespond | None
-    ) -> None:
+    async def _command(self, request: CommandRequest, where: Where) -> None:
+        """A slash command (answered through its ``response_url``), a mention or a direct
+        message (answered in the conversation)."""
         reply = await self.inbound.command(await self._named(request))
-        if _silent(reply):
-            return
-        if respond is None or respond.response_url is None:
+        if where.response_url is None:
             await self._answer(reply, where)
             return
+        if _silent(reply):
+            return
         message = reply_message(reply)
+        respond = AsyncRespond(response_url=where.response_url)
         try:
             answer = await respond(
                 text=message.text,
@@ -133,10 +160,6 @@ class Listeners:
             return
         if answer.status_code != 200:
             log.warning("slack: response_url refused the reply", status=answer.status_code)
-
-    async def _conversation(self, request: CommandRequest, where: Where) -> None:
-        reply = await self.inbound.command(await self._named(request))
-        await self._answer(reply, where)
 
     async def _action(self, request: CardActionRequest, where: Where) -> None:
         reply = await self.inbound.action(await self._named(request))
@@ -194,6 +217,15 @@ def reply_message(reply: Reply) -> Message:
         return Message(text or " ", [])
     card = render_card(reply.card)
     return Message(text or card.text, card.blocks)
+
+
+def _where(request: Request, route: dict[str, Any]) -> Where:
+    """The stored route; one that cannot be read answers the sender in the request's chat."""
+    try:
+        return unpack(Where, route)
+    except TypeError as exc:
+        log.warning("slack: a stored route cannot be read", route=route, error=str(exc))
+        return Where(request.chat.chat, request.sender.platform_user_id)
 
 
 def _silent(reply: Reply) -> bool:

@@ -2,9 +2,14 @@
 
 The client asks ``apps.connections.open`` (on the configured ``api_url``) for a WebSocket URL with
 the app-level token and connects. Each envelope is translated into Bolt's request, dispatched,
-and acknowledged with its ``envelope_id`` (always, so Slack does not re-send it; Tocsin's
-listeners have acknowledged the work itself by then). Slack's ``disconnect`` envelope makes the
-client move to a fresh URL by itself.
+and acknowledged with its ``envelope_id`` once the dispatch has returned — that is, after the
+listener stored the request in the inbox (`listeners`). An envelope whose dispatch failed (Bolt
+answers 500 when a listener raises, e.g. because the request could not be stored) is *not*
+acknowledged: Slack re-sends an unacknowledged event (``retry_attempt``), and for a press or a
+slash command the person sees it fail and can try again; acknowledging would tell Slack that a
+request nobody stored is taken. Every other answer (a 404 for an event Tocsin has no listener for)
+is acknowledged, so Slack does not re-send it. Slack's ``disconnect`` envelope makes the client
+move to a fresh URL by itself.
 
 This runner keeps the connection: when the socket drops, or connecting fails, it reconnects after
 a back-off that doubles from ``reconnect_min`` to ``reconnect_max`` (with jitter) and starts again
@@ -113,12 +118,15 @@ class SocketModeRunner:
             await self._close(client)
 
     async def _on_request(self, client: AsyncBaseSocketModeClient, req: SocketModeRequest) -> None:
-        """One envelope: dispatch it through Bolt, then acknowledge it."""
+        """One envelope: dispatch it through Bolt, then acknowledge it unless that failed."""
         task = asyncio.current_task()
         if task is not None:
             self._handling.add(task)
         try:
             response = await self._dispatch(req)
+            if response is None or response.status >= 500:
+                log.warning("slack socket mode: envelope left for Slack to re-send", type=req.type)
+                return
             payload = _ack_payload(response)
             await client.send_socket_mode_response(SocketModeResponse(req.envelope_id, payload))
         except Exception as exc:

@@ -34,7 +34,8 @@ _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 
 @dataclass(frozen=True, slots=True)
 class Where:
-    """Where to answer an inbound request."""
+    """Where to answer an inbound request. It is the request's route in the inbox
+    (`bot.inbox.codec.pack`), so any replica can answer a request another one accepted."""
 
     channel: str
     user: str
@@ -45,6 +46,8 @@ class Where:
     private_in_thread: bool = True
     """Whether a private answer goes into `thread_ts` too (not for a card: the presser looks at
     the card, not its thread)."""
+    response_url: str | None = None
+    """A slash command's ``response_url``: its answer goes there (valid for 30 minutes)."""
 
 
 def slash_command(body: Mapping[str, Any], now: datetime) -> tuple[CommandRequest, Where]:
@@ -58,7 +61,8 @@ def slash_command(body: Mapping[str, Any], now: datetime) -> tuple[CommandReques
         event_id=f"command:{_s(body.get('trigger_id'))}" if body.get("trigger_id") else "",
         received_at=now,
     )
-    return request, Where(channel, user, direct=channel.startswith("D"))
+    response_url = _s(body.get("response_url")) or None
+    return request, Where(channel, user, direct=channel.startswith("D"), response_url=response_url)
 
 
 def slash_text(command: str, text: str) -> str:

@@ -15,7 +15,8 @@ AES, replay window, XML/JSON), `api` + `errors` (HTTP calls, failures as deliver
 `render` + `robot_render` + `keys` + `text` (Card → template cards, markdown, button keys),
 `platform` (the outbound `ChatPlatform`s), `memory` (response codes and cards shown),
 `translate` (callbacks → neutral requests), `app_inbound` + `aibot_inbound` + `routes` (the
-inbound side), `work` (what runs after the answer), `adapter` (the whole).
+inbound side), `inbox` (what is stored with each request before WeCom is answered, to answer it
+from any replica), `adapter` (the whole). What runs after the answer is `adapters.chat.work`.
 """
 
 from __future__ import annotations

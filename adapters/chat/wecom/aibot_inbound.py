@@ -13,11 +13,18 @@ for up to ``reply_within`` (WeCom waits five seconds):
 - a button that asks for confirmation (Rollback) → a confirmation card for the presser alone.
 
 A result not ready in time is sent through ``response_url`` as markdown when it is.
+
+A command or an action for the core is stored in the inbox with its `Route` before its passive
+reply leaves (`NotStored` when it cannot be, so WeCom is not told OK). When the process stops
+before finishing it, any replica takes it over (`resume`) and answers as for a late result: the
+passive reply is long gone, so the card is not updated in place, the outcome goes through
+``response_url``.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -27,6 +34,7 @@ import structlog
 from adapters.chat.wecom import translate
 from adapters.chat.wecom.api import WeComHttp, respond
 from adapters.chat.wecom.app_inbound import silent
+from adapters.chat.wecom.inbox import Route, store
 from adapters.chat.wecom.memory import CardMemory
 from adapters.chat.wecom.platform import NAME, WeComAppPlatform, new_task_id
 from adapters.chat.wecom.render import (
@@ -42,6 +50,7 @@ from adapters.chat.work import Work
 from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.inbound import InboundHandler
+from bot.inbox import Request
 from bot.model import (
     Button,
     ButtonStyle,
@@ -78,7 +87,8 @@ class AIBotInbound:
         self.bot_names = tuple(bot_names)
 
     async def handle(self, data: Json) -> Json | None:
-        """The passive reply (plaintext) to one decrypted callback, or None for an empty one."""
+        """The passive reply (plaintext) to one decrypted callback, or None for an empty one.
+        Raises `NotStored` when a command or an action could not be stored first."""
         now = self.clock.now()
         pressed = translate.aibot_press(data, now)
         if pressed is not None:
@@ -88,14 +98,32 @@ class AIBotInbound:
             return await self._command(*found)
         return None
 
+    def resume(self, request: Request, where: AIBotWhere) -> None:
+        """Take over a request another process stored and did not finish (returns at once)."""
+        self.work.spawn(self._resumed(request, where), name=f"{request.event_id}:resumed")
+
+    async def _resumed(self, request: Request, where: AIBotWhere) -> None:
+        if isinstance(request, CommandRequest):
+            reply = await self.inbound.command(request)
+        else:
+            reply = await self.inbound.action(request)
+        await self._late(reply, where)
+
+    async def _store(self, request: Request, route: Route) -> float:
+        """Store `request` before its passive reply; the seconds of the budget left then."""
+        started = time.monotonic()
+        await store(self.inbound, request, route)
+        return self.budget - (time.monotonic() - started)
+
     # -- commands -----------------------------------------------------------------------------
 
     async def _command(self, request: CommandRequest, where: AIBotWhere) -> Json | None:
         async def late(reply: Reply) -> None:
             await self._late(reply, where)
 
+        left = await self._store(request, Route.aibot(where))
         reply = await self.work.within(
-            self.inbound.command(request), self.budget, name=request.event_id, late=late
+            self.inbound.command(request), left, name=request.event_id, late=late
         )
         if reply is None or silent(reply):
             return None
@@ -181,8 +209,9 @@ class AIBotInbound:
         async def late(reply: Reply) -> None:
             await self._late(reply, where)
 
+        left = await self._store(request, Route.aibot(where, press.task_id))
         reply = await self.work.within(
-            self.inbound.action(request), self.budget, name=press.event_id, late=late
+            self.inbound.action(request), left, name=press.event_id, late=late
         )
         if reply is None or silent(reply):
             return None

@@ -1,14 +1,19 @@
-"""What the self-built app does with a verified callback, after WeCom has been answered.
+"""What the self-built app does with a verified callback.
 
 - a text someone sent the app → a command; the reply goes back to them as a message;
-- a press on a card → its fresh ``response_code`` is kept for the card (`CardMemory`) at once,
-  then the action goes to the core and the reply to the presser; the card itself is updated by
-  the outbox (`WeComAppPlatform.update_card`), with that code;
+- a press on a card → an action for the core, the reply to the presser; its fresh
+  ``response_code`` is kept for the card (`CardMemory`), and the card itself is updated by the
+  outbox (`WeComAppPlatform.update_card`), with that code;
 - a press on a button that asks for confirmation (Rollback) → the adapter shows that person a
   confirmation card in place (spending the fresh code); its confirm button acts, its Cancel
   button restores the card.
 
-Everything here runs as `Work`, after the callback was answered (WeCom waits five seconds).
+WeCom waits five seconds for the callback's answer, so the work runs as `Work`, after it. A
+command or an action for the core is first stored in the inbox with its `Route` (`receive`
+returns only then, and raises `NotStored` when it cannot be stored, so WeCom is not told OK).
+When the process stops before finishing it, any replica takes it over (`resume`) and answers
+the person, with the press's code from the route. The confirmation steps are not stored: they
+change nothing, and a lost one costs the person another press.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Sequence
 import structlog
 
 from adapters.chat.wecom import translate
+from adapters.chat.wecom.inbox import Route, store
 from adapters.chat.wecom.memory import CardMemory
 from adapters.chat.wecom.platform import NAME, WeComAppPlatform
 from adapters.chat.wecom.render import confirm_card, find_button, guess_language, template_card
@@ -27,6 +33,7 @@ from bot.clock import Clock
 from bot.errors import DeliveryError
 from bot.i18n import t
 from bot.inbound import InboundHandler
+from bot.inbox import Request
 from bot.model import (
     Button,
     ButtonStyle,
@@ -55,46 +62,47 @@ class AppInbound:
         self.inbound, self.platform, self.memory = inbound, platform, memory
         self.work, self.clock, self.bot_names = work, clock, tuple(bot_names)
 
-    def receive(self, fields: dict[str, str]) -> None:
-        """Start handling one decrypted callback (returns at once)."""
+    async def receive(self, fields: dict[str, str]) -> None:
+        """Take one decrypted callback: store what is for the core, then start handling it
+        (without waiting for that). Raises `NotStored` when it could not be stored."""
         now = self.clock.now()
         press = translate.app_press(fields, now)
         if press is not None:
-            if press.key.step in ("press", "confirmed"):  # the outbox updates the card with it
-                self.memory.offer_code(press.task_id, press.response_code)
-            self.work.spawn(self._press(press), name=press.event_id)
+            request = pressed(press)
+            if request is None:  # a step the adapter draws by itself: nothing to store
+                self.work.spawn(self._step(press), name=press.event_id)
+                return
+            await store(self.inbound, request, Route.app(press.user, press))
+            self.memory.offer_code(press.task_id, press.response_code)  # the outbox spends it
+            self.work.spawn(self._act(request, press.user), name=press.event_id)
             return
         command = translate.app_command(fields, now, self.bot_names)
         if command is not None:
+            await store(self.inbound, command, Route.app(command.sender.platform_user_id))
             self.work.spawn(self._command(command), name=command.event_id)
+
+    def resume(self, request: Request, route: Route) -> None:
+        """Take over a request another process stored and did not finish (returns at once)."""
+        if isinstance(request, CommandRequest):
+            self.work.spawn(self._command(request), name=f"{request.event_id}:resumed")
+            return
+        self.memory.offer_code(route.task_id, route.response_code)
+        self.work.spawn(self._act(request, route.user), name=f"{request.event_id}:resumed")
 
     async def _command(self, request: CommandRequest) -> None:
         reply = await self.inbound.command(request)
         await self.answer(request.sender.platform_user_id, reply)
 
-    async def _press(self, press: Press) -> None:
-        key = press.key
-        if key.step == "noop":
-            return
-        if key.step == "ask":
+    async def _act(self, request: CardActionRequest, user: str) -> None:
+        reply = await self.inbound.action(request)
+        await self.answer(user, reply)
+
+    async def _step(self, press: Press) -> None:
+        step = press.key.step
+        if step == "ask":
             await self._ask(press)
-            return
-        if key.step == "cancel":
+        elif step == "cancel":
             await self._restore(press)
-            return
-        assert key.action is not None
-        reply = await self.inbound.action(
-            CardActionRequest(
-                action=key.action,
-                card_ref=key.card_ref,
-                value=key.value,
-                sender=Sender(NAME, press.user),
-                chat=Destination(NAME, press.user),
-                event_id=press.event_id,
-                received_at=press.received_at,
-            )
-        )
-        await self.answer(press.user, reply)
 
     async def _ask(self, press: Press) -> None:
         """Show the presser a confirmation card in place of the card."""
@@ -146,6 +154,22 @@ class AppInbound:
                 await self.platform.send_text(user, reply.text)
         except DeliveryError as exc:
             log.warning("wecom: could not deliver a reply", error=str(exc))
+
+
+def pressed(press: Press) -> CardActionRequest | None:
+    """The action a press asks of the core; None for a step the adapter draws by itself."""
+    key = press.key
+    if key.step not in ("press", "confirmed") or key.action is None:
+        return None
+    return CardActionRequest(
+        action=key.action,
+        card_ref=key.card_ref,
+        value=key.value,
+        sender=Sender(NAME, press.user),
+        chat=Destination(NAME, press.user),
+        event_id=press.event_id,
+        received_at=press.received_at,
+    )
 
 
 def silent(reply: Reply) -> bool:

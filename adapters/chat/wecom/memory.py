@@ -10,7 +10,11 @@ It also keeps the card last shown (and its language), for what the adapter draws
 the confirmation step of Rollback, and the AI bot's in-place answers.
 
 Why in memory and not in the database: the core's tables are not the adapter's, and a lost
-entry costs little. Without a fresh code (another replica took the press, or a restart), the
+entry costs little. A press's fresh code does reach the database once, in the press's inbox
+route (`adapters.chat.wecom.inbox`): when the process that took the press stops before
+finishing it, the replica that takes it over offers the code to its own memory, and updates
+the presser's card with it. What stays per process: the outbox update of a card may run on a
+replica that did not take the press; without a fresh code there (or after a restart), the
 update falls back to the stored code, and without one either, to posting the card anew.
 Bounded (oldest forgotten first) and expiring with WeCom's 72 hours.
 """

@@ -5,9 +5,14 @@ GET is WeCom's URL verification: the decrypted ``echostr`` is the answer. POST i
 an event: the edge reads the body (bounded), verifies and decrypts it (`CallbackGate`: a forged,
 stale, replayed or undecryptable request gets a 4xx saying why and reaches nothing), then
 
-- app: answers at once with an empty 200 and hands the message to `AppInbound`;
+- app: hands the message to `AppInbound`, which stores a command or a press in the inbox and
+  starts its work, then answers with an empty 200;
 - AI bot: answers with the encrypted passive reply `AIBotInbound` gives (within its budget),
   as ``{"encrypt", "msgsignature", "timestamp", "nonce"}``, or an empty 200.
+
+A command or a press that could not be stored (`NotStored`) is answered 503, never 200, so
+that WeCom sends it again rather than take it as delivered; its replay claim is released for
+that retry.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from starlette.routing import BaseRoute, Route
 from adapters.chat.wecom import envelope
 from adapters.chat.wecom.aibot_inbound import AIBotInbound
 from adapters.chat.wecom.app_inbound import AppInbound
+from adapters.chat.wecom.inbox import NotStored
 from adapters.chat.wecom.verify import CallbackGate
 from bot.clock import Clock
 from bot.errors import InputError
@@ -48,7 +54,7 @@ class AppCallback:
         return await _guarded(request, self.gate, self.max_body, self._message)
 
     async def _message(self, plaintext: str) -> Response:
-        self.inbound.receive(envelope.message_fields(plaintext))
+        await self.inbound.receive(envelope.message_fields(plaintext))
         return PlainTextResponse("")
 
 
@@ -107,6 +113,13 @@ async def _guarded(
         await gate.release(claim)
         log.info("wecom: callback refused", path=request.url.path, reason=str(exc))
         return PlainTextResponse(str(exc), status_code=exc.status_code)
+    except NotStored as exc:
+        log.warning("wecom: callback not stored, WeCom will send it again", reason=str(exc))
+        try:
+            await gate.release(claim)
+        except Exception as again:  # the same outage, likely: the 503 matters more
+            log.warning("wecom: could not release the replay claim", error=str(again))
+        return PlainTextResponse("not stored, try again", status_code=exc.status_code)
     except BaseException:
         await gate.release(claim)
         raise

@@ -3,6 +3,7 @@ signed HTTP-mode requests, and the database state tests assert on."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from itertools import count
 from pathlib import Path
@@ -14,8 +15,11 @@ from sqlalchemy import select
 from adapters.chat.dingtalk import DingTalkAdapter
 from adapters.chat.dingtalk.signing import sign
 from bot.bootstrap import Tocsin
+from bot.dispatch import Dispatcher
+from bot.inbox import Request, Resume
+from bot.model import CardActionRequest, CommandRequest, Reply
 from bot.settings import Settings, parse_settings
-from bot.store.tables import audit_log, card_posts, incidents
+from bot.store.tables import audit_log, card_posts, inbox, incidents
 from tests.support import base_config
 
 DATA = Path(__file__).parent / "data"
@@ -93,6 +97,47 @@ def adapter_of(tocsin: Tocsin) -> DingTalkAdapter:
     found = [a for a in tocsin.adapters if isinstance(a, DingTalkAdapter)]
     assert found, "bootstrap wired no DingTalk adapter"
     return found[0]
+
+
+class Inbound:
+    """The real dispatcher as an `InboundHandler`, recording what the adapter asks of it, in
+    order (``accept <event id>``, ``command <event id>``, ``action <event id>``), and able to
+    act out failures: `unstored` makes `accept` raise (the database is down), `gate` makes it
+    wait until set, `dead` makes the handling never finish (the process dies after storing)."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.events: list[str] = []
+        self.routes: list[dict[str, Any]] = []
+        self.unstored = False
+        self.gate: asyncio.Event | None = None
+        self.dead = False
+
+    async def accept(self, request: Request, route: dict[str, Any]) -> bool:
+        self.events.append(f"accept {request.event_id}")
+        self.routes.append(route)
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.unstored:
+            raise ConnectionRefusedError("the database is unavailable")
+        return await self.dispatcher.accept(request, route)
+
+    def on_resume(self, platform: str, resume: Resume) -> None:
+        self.dispatcher.on_resume(platform, resume)
+
+    async def command(self, request: CommandRequest) -> Reply:
+        self.events.append(f"command {request.event_id}")
+        await self._die()
+        return await self.dispatcher.command(request)
+
+    async def action(self, request: CardActionRequest) -> Reply:
+        self.events.append(f"action {request.event_id}")
+        await self._die()
+        return await self.dispatcher.action(request)
+
+    async def _die(self) -> None:
+        if self.dead:
+            await asyncio.Event().wait()  # until cancelled, like a process that stopped
 
 
 # -- payloads ---------------------------------------------------------------------------------
@@ -178,6 +223,11 @@ async def incident(tocsin: Tocsin, number: int) -> Any:
 async def audit(tocsin: Tocsin) -> list[Any]:
     async with tocsin.services.db.connect() as conn:
         return list((await conn.execute(select(audit_log).order_by(audit_log.c.id))).all())
+
+
+async def inbox_rows(tocsin: Tocsin) -> list[Any]:
+    async with tocsin.services.db.connect() as conn:
+        return list((await conn.execute(select(inbox).order_by(inbox.c.id))).all())
 
 
 async def card_refs(tocsin: Tocsin) -> list[dict[str, Any]]:

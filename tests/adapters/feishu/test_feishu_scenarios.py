@@ -340,12 +340,15 @@ async def test_feishu_is_answered_before_a_command_is_done(
     adapter = adapter_of(tocsin)
     async with running(tocsin) as feishu:
         await open_card(tocsin, open_api)
-        release = open_api.hold("GET /open-apis/bot/v3/info")  # the work after the ack stalls
-        answer = await feishu.send(message_event("ack 1"), wait=False)
-        assert answer.status == 200
-        await eventually(lambda: bool(open_api.calls_to("GET /open-apis/bot/v3/info")))
-        assert (await incident(tocsin, 1)).status == "triggered"
-        assert adapter.work.running == 1
+        reply_call = "POST /open-apis/im/v1/messages/:id/reply"
+        release = open_api.hold(reply_call)  # the work after the ack stalls
+        said = message_event("ack 1")
+        answer = await feishu.send(said, wait=False)
+        assert answer.status == 200, "acknowledged once stored, before the work is done"
+        await eventually(lambda: bool(open_api.calls_to(reply_call)))
+        assert adapter.work.running == 1 and open_api.posts_in(CHAT) == []
         release.set()
         await adapter.idle()
         assert (await incident(tocsin, 1)).status == "acknowledged"
+        (reply,) = open_api.posts_in(CHAT)
+        assert reply.parent_id == said["event"]["message"]["message_id"]

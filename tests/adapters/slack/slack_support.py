@@ -15,6 +15,10 @@ from sqlalchemy import select
 
 from adapters.chat.slack import SlackAdapter
 from bot.bootstrap import Tocsin
+from bot.errors import DatabaseUnavailable
+from bot.inbound import InboundHandler
+from bot.inbox import Request, Resume
+from bot.model import CardActionRequest, CommandRequest, Reply
 from bot.settings import Settings, parse_settings
 from bot.store.tables import audit_log, card_posts, incidents
 from tests.support import base_config
@@ -84,6 +88,39 @@ def adapter_of(tocsin: Tocsin) -> SlackAdapter:
     found = [a for a in tocsin.adapters if isinstance(a, SlackAdapter)]
     assert found, "bootstrap wired no Slack adapter"
     return found[0]
+
+
+class RecordingInbound:
+    """The real dispatcher behind a log of what reached it, in order: ``("accept", event_id)``
+    when a request is stored, ``("command" | "action", event_id)`` when it is handled, and
+    ``("refused", event_id)`` when `failing` makes `accept` raise as an unreachable database
+    does. A test appends its own entries (e.g. when Slack's answer arrived) to the same log."""
+
+    def __init__(self, inner: InboundHandler) -> None:
+        self.inner = inner
+        self.events: list[tuple[str, str]] = []
+        self.failing = False
+
+    async def command(self, request: CommandRequest) -> Reply:
+        self.events.append(("command", request.event_id))
+        return await self.inner.command(request)
+
+    async def action(self, request: CardActionRequest) -> Reply:
+        self.events.append(("action", request.event_id))
+        return await self.inner.action(request)
+
+    async def accept(self, request: Request, route: dict[str, Any]) -> bool:
+        if self.failing:
+            self.events.append(("refused", request.event_id))
+            raise DatabaseUnavailable("the database cannot be reached")
+        self.events.append(("accept", request.event_id))
+        return await self.inner.accept(request, route)
+
+    def on_resume(self, platform: str, resume: Resume) -> None:
+        self.inner.on_resume(platform, resume)
+
+    def kinds(self) -> list[str]:
+        return [kind for kind, _ in self.events]
 
 
 # -- payloads ---------------------------------------------------------------------------------

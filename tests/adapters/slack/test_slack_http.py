@@ -34,6 +34,7 @@ from adapters.chat.slack.verify import RequestVerifier
 from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
 from bot.i18n import t
+from bot.replay import MemoryReplays
 from tests.support import firing
 
 JSON = "application/json"
@@ -269,7 +270,7 @@ async def test_socket_mode_has_no_http_route(
     assert response.status_code in (404, 405)
 
 
-def test_the_official_signing_test_vector() -> None:
+async def test_the_official_signing_test_vector() -> None:
     body = (
         b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id="
         b"G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-"
@@ -281,13 +282,14 @@ def test_the_official_signing_test_vector() -> None:
     headers = {"x-slack-request-timestamp": "1531420618", "x-slack-signature": signature}
     sent = datetime.fromtimestamp(1531420618, UTC)
     for offset, accepted in ((0, True), (299, True), (-299, True), (301, False), (-301, False)):
-        verifier = RequestVerifier(SIGNING_SECRET, FakeClock(sent + timedelta(seconds=offset)))
-        assert (verifier.verify(body, headers) == signature) is accepted, offset
-    verifier = RequestVerifier(SIGNING_SECRET, FakeClock(sent))
-    assert verifier.verify(body + b"x", headers) is None
-    assert verifier.verify(body, headers | {"x-slack-signature": "v0=" + "0" * 64}) is None
-    assert verifier.verify(body, headers | {"x-slack-request-timestamp": "soon"}) is None
-    assert verifier.verify(body, headers) == signature
-    assert verifier.verify(body, headers) is None, "a replay"
-    verifier.release(signature)
-    assert verifier.verify(body, headers) == signature, "released after a failed request"
+        clock = FakeClock(sent + timedelta(seconds=offset))
+        verifier = RequestVerifier(SIGNING_SECRET, clock, MemoryReplays())
+        assert (await verifier.verify(body, headers) == signature) is accepted, offset
+    verifier = RequestVerifier(SIGNING_SECRET, FakeClock(sent), MemoryReplays())
+    assert await verifier.verify(body + b"x", headers) is None
+    assert await verifier.verify(body, headers | {"x-slack-signature": "v0=" + "0" * 64}) is None
+    assert await verifier.verify(body, headers | {"x-slack-request-timestamp": "soon"}) is None
+    assert await verifier.verify(body, headers) == signature
+    assert await verifier.verify(body, headers) is None, "a replay"
+    await verifier.release(signature)
+    assert await verifier.verify(body, headers) == signature, "released after a failed request"

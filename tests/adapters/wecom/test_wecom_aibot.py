@@ -30,6 +30,7 @@ from adapters.chat.wecom import create
 from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
 from bot.i18n import t
+from bot.inbox import Request, Resume
 from bot.model import CardActionRequest, CommandRequest, Reply
 from bot.replay import MemoryReplays
 from tests.support import firing
@@ -213,18 +214,30 @@ async def test_url_verification_with_the_official_json_vector(wecom_api: FakeWeC
 
 
 class SlowInbound:
-    """An inbound handler that answers only when told to (the core, slower than WeCom waits)."""
+    """An inbound handler that answers only when told to (the core, slower than WeCom waits).
+    `events` says in which order requests were stored and handled."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
         self.seen: list[str] = []
+        self.events: list[str] = []
+        self.resumers: dict[str, Resume] = {}
+
+    async def accept(self, request: Request, route: dict[str, Any]) -> bool:
+        self.events.append(f"accept {request.event_id}")
+        return True
+
+    def on_resume(self, platform: str, resume: Resume) -> None:
+        self.resumers[platform] = resume
 
     async def command(self, request: CommandRequest) -> Reply:
         self.seen.append(request.text)
+        self.events.append(f"command {request.event_id}")
         await self.release.wait()
         return Reply(f"done: {request.text}")
 
     async def action(self, request: CardActionRequest) -> Reply:
+        self.events.append(f"action {request.event_id}")
         await self.release.wait()
         return Reply("pressed")
 
@@ -250,6 +263,8 @@ async def test_an_answer_later_than_wecom_waits_goes_through_the_response_url(
         answer = await client.post(PATH, params=signed.params, content=signed.body)
     assert (answer.status_code, answer.text) == (200, ""), "answered in time, without the result"
     assert slow.seen == ["/deploy orders v1.4.2 prod"]
+    event = f"aibot:{message['msgid']}"
+    assert slow.events == [f"accept {event}", f"command {event}"], "stored before answered"
     slow.release.set()
     await adapter.idle()
     await eventually(lambda: bool(wecom_api.responses), what="the late answer")

@@ -225,3 +225,9 @@ class _NoInbound:
 
     async def action(self, request: Any) -> Any:
         raise AssertionError("not called")
+
+    async def accept(self, request: Any, route: dict[str, Any]) -> bool:
+        raise AssertionError("not called")
+
+    def on_resume(self, platform: str, resume: Any) -> None:
+        self.resume = resume
