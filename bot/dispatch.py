@@ -94,7 +94,9 @@ class Dispatcher:
                 request.sender.platform, request.sender.platform_user_id
             )
             detail = {"error": f"given up after {attempts} attempts", "event": request.event_id}
-            await self._audit(conn, request.sender, person, kind, _target(request), "failed", detail)
+            await self._audit(
+                conn, request.sender, person, kind, _target(request), "failed", detail
+            )
 
     # -- entry points ---------------------------------------------------------------------------
 

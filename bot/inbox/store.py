@@ -4,8 +4,7 @@ effects, taken over after their lease."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -44,7 +43,9 @@ class Inbox:
         self.db, self.clock = db, clock
         self._due = (
             select(inbox)
-            .where(and_(inbox.c.state == "pending", inbox.c.lease_until < bindparam("b_now", type_=TS)))
+            .where(
+                and_(inbox.c.state == "pending", inbox.c.lease_until < bindparam("b_now", type_=TS))
+            )
             .order_by(inbox.c.id)
             .limit(BATCH)
         )
@@ -99,9 +100,7 @@ class Inbox:
             lease_until=now + LEASE,
             attempts=inbox.c.attempts + 1,
         )
-        return [
-            Entry(r.id, r.platform, r.kind, r.request, r.route, r.attempts + 1) for r in rows
-        ]
+        return [Entry(r.id, r.platform, r.kind, r.request, r.route, r.attempts + 1) for r in rows]
 
     async def give_up(self, entry: Entry) -> None:
         async with self.db.begin() as conn:
@@ -110,4 +109,3 @@ class Inbox:
                 .where(inbox.c.id == entry.id, inbox.c.state == "pending")
                 .values(state="failed", done_at=self.clock.now())
             )
-

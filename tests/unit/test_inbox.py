@@ -60,7 +60,9 @@ def test_requests_and_routes_survive_their_json() -> None:
 
     now = FakeClock().now()
     command = CommandRequest("/ack 4", Sender("slack", "U1", "Bob"), OPS, "e1", now)
-    press = CardActionRequest(ActionKind.SILENCE, "incident:4", "1h", command.sender, OPS, "e2", now)
+    press = CardActionRequest(
+        ActionKind.SILENCE, "incident:4", "1h", command.sender, OPS, "e2", now
+    )
     for request in (command, press):
         kind = "command" if request is command else "action"
         assert decode(kind, encode(request)) == request
