@@ -94,6 +94,8 @@ class Changes:
         self.alert_writes: list[dict[str, Any]] = []
         self.incident_writes: list[dict[str, Any]] = []
         self.messages: list[dict[str, object]] = []
+        self.new_cards: list[tuple[str, list[str], int]] = []
+        """Cards of incidents opened by this change: (card, destinations, priority)."""
 
     async def run(self, events: list[AlertEvent], known_ids: dict[tuple[str, str], int]) -> None:
         ids = sorted(
@@ -122,6 +124,12 @@ class Changes:
         if self.incident_writes:
             await self.conn.execute(self.sql.write_incident, self.incident_writes)
         await self.svc.outbox.insert(self.conn, self.messages)
+        # last, right before the commit: folding a card into a storm digest locks the digest's
+        # row, which every other ingest into that chat waits for until this one commits
+        for ref, destinations, priority in self.new_cards:
+            await self.svc.outbox.card(
+                self.conn, ref, destinations, priority=priority, now=self.now, new=True
+            )
 
     async def _lock_incidents(self, ids: set[int]) -> None:
         ids -= self.touched.keys()
@@ -367,15 +375,8 @@ class Changes:
         if minor:
             return
         self.result.urgent = True
-        if item.new:  # a new card may be folded into a digest during a storm
-            await outbox.card(
-                self.conn,
-                card_ref(incident_id),
-                card_destinations(row),
-                priority=priority,
-                now=self.now,
-                new=True,
-            )
+        if item.new:  # a new card may be folded into a digest during a storm: see `run`
+            self.new_cards.append((card_ref(incident_id), card_destinations(row), priority))
         else:
             self.messages += outbox.card_rows(
                 card_ref(incident_id), card_destinations(row), priority=priority, now=self.now
