@@ -77,6 +77,10 @@ class Escalator:
                     or_(escalations.c.incident_id.is_(None), escalations.c.episode != episode),
                 )
             )
+            # one order for everyone: two passes (two replicas, or the round and the timers
+            # of one) opening the same incidents upsert them in the same order and wait for
+            # each other, instead of each locking a row the other needs (a deadlock)
+            .order_by(incidents.c.id)
             .limit(BATCH)
         )
         async with self.db.begin() as conn:
