@@ -78,7 +78,7 @@ class CountingPlatform:
 
 def settings(url: str) -> Any:
     config = {
-        "tocsin": {"secret_key": secrets.token_hex(16), "log_format": "console"},
+        "tocsin": {"secret_key": secrets.token_urlsafe(32), "log_format": "console"},
         "database": {"url": url, "pool_size": 10},
         "console": {"enabled": False},
         "users": [{"id": f"u{n}", "identities": {"bench": f"U{n}"}} for n in range(PEOPLE)],

@@ -56,7 +56,7 @@ def free_port() -> int:
 def server_config(port: int, database_url: str, workers: int = 1) -> dict[str, Any]:
     return {
         "tocsin": {
-            "secret_key": secrets.token_hex(16),
+            "secret_key": secrets.token_urlsafe(32),
             "log_format": "json",
             "language": "en",
             "public_url": f"http://{HOST}:{port}",

@@ -220,7 +220,7 @@ def quantile(values: list[float], q: float) -> float:
 def tocsin_config(port: int, database_url: str, slack: FakeSlack, tiers: list[str]) -> Any:
     return {
         "tocsin": {
-            "secret_key": secrets.token_hex(16),
+            "secret_key": secrets.token_urlsafe(32),
             "log_format": "json",
             "language": "en",
             "public_url": f"http://{HOST}:{port}",

@@ -29,6 +29,7 @@ from adapters.sources import PARSERS
 from adapters.sources.auth import verify as verify_source
 from bot.alerts.ingest import IngestService
 from bot.alerts.seen import SeenCounts
+from bot.audit import AuditKeys, use_keys
 from bot.authz import Directory
 from bot.cards import render
 from bot.clock import Clock, SystemClock
@@ -50,7 +51,7 @@ from bot.gates.runner import GateRunner
 from bot.inbound import InboundHandler
 from bot.incidents.actions import IncidentActions
 from bot.incidents.service import IncidentService
-from bot.links import LinkSigner
+from bot.links import LinkSigner, LinkUses
 from bot.metrics import Metrics
 from bot.metrics_port import MetricsSource
 from bot.oncall.service import OnCallService
@@ -139,6 +140,7 @@ def bootstrap(
 ) -> Tocsin:
     clock = clock or SystemClock()
     db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
+    use_keys(db, AuditKeys.from_settings(settings))  # every audit row this process links
     metrics = Metrics()
     metrics.database_up.set_function(lambda: 0.0 if db.outage.down else 1.0)
     chat: dict[str, ChatPlatform] = dict(platforms or {})
@@ -258,7 +260,12 @@ def bootstrap(
         *ops_routes(db, metrics, partial(_connections, adapters)),
         *schedule_routes(settings, db, clock),
         *ActionLinks(
-            signer, dispatcher, clock, settings.console.tokens, settings.tocsin.language
+            signer,
+            dispatcher,
+            clock,
+            settings.console.tokens,
+            settings.tocsin.language,
+            LinkUses(db),
         ).routes(),
     ]
     tocsin.adapters = adapters
@@ -274,7 +281,7 @@ def bootstrap(
             fire = partial(_fire_demo_alert, ingest, clock, engine)
         tocsin.background.append(ConsoleFollower(db, hub, clock).run)
         routes += console_routes(
-            console, hub, dispatcher, settings.console, settings.users, clock, fire
+            console, hub, dispatcher, settings.console, settings.users, clock, fire, metrics
         )
         routes.append(Route("/", lambda _r: RedirectResponse("/console")))
     # inside Starlette's own error handling, so a database outage is a 503 and not a 500

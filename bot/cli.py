@@ -1,4 +1,4 @@
-"""The `tocsin` command line: run, demo, check, db, audit, alert."""
+"""The `tocsin` command line: run, demo, check, secret, db, audit, alert."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import orjson
 
 from bot.errors import ConfigError, DatabaseNotReady
 from bot.settings import Settings, load_settings
+from bot.settings.safety import Review, new_secret, review
 
 DEFAULT_DEMO_DIR = "tocsin-demo"
 
@@ -38,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration file")
     check.add_argument("--config", required=True)
 
+    sub.add_parser("secret", help="print a fresh random secret for the configuration")
+
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_cmd", required=True)
     for name, text in (
@@ -56,8 +59,13 @@ def _parser() -> argparse.ArgumentParser:
 
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_cmd", required=True)
-    verify = audit_sub.add_parser("verify", help="check the hash chain for tampering")
+    verify = audit_sub.add_parser("verify", help="check the keyed hash chain for tampering")
     verify.add_argument("--config", required=True)
+    verify.add_argument(
+        "--require-keyed",
+        action="store_true",
+        help="fail when no entry is keyed yet (a plain SHA-256 chain anyone can recompute)",
+    )
 
     incident = sub.add_parser("incident", help="incidents")
     incident_sub = incident.add_subparsers(dest="incident_cmd", required=True)
@@ -109,7 +117,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.bootstrap import check_adapters
 
         settings = load_settings(args.config)
-        problems = check_adapters(settings)
+        safety = _safety(settings)
+        problems = [*check_adapters(settings), *safety.problems]
         if problems:
             raise ConfigError(problems)
         print(
@@ -118,7 +127,21 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     if args.cmd == "run":
-        return _serve(load_settings(args.config), config_path=args.config)
+        settings = load_settings(args.config)
+        unsafe = _safety(settings).problems
+        if unsafe:
+            print("Tocsin will not start: unsafe settings (outside demo mode).", file=sys.stderr)
+            raise ConfigError(list(unsafe))
+        return _serve(settings, config_path=args.config)
+    if args.cmd == "secret":
+        print(new_secret())
+        print(
+            "Put it in the environment a key reads, e.g. TOCSIN_SECRET_KEY for tocsin.secret_key "
+            "(config/example.yaml names one for every secret); use a fresh value for each "
+            "secret: a source's bearer_token or hmac_secret, each console token.",
+            file=sys.stderr,
+        )
+        return 0
     if args.cmd == "demo":
         return _demo(args)
     if args.cmd == "db" and args.db_cmd == "prune":
@@ -126,7 +149,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "db":
         return asyncio.run(_db(args.db_cmd, load_settings(args.config)))
     if args.cmd == "audit":
-        return asyncio.run(_audit(load_settings(args.config)))
+        return asyncio.run(_audit(load_settings(args.config), args.require_keyed))
     if args.cmd == "incident":
         text = asyncio.run(_export(load_settings(args.config), args.id))
         if text is None:
@@ -148,6 +171,14 @@ def _dispatch(args: argparse.Namespace) -> int:
             return 2
         return asyncio.run(_import_overrides(load_settings(args.config), args, text))
     return _fire(args)
+
+
+def _safety(settings: Settings) -> Review:
+    """Review the settings for running for real; warnings go to standard error at once."""
+    found = review(settings)
+    for warning in found.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return found
 
 
 def _serve(settings: Settings, banner: str = "", config_path: str | None = None) -> int:
@@ -237,12 +268,14 @@ async def _db(command: str, settings: Settings) -> int:
 
 
 async def _prune(settings: Settings, *, dry_run: bool) -> int:
+    from bot.audit import AuditKeys, use_keys
     from bot.clock import SystemClock
     from bot.retention import prune
     from bot.store.db import Database
     from bot.store.migrate import ensure_current
 
     db = Database(settings.database.url)
+    use_keys(db, AuditKeys.from_settings(settings))
     try:
         await ensure_current(db, auto_migrate=False)
         report = await prune(db, settings, SystemClock().now(), dry_run=dry_run)
@@ -252,21 +285,35 @@ async def _prune(settings: Settings, *, dry_run: bool) -> int:
     return 1 if report.problems else 0
 
 
-async def _audit(settings: Settings) -> int:
-    from bot.audit.log import verify
+async def _audit(settings: Settings, require_keyed: bool = False) -> int:
+    from bot.audit import AuditKeys, verify
     from bot.store.db import Database
 
     db = Database(settings.database.url)
     try:
-        result = await verify(db)
+        keys = AuditKeys.from_settings(settings)
+        result = await verify(db, keys, require_keyed=require_keyed)
     finally:
         await db.dispose()
-    if result.ok:
-        pruned = f" (rows 1-{result.pruned_to} pruned)" if result.pruned_to else ""
-        print(f"audit log intact: {result.rows} rows{pruned}")
-        return 0
-    print(f"audit log TAMPERED after {result.rows} good rows: {result.problem}", file=sys.stderr)
-    return 1
+    if not result.ok:
+        print(
+            f"audit log TAMPERED after {result.rows} good rows: {result.problem}", file=sys.stderr
+        )
+        return 1
+    pruned = f" (rows 1-{result.pruned_to} pruned)" if result.pruned_to else ""
+    keyed = result.rows - result.legacy_rows
+    print(f"audit log intact: {result.rows} rows{pruned}")
+    if keyed:
+        print(f"  {keyed} keyed (key ids {', '.join(result.key_ids)}; current {keys.current.id})")
+    if result.legacy_rows:
+        print(f"  {result.legacy_rows} legacy rows (plain SHA-256, written before the audit key)")
+    if result.rows and not keyed:
+        print(
+            "warning: no entry is keyed yet; anyone with write access to the database can "
+            "recompute a plain SHA-256 chain (--require-keyed makes this an error)",
+            file=sys.stderr,
+        )
+    return 0
 
 
 async def _export(settings: Settings, wanted: str) -> str | None:

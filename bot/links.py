@@ -2,7 +2,11 @@
 
 A link names the action, the card, the destination and, for direct messages, the one person it
 was sent to. A link posted in a group names nobody: whoever opens it must sign in first, so no
-action is ever anonymous. Single use is enforced at execution time (`used_links`).
+action is ever anonymous.
+
+A link is used up only by an action that happened: a refusal (an unknown person, a missing grant,
+a card that is gone) or a failure leaves it for the right person, and two people opening it at
+once act once (`LinkUses`). Expiry is fixed when the link is made and is checked on every use.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import orjson
+from sqlalchemy import delete, select, update
 
 from bot.errors import AuthenticationError
 from bot.model import ActionKind, Button, Card, Destination
+from bot.store.db import Database
+from bot.store.tables import inbound_events, used_links
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +129,85 @@ class LinkSigner:
             buttons,
             card.footer,
         )
+
+
+LEASE = timedelta(minutes=2)
+"""How long one opener holds a link while their action runs; a holder that stopped (a crashed
+process) is taken over after this."""
+
+
+BUSY, UNKNOWN = "?", "-"
+"""What `LinkUses.hold` says instead of a user: someone is acting now; used, by whom unknown."""
+
+
+class LinkUses:
+    """Who may use a link right now, and who used it (`used_links`, one row per nonce).
+
+    An opener first *holds* the link (a row whose `used_by` starts with ``?``), so attempts on
+    one link run one at a time. The action itself goes through the dispatcher with the event id
+    ``link:<nonce>``, whose de-duplication row commits in the action's own transaction: that,
+    not this table, is what makes the effect happen once. After an allowed action the row names
+    the user (`done`); after a refusal the hold and the refused attempt's de-duplication row are
+    removed (`release`), so the link stays usable by the right person.
+    """
+
+    def __init__(self, db: Database, platform: str = "tocsin") -> None:
+        self.db, self.platform = db, platform
+
+    async def hold(self, nonce: str, now: datetime) -> tuple[str, str]:
+        """("", token) when this opener now holds the link; (user or `UNKNOWN`, "") when it was
+        used; (`BUSY`, "") while someone else's action on it runs."""
+        token = "?" + secrets.token_hex(8)
+        async with self.db.begin() as conn:
+            stmt = (
+                self.db.insert(used_links)
+                .values(nonce=nonce, used_by=token, used_at=now)
+                .on_conflict_do_nothing()
+                .returning(used_links.c.nonce)
+            )
+            if (await conn.execute(stmt)).first() is not None:
+                return "", token
+            found = await conn.execute(select(used_links).where(used_links.c.nonce == nonce))
+            row = found.first()
+            if row is None:  # released since the insert: try again
+                return BUSY, ""
+            if not row.used_by.startswith("?"):
+                return row.used_by, ""
+            if row.used_at > now - LEASE:
+                return BUSY, ""
+            # Taken over from a holder that stopped: whether its action committed is unknown,
+            # so this hold, if refused, gives back only itself (see `release`).
+            token = "?" + token
+            taken = await conn.execute(
+                update(used_links)
+                .where(used_links.c.nonce == nonce, used_links.c.used_by == row.used_by)
+                .values(used_by=token, used_at=now)
+            )
+            return ("", token) if taken.rowcount == 1 else (BUSY, "")
+
+    async def done(self, nonce: str, token: str, user_id: str, now: datetime) -> None:
+        async with self.db.begin() as conn:
+            await conn.execute(
+                update(used_links)
+                .where(used_links.c.nonce == nonce, used_links.c.used_by == token)
+                .values(used_by=user_id[:64], used_at=now)
+            )
+
+    async def release(self, nonce: str, token: str) -> None:
+        """Undo a refused attempt: it held the link, so the de-duplication row is its own
+        (unless the hold was taken over, ``??``: that row may be an earlier holder's action)."""
+        async with self.db.begin() as conn:
+            held = await conn.execute(
+                delete(used_links).where(used_links.c.nonce == nonce, used_links.c.used_by == token)
+            )
+            if held.rowcount == 1 and not token.startswith("??"):
+                await conn.execute(
+                    delete(inbound_events).where(
+                        inbound_events.c.platform == self.platform,
+                        inbound_events.c.event_id == event_id(nonce),
+                    )
+                )
+
+
+def event_id(nonce: str) -> str:
+    return f"link:{nonce}"

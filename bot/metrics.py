@@ -100,6 +100,12 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.auth_failures = Counter(
+            "tocsin_auth_failures",
+            "Sign-ins refused, by surface (console) and reason (bad_token, throttled)",
+            ["surface", "reason"],
+            registry=r,
+        )
         self.table_rows = Gauge(
             "tocsin_table_rows",
             "Rows in the tables that grow (PostgreSQL: the planner's estimate)",

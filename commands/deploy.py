@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from bot.deploys import ledger, locks
 from bot.deploys.cards import recent_line
+from bot.deploys.ops import PARAM_KEY, VERSION
 from bot.deploys.requests import Ask
 from bot.deploys.service import describe
 from bot.errors import UserError
-from bot.grammar import Arg, CommandSpec, ParsedCommand
+from bot.grammar import Arg, CommandSpec, ParsedCommand, shown
 from bot.i18n import t
 from bot.model import ActionKind, Reply
 from bot.services import Command, Context, Handler, Scope
 
 SERVICE = Arg("service", "word", choices_from="service", help_en="a service", help_zh="服务名")
+PARAM_MAX = 256
+"""Longest value of a ``key=value`` deploy parameter."""
 RUN = Arg("run", "int", help_en="run number, e.g. 7", help_zh="任务编号，例如 7")
 
 
@@ -22,11 +25,13 @@ def _split(ctx: Context, service: str, rest: str) -> tuple[str, dict[str, str]]:
     for word in rest.split():
         key, sep, value = word.partition("=")
         if sep:
+            if not PARAM_KEY.match(key) or len(value) > PARAM_MAX or not value.isprintable():
+                raise UserError("deploy.bad_param", name=shown(word))
             params[key] = value
         elif not env:
             env = word
         else:
-            raise UserError("deploy.bad_param", name=word)
+            raise UserError("deploy.bad_param", name=shown(word))
     if not env:
         known = ctx.services.settings.service_environments(service)
         if len(known) != 1:
@@ -213,7 +218,14 @@ COMMANDS = [
             "deploy",
             (
                 SERVICE,
-                Arg("version", "word", help_en="e.g. v1.4.2", help_zh="例如 v1.4.2"),
+                Arg(
+                    "version",
+                    "word",
+                    help_en="e.g. v1.4.2",
+                    help_zh="例如 v1.4.2",
+                    pattern=VERSION.pattern,
+                    pattern_key="grammar.bad_version",
+                ),
                 Arg(
                     "rest",
                     "rest",

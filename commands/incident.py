@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.cards import incident_card
 from bot.errors import UserError
 from bot.escalation.explain import explain
-from bot.grammar import Arg, CommandSpec, ParsedCommand
+from bot.grammar import BIGINT_MAX, Arg, CommandSpec, ParsedCommand, whole_number
 from bot.i18n import t
 from bot.incidents.status import display_status
 from bot.model import ActionKind, Reply
@@ -44,10 +44,10 @@ async def _show(ctx: Context, cmd: ParsedCommand) -> Reply:
             status = t(f"status.{display_status(row, ctx.now)}", ctx.lang)
             lines.append(f"#{row.id} [{row.tier}] {row.title} — {status}")
         return Reply("\n".join(lines))
-    number = cmd.args["incident"] or cmd.args["what"]
-    if not str(number).isdigit():
+    number = cmd.args["incident"] or whole_number(cmd.args["what"])
+    if number is None or not 1 <= number <= BIGINT_MAX:
         raise UserError("incident.usage")
-    row = await ctx.services.incidents.load(ctx.conn, int(number))
+    row = await ctx.services.incidents.load(ctx.conn, number)
     if cmd.args["what"] == "why":
         return Reply(await explain(ctx.conn, row, ctx.lang), private=True)
     card = incident_card(

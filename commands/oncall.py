@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.authz import Person
 from bot.errors import PermissionDenied, UserError
-from bot.grammar import Arg, CommandSpec, ParsedCommand
+from bot.grammar import Arg, CommandSpec, ParsedCommand, shown
 from bot.i18n import t
 from bot.model import Reply
 from bot.oncall.service import local
@@ -16,7 +16,7 @@ from bot.settings.durations import parse_duration
 from bot.web.schedules import feed_url
 
 MIN_OVERRIDE, MAX_OVERRIDE = timedelta(minutes=15), timedelta(days=30)
-_MENTION = re.compile(r"^<@([A-Za-z0-9_.-]+)(?:\|[^>]*)?>$")
+_MENTION = re.compile(r"<@([A-Za-z0-9_.-]+)(?:\|[^>]*)?>")
 
 
 async def _oncall(ctx: Context, cmd: ParsedCommand) -> Reply:
@@ -71,7 +71,7 @@ async def _override(ctx: Context, words: list[str]) -> Reply:
     who = _person(ctx, words[0])
     try:
         duration = parse_duration(words[1])
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UserError("oncall.bad_duration") from None
     if not MIN_OVERRIDE <= duration <= MAX_OVERRIDE:
         raise UserError("oncall.bad_duration")
@@ -145,7 +145,7 @@ def _schedule(ctx: Context, words: list[str], user_id: str) -> str:
 def _person(ctx: Context, text: str) -> Person:
     """A person named as ``@alice``, ``alice`` or a platform mention such as ``<@U024BE7LH>``."""
     directory = ctx.services.directory
-    mention = _MENTION.match(text)
+    mention = _MENTION.fullmatch(text)
     if mention:
         found = directory.by_identity(ctx.chat.platform, mention.group(1))
     else:
@@ -154,7 +154,7 @@ def _person(ctx: Context, text: str) -> Person:
             (p for p in directory.people() if p.name and p.name.lower() == word.lower()), None
         )
     if found is None:
-        raise UserError("oncall.unknown_user", who=text)
+        raise UserError("oncall.unknown_user", who=shown(text))
     return found
 
 

@@ -20,16 +20,45 @@ from bot.store.db import Database
 from bot.store.migrate import upgrade
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-TOKEN = "test-token-0123456789"
+# Long and random-looking: `tocsin check` and `tocsin run` refuse short or placeholder secrets.
+SECRET_KEY = "tq8VnR2kLw5XzP7jC3hM9yBf6dGs4Ae1"
+TOKEN = "test-token-Hx7Lq2Wv9Rk4Zp6Nt3Jm8Bc5"
+HMAC_SECRET = "hmac-secret-Ud4Fy7Qe2Ks9Vw5Gx3Ta8Lp"
+
+EXAMPLE_ENV = {
+    "TOCSIN_SECRET_KEY": SECRET_KEY,
+    "ALERTMANAGER_TOKEN": "am-token-Rt5Yb8Nc2Wq7Lk4Hs9Fx3Jd6",
+    "GRAFANA_TOKEN": "grafana-token-Pm3Vx8Kd5Qw2Zr7Tn4Bh9",
+    "CI_WEBHOOK_SECRET": "ci-hmac-Wz6Ja3Lr8Tc5Nv2Kq9Fm4Yd7",
+    "CONSOLE_TOKEN_ALICE": "console-alice-Bv7Hq2Xs5Lk9Rd4Wt8Nz3",
+    "CONSOLE_TOKEN_BOB": "console-bob-Gm4Tz8Kc2Rv6Yp9Lx3Wf5Q",
+    "SLACK_BOT_TOKEN": "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+    "SLACK_APP_TOKEN": "xapp-1-A02BCDEFGH-2718281828459-0f3a9c7e5b1d",
+    "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
+    "DINGTALK_CLIENT_ID": "dingq7xkz2mv9hcwl4rt",
+    "DINGTALK_CLIENT_SECRET": "Hq2Vx7Lk9Rd4Wt8Nz3Bc5Jm6Fy1Gs0Pa",
+    "DINGTALK_OPS_ROBOT_WEBHOOK": "https://oapi.dingtalk.com/robot/send?access_token=9f8e7d6c5b4a",
+    "DINGTALK_OPS_ROBOT_SECRET": "SEC4f1a9b7c2e6d8f0a3b5c7d9e1f2a4b6c",
+    "WECOM_CORP_ID": "ww7a3f9c2e1b8d4056",
+    "WECOM_APP_SECRET": "Kq7Lx2Vb9Nd4Rt8Wz3Hc5Jm6Fy1Gs0PaE",
+    "WECOM_APP_TOKEN": "Tk8Rv3Lq6Wx2",
+    "WECOM_APP_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+    "WECOM_AIBOT_TOKEN": "Ab9Zx4Qe7Lm2",
+    "WECOM_AIBOT_AES_KEY": "kWxPpN4vBzHqR2tYcL8sDfG6mJ1aE9uO3iK7wX5yZ0Q",
+    "WECOM_ROBOT_OPS": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=693a91f6-7xxx",
+    "FEISHU_APP_ID": "cli_a5fb0ae6a4b8c00d",
+    "FEISHU_APP_SECRET": "Fs8Kq3Vx7Lb2Nd9Rt4Wz6Hc1Jm5Gy0Pa",
+}
+"""Real-looking values for every variable config/example.yaml reads without a default."""
 
 
 def base_config(**overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "tocsin": {"secret_key": "s" * 32, "language": "en", "public_url": "http://tocsin.test"},
+        "tocsin": {"secret_key": SECRET_KEY, "language": "en", "public_url": "http://tocsin.test"},
         "sources": [
             {"name": "am", "kind": "alertmanager", "auth": {"bearer_token": TOKEN}},
             {"name": "grafana", "kind": "grafana", "auth": {"bearer_token": TOKEN}},
-            {"name": "generic", "kind": "generic", "auth": {"hmac_secret": "hmac-secret"}},
+            {"name": "generic", "kind": "generic", "auth": {"hmac_secret": HMAC_SECRET}},
         ],
         "services": {"orders": {}, "payments": {}, "storefront": {}},
         "routes": [

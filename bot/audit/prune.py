@@ -3,7 +3,9 @@
 Only a prefix of the chain is ever deleted, one batch per transaction. Before a batch goes, its
 rows are checked against the chain (so pruning never hides an edit); the `audit_anchor` row then
 keeps the last deleted entry's id and hash, and an `audit.prune` entry records the same anchor
-in the chain itself. `verify` starts from the anchor and checks that it is the recorded one.
+in the chain itself, with whether the last deleted entry was keyed (so an unkeyed row after the
+anchor cannot pass as legacy). `verify` starts from the anchor and checks that it is the
+recorded one. The prune entry is signed like any other, with the keys `use_keys` gave `db`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, func, select
 
-from bot.audit.log import GENESIS, PRUNE_ACTION, AuditEntry, _digest, append
+from bot.audit.chain import GENESIS, misfit
+from bot.audit.keys import AuditKeyMissing, AuditKeys, keys_for
+from bot.audit.log import PRUNE_ACTION, AuditEntry, append
 from bot.errors import AuditChainBroken
 from bot.store.db import Database
 from bot.store.tables import audit_anchor, audit_log
@@ -25,8 +29,16 @@ async def count_prunable(db: Database, cutoff: datetime) -> int:
         return int((await conn.execute(stmt)).scalar_one())
 
 
-async def prune_batch(db: Database, cutoff: datetime, *, now: datetime, limit: int) -> int:
+async def prune_batch(
+    db: Database,
+    cutoff: datetime,
+    *,
+    now: datetime,
+    limit: int,
+    keys: AuditKeys | None = None,
+) -> int:
     """Delete up to `limit` of the oldest entries written before `cutoff`; returns how many."""
+    keys = keys or keys_for(db)
     async with db.begin() as conn:
         anchor = (
             await conn.execute(
@@ -57,21 +69,21 @@ async def prune_batch(db: Database, cutoff: datetime, *, now: datetime, limit: i
             )
         ).all()
         prev, expected, last = anchor.last_hash, int(anchor.last_id) + 1, None
+        keyed = False  # before the anchor: `verify` checks it against the prune entry
         for row in rows:
             if row.at >= cutoff:
                 break
-            entry = AuditEntry(
-                row.actor, row.platform, row.action, row.target, row.outcome, row.detail
-            )
-            if (
-                row.id != expected
-                or row.prev_hash != prev
-                or _digest(prev, row.id, row.at, entry) != row.hash
-            ):
+            if keys is None and row.key_id is not None:
+                raise AuditKeyMissing(
+                    f"audit row {row.id} is keyed (key id {row.key_id}) but no audit key was "
+                    "given; nothing was pruned from the audit log"
+                )
+            if row.id != expected or misfit(row, prev, keys, keyed):
                 raise AuditChainBroken(
                     f"audit row {expected} does not verify; run 'tocsin audit verify' "
                     "(nothing was pruned from the audit log)"
                 )
+            keyed = keyed or row.key_id is not None
             prev, expected, last = row.hash, expected + 1, row
         if last is None:
             return 0
@@ -95,8 +107,14 @@ async def prune_batch(db: Database, cutoff: datetime, *, now: datetime, limit: i
                 PRUNE_ACTION,
                 f"audit:{first_id}-{last.id}",
                 "system",
-                {"first_id": first_id, "last_id": int(last.id), "last_hash": last.hash},
+                {
+                    "first_id": first_id,
+                    "last_id": int(last.id),
+                    "last_hash": last.hash,
+                    "keyed": last.key_id is not None,
+                },
             ),
             now,
+            keys=keys,
         )
         return int(last.id) - first_id + 1

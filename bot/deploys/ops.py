@@ -24,8 +24,9 @@ WAITING = (AWAITING_CONFIRMATION, AWAITING_APPROVAL, QUEUED)
 ACTIVE = (STARTING, RUNNING, CANCELLING)
 ENDED = (SUCCEEDED, FAILED, CANCELLED, DENIED, EXPIRED)
 
-VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
-PARAM_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}\Z")
+PARAM_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}\Z")
+r"""Both match whole (``\Z``, not ``$``, which would let a trailing newline through)."""
 ROLLBACK_FIRST = 1000
 """Added to a rollback's priority: rollbacks start before queued deploys."""
 CANARY = "canary"

@@ -16,14 +16,27 @@ Rules of `parse`:
 - ``int`` accepts ``#42`` and full-width digits, ``duration`` uses `parse_duration`; ``choice``
   and vocabularies (`Arg.choices_from`) match case-insensitively and yield the canonical spelling.
   A vocabulary the caller does not provide is not checked.
+
+Input rules, each failing with its own `GrammarError` (never an exception of another kind):
+
+- the whole command is at most `MESSAGE_MAX` characters;
+- no argument holds a control character (a line break, a tab, NUL, ESC…), except that a ``rest``
+  argument may span lines and hold tabs; every value is at most `Arg.longest` characters
+  (`WORD_MAX` for words, `REST_MAX` for the rest of a line);
+- an ``int`` is digits only (optionally ``#`` and a sign) and lies in ``[minimum, maximum]``,
+  by default 1 to `BIGINT_MAX`, so it always fits the database's ids;
+- a ``duration`` is more than zero and at most `DURATION_MAX`;
+- a ``word`` with a `pattern` matches it whole (`re.fullmatch`: ``"v1.4.2\\n"`` does not);
+- vocabularies match the whole value exactly, up to case.
 """
 
 from bot.grammar.errors import GrammarError
 from bot.grammar.lexer import split_command, tokenize
-from bot.grammar.parser import help_lines, parse
-from bot.grammar.spec import Arg, CommandSpec, Kind, ParsedCommand, Vocabulary
+from bot.grammar.parser import help_lines, parse, shown, whole_number
+from bot.grammar.spec import BIGINT_MAX, Arg, CommandSpec, Kind, ParsedCommand, Vocabulary
 
 __all__ = [
+    "BIGINT_MAX",
     "Arg",
     "CommandSpec",
     "GrammarError",
@@ -32,6 +45,8 @@ __all__ = [
     "Vocabulary",
     "help_lines",
     "parse",
+    "shown",
     "split_command",
     "tokenize",
+    "whole_number",
 ]

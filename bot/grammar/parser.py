@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from typing import Any, NoReturn
 
 from bot.grammar.errors import GrammarError
 from bot.grammar.lexer import SLASHES, Token, check_closed, lex
-from bot.grammar.spec import Arg, CommandSpec, ParsedCommand, Vocabulary
+from bot.grammar.spec import DURATION_MAX, Arg, CommandSpec, ParsedCommand, Vocabulary
 from bot.i18n import t
 from bot.settings.durations import parse_duration
 from bot.texts import CATALOGUE
@@ -17,6 +19,12 @@ from bot.texts import CATALOGUE
 _KEY = re.compile(r"(?:--|——|—)?([A-Za-z_][\w-]*)=")
 _FLAG = re.compile(r"(?:--|——|—)(\S+)")
 _INT = re.compile(r"[+-]?\d+")
+MESSAGE_MAX = 4000
+"""The longest command text parsed, in characters."""
+_SHOWN = 40
+"""How much of a bad value an error message repeats."""
+_LINES = frozenset("\n\t")
+"""The only control characters a rest-of-line argument may hold."""
 
 
 def parse(
@@ -24,6 +32,8 @@ def parse(
 ) -> ParsedCommand:
     """Parse ``"deploy orders v1.4.2 prod"`` (a leading slash is allowed) against `specs`."""
     body = text.strip()
+    if len(body) > MESSAGE_MAX:
+        raise GrammarError("grammar.too_long", lang, {"max": MESSAGE_MAX})
     body = body[1:] if body.startswith(SLASHES) else body
     tokens = lex(body)
     first = next(tokens, None)
@@ -136,21 +146,27 @@ def _convert(arg: Arg, value: str | None, spec: CommandSpec, vocab: Vocabulary, 
     usage, params = spec.usage(lang), {"arg": arg.placeholder, "value": value}
     if value == "":
         _fail("grammar.empty_value", lang, usage, (), **params)
+    allowed = _LINES if arg.kind == "rest" else frozenset()
+    if any(_control(c) and c not in allowed for c in value):
+        _fail("grammar.control_char", lang, usage, (), **params)
+    if len(value) > arg.longest:
+        _fail("grammar.too_long_value", lang, usage, (), max=arg.longest, **params)
     if arg.kind == "int":
-        digits = value.removeprefix("#")
-        try:
-            number = int(digits) if _INT.fullmatch(digits) else None
-        except ValueError:  # more digits than Python converts
-            number = None
+        number = whole_number(value)
         if number is None:
             _fail("grammar.bad_int", lang, usage, (), **params)
+        if not arg.minimum <= number <= arg.maximum:
+            _fail("grammar.int_range", lang, usage, (), min=arg.minimum, max=arg.maximum, **params)
         _check_vocab(arg, str(number), vocab, lang, usage)
         return number
     if arg.kind == "duration":
         try:
-            return parse_duration(value)
+            duration = parse_duration(value)
         except (ValueError, OverflowError):
             _fail("grammar.bad_duration", lang, usage, (), **params)
+        if not timedelta(0) < duration <= DURATION_MAX:
+            _fail("grammar.duration_range", lang, usage, (), max=DURATION_MAX.days, **params)
+        return duration
     if arg.kind == "choice":
         if (hit := _canonical(value, arg.choices)) is None:
             close = _closest(value, arg.choices)
@@ -158,7 +174,25 @@ def _convert(arg: Arg, value: str | None, spec: CommandSpec, vocab: Vocabulary, 
                 "grammar.bad_choice", lang, usage, close, choices=_join(arg.choices, lang), **params
             )
         return hit
+    if arg.kind == "word" and not arg.fits(value):
+        _fail(arg.pattern_key, lang, usage, (), **params)
     return _check_vocab(arg, value, vocab, lang, usage)
+
+
+def whole_number(text: str) -> int | None:
+    """``42``, ``#42`` or full-width ``４２`` as an int; None for anything else (``4 2``,
+    ``42\\n``, ``²``). The caller checks the range."""
+    digits = text.removeprefix("#")
+    if not _INT.fullmatch(digits):
+        return None
+    try:
+        return int(digits)
+    except ValueError:  # a digit int() does not take, or too many
+        return None
+
+
+def _control(char: str) -> bool:
+    return unicodedata.category(char) == "Cc"
 
 
 def _check_vocab(arg: Arg, value: str, vocab: Vocabulary, lang: str, usage: str) -> str:
@@ -204,4 +238,14 @@ def _unknown(
 def _fail(
     key: str, lang: str, usage: str | None, close: Sequence[str], /, **params: Any
 ) -> NoReturn:
+    for name in ("value", "command", "flag", "key"):
+        if isinstance(params.get(name), str):
+            params[name] = shown(params[name])
     raise GrammarError(key, lang, params, usage=usage, suggestions=close)
+
+
+def shown(value: str) -> str:
+    """`value` as an error message repeats it: control characters spelled out (``\\n``),
+    at most a few dozen characters."""
+    text = "".join(repr(c)[1:-1] if _control(c) else c for c in value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"

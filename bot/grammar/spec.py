@@ -14,6 +14,12 @@ Kind = Literal["word", "int", "duration", "choice", "rest"]
 Vocabulary = Mapping[str, Sequence[str]]
 
 _KINDS = ("word", "int", "duration", "choice", "rest")
+
+BIGINT_MAX = 2**63 - 1
+"""The largest id the database stores (BIGINT): no number argument goes above it."""
+WORD_MAX, REST_MAX = 128, 2000
+"""Default longest word argument, and longest rest-of-line argument, in characters."""
+DURATION_MAX = timedelta(days=366)
 _ARG_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _FLAG_NAME = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -31,6 +37,15 @@ class Arg:
     help_zh: str = ""
     keyword: bool = False
     choices_from: str | None = None
+    pattern: str | None = None
+    """A word must match it whole (`re.fullmatch`); `pattern_key` names the error text, which
+    gets ``{arg}`` and ``{value}``."""
+    pattern_key: str = "grammar.bad_word"
+    max_len: int | None = None
+    """Longest word or rest value (default `WORD_MAX`, `REST_MAX`)."""
+    minimum: int = 1
+    maximum: int = BIGINT_MAX
+    """Bounds of an int argument (ids are BIGINT and start at 1)."""
 
     def __post_init__(self) -> None:
         problems = [
@@ -47,6 +62,8 @@ class Arg:
                 "the default must be one of the choices",
             ),
             (self.kind == "rest" and self.keyword, "a rest arg cannot be keyword-only"),
+            (self.pattern is not None and self.kind != "word", "a pattern goes with kind 'word'"),
+            (not self.minimum <= self.maximum <= BIGINT_MAX, "minimum <= maximum <= BIGINT"),
         ]
         for failed, problem in problems:
             if failed:
@@ -55,6 +72,14 @@ class Arg:
             object.__setattr__(self, "default", parse_duration(self.default))
         elif isinstance(self.default, str) and self.kind == "int":
             object.__setattr__(self, "default", int(self.default))
+
+    @property
+    def longest(self) -> int:
+        return self.max_len or (REST_MAX if self.kind == "rest" else WORD_MAX)
+
+    def fits(self, value: str) -> bool:
+        """Whether a word matches `pattern` whole (a trailing newline does not)."""
+        return self.pattern is None or re.fullmatch(self.pattern, value) is not None
 
     @property
     def placeholder(self) -> str:

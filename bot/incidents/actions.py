@@ -101,6 +101,6 @@ def silence_duration(value: str) -> timedelta:
     """A button's or command's silence value, kept between one minute and a week."""
     try:
         duration = parse_duration(value or "30m")
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UserError("incident.bad_duration", value=value) from None
     return min(max(duration, MIN_SILENCE), MAX_SILENCE)

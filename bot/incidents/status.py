@@ -31,6 +31,10 @@ def card_ref(incident_id: int) -> str:
 
 def parse_card_ref(ref: str) -> tuple[str, int]:
     kind, _, number = ref.partition(":")
-    if kind not in ("incident", "digest", "swap", "run") or not number.isdigit():
-        raise ValueError(f"not a card reference: {ref!r}")
+    if (
+        kind not in ("incident", "digest", "swap", "run")
+        or not (number.isascii() and number.isdigit())
+        or not 1 <= int(number) <= 2**63 - 1  # ids are BIGINT
+    ):
+        raise ValueError(f"not a card reference: {ref[:80]!r}")
     return kind, int(number)

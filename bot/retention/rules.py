@@ -26,9 +26,14 @@ from bot.store.tables import (
     outbox,
     pages,
     schedule_overrides,
+    sign_in_failures,
     swap_requests,
     used_links,
 )
+
+SIGN_IN_FAILURES = timedelta(days=1)
+"""Console sign-in back-off state is forgotten a day after the last failure (longer than any
+back-off, see `adapters.chat.console.throttle`)."""
 
 ACTIVE_PAGES = ("pending", "sending")
 """Pages still on their way to a phone or mailbox."""
@@ -62,6 +67,7 @@ def cutoffs(settings: Settings, now: datetime) -> dict[str, Cutoff]:
         Cutoff("outbox", at(r.outbox), "chat messages delivered or given up before"),
         Cutoff("inbound_events", at(r.inbound_events, links), "platform events received before"),
         Cutoff("used_links", now - links, "action links used before"),
+        Cutoff("sign_in_failures", now - SIGN_IN_FAILURES, "console sign-in failures before"),
         Cutoff("console_messages", at(r.console_messages), "console messages last changed before"),
         Cutoff(
             "gate_measurements", at(r.gate_measurements), "measurements of gates decided before"
@@ -121,6 +127,8 @@ def _conditions(key: str, before: datetime) -> list[tuple[Table, ColumnElement[b
         return [(inbound_events, inbound_events.c.received_at < before), (inbox, settled)]
     if key == "used_links":
         return [(used_links, used_links.c.used_at < before)]
+    if key == "sign_in_failures":
+        return [(sign_in_failures, sign_in_failures.c.last_failure_at < before)]
     if key == "console_messages":
         return [(console_messages, console_messages.c.updated_at < before)]
     if key == "gate_measurements":

@@ -6,7 +6,15 @@ import os
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from bot.alerts.matchers import Matcher, parse_matcher
 from bot.model import Destination, Tier
@@ -199,6 +207,16 @@ class Service(_Frozen):
     plus the backend's target keys (namespace and deployment, job, chart…)."""
 
 
+AuditSecret = Annotated[SecretStr, Field(min_length=16)]
+
+
+class Audit(_Frozen):
+    key: AuditSecret | None = None
+    """Signs the audit chain (default: ``tocsin.secret_key``); see `bot.audit.keys`."""
+    previous_keys: tuple[AuditSecret, ...] = ()
+    """Former keys (or a former ``tocsin.secret_key``): older rows still verify under them."""
+
+
 class Settings(_Frozen):
     tocsin: General
     server: Server = Server()
@@ -221,6 +239,7 @@ class Settings(_Frozen):
     paging: Paging = Paging()
     deploy: DeploySettings = DeploySettings()
     retention: Retention = Retention()
+    audit: Audit = Audit()
     metrics: dict[str, Any] | None = None
     """Where health gates read metrics: ``{prometheus: {url: …}}`` (validated by
     `adapters.metrics`)."""

@@ -213,6 +213,9 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The id of the key whose HMAC `hash` is (`bot.audit.keys`); NULL: a plain SHA-256 link
+    # written before the audit key existed (migration 0013).
+    Column("key_id", String(16)),
 )
 
 audit_head = Table(
@@ -250,6 +253,17 @@ used_links = Table(
     Column("nonce", String(64), primary_key=True),
     Column("used_by", String(64), nullable=False),
     Column("used_at", TS, nullable=False),
+)
+
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key", String(160), primary_key=True),  # address:<client> or user:<claimed user id>
+    Column("window_start", TS, nullable=False),
+    Column("window_failures", Integer, nullable=False),
+    Column("level", Integer, nullable=False),  # back-offs earned since last forgiven
+    Column("blocked_until", TS),
+    Column("last_failure_at", TS, nullable=False, index=True),
 )
 
 preferences = Table(

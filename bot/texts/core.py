@@ -176,6 +176,14 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "link.expired": {"en": "This action link has expired.", "zh": "操作链接已过期。"},
     "link.used": {"en": "This action link was already used.", "zh": "操作链接已被使用。"},
+    "link.used_by": {
+        "en": "This action link was already used by {user}.",
+        "zh": "操作链接已被 {user} 使用。",
+    },
+    "link.busy": {
+        "en": "Someone is using this action link right now; open it again in a moment.",
+        "zh": "有人正在使用此操作链接，请稍后重新打开。",
+    },
     "link.confirm": {
         "en": "Confirm: {action} for {card} as {user}",
         "zh": "确认以 {user} 的身份对 {card} 执行「{action}」",

@@ -75,4 +75,35 @@ TEXTS: dict[str, dict[str, str]] = {
     "grammar.vocab.service": {"en": "service", "zh": "服务"},
     "grammar.vocab.environment": {"en": "environment", "zh": "环境"},
     "grammar.vocab.incident": {"en": "incident", "zh": "事件"},
+    "grammar.too_long": {
+        "en": "That command is too long (at most {max} characters).",
+        "zh": "命令太长（最多 {max} 个字符）。",
+    },
+    "grammar.too_long_value": {
+        "en": "{arg} is too long (at most {max} characters): '{value}'.",
+        "zh": "{arg} 太长（最多 {max} 个字符）：'{value}'。",
+    },
+    "grammar.control_char": {
+        "en": "{arg} contains a line break or another control character: '{value}'. "
+        "Type it on one line.",
+        "zh": "{arg} 含有换行符或其他控制字符：'{value}'。请在一行内输入。",
+    },
+    "grammar.int_range": {
+        "en": "{arg} must be a whole number from {min} to {max}, not '{value}'.",
+        "zh": "{arg} 需要一个 {min} 到 {max} 之间的整数，而不是 '{value}'。",
+    },
+    "grammar.duration_range": {
+        "en": "{arg} must be longer than zero and at most {max} days, not '{value}'.",
+        "zh": "{arg} 需要大于零且不超过 {max} 天，而不是 '{value}'。",
+    },
+    "grammar.bad_word": {
+        "en": "'{value}' is not a valid {arg}.",
+        "zh": "'{value}' 不是有效的 {arg}。",
+    },
+    "grammar.bad_version": {
+        "en": "'{value}' is not a valid version for {arg}: use letters, digits and . _ + - "
+        "(at most 128, starting with a letter or digit), e.g. v1.4.2.",
+        "zh": "'{value}' 不是有效的版本号 {arg}：只能使用字母、数字和 . _ + -"
+        "（最多 128 个字符，以字母或数字开头），例如 v1.4.2。",
+    },
 }

@@ -2,12 +2,16 @@
 
 GET shows what the link will do and asks for confirmation (so link previews and prefetchers
 never act); POST acts. A link sent to one person acts as that person; a link posted in a group
-first asks the opener to sign in with their console token. The link's nonce is the event id, so
-the dispatcher's de-duplication makes each link single-use.
+first asks the opener to sign in with their console token.
+
+Single use (see `bot.links.LinkUses`): the opener holds the link while the dispatcher runs the
+action under the event id ``link:<nonce>``; an allowed action uses the link up in its own
+transaction, a refusal gives it back. A second opener waits for the first to finish.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Mapping
 from html import escape
@@ -21,7 +25,7 @@ from bot.clock import Clock
 from bot.errors import AuthenticationError
 from bot.i18n import t
 from bot.inbound import InboundHandler
-from bot.links import LinkClaim, LinkSigner
+from bot.links import BUSY, UNKNOWN, LinkClaim, LinkSigner, LinkUses, event_id
 from bot.model import CardActionRequest, Destination, Sender
 from bot.web.body import read_body
 
@@ -44,9 +48,13 @@ class ActionLinks:
         clock: Clock,
         console_tokens: Mapping[str, str],
         language: str,
+        uses: LinkUses,
     ) -> None:
         self.signer, self.inbound, self.clock = signer, inbound, clock
-        self.tokens, self.lang = console_tokens, language
+        self.tokens, self.lang, self.uses = console_tokens, language, uses
+
+    wait = 5.0
+    """Seconds a second opener waits for the first one's action to finish."""
 
     def routes(self) -> list[Route]:
         return [Route("/a/{token}", self.handle, methods=["GET", "POST"])]
@@ -62,6 +70,11 @@ class ActionLinks:
         user_id = claim.user_id or self._signed_in(form.get("token", ""))
         if not user_id:
             return _page(f'<p class="err">{escape(t("link.sign_in", self.lang))}</p>', 401)
+        used_by, token = await self._hold(claim.nonce)
+        if not token:
+            return _used(used_by, self.lang)
+        # A hold left by a request that stopped half-way lapses (`LEASE`); it is not released
+        # here, as its action may have committed just before it stopped.
         reply = await self.inbound.action(
             CardActionRequest(
                 action=claim.action,
@@ -69,14 +82,28 @@ class ActionLinks:
                 value=claim.value,
                 sender=Sender("tocsin", user_id),
                 chat=Destination.parse(claim.destination),
-                event_id=f"link:{claim.nonce}",
+                event_id=event_id(claim.nonce),
                 received_at=self.clock.now(),
             )
         )
-        if reply.extra.get("duplicate"):
-            return _page(f'<p class="err">{escape(t("link.used", self.lang))}</p>', 409)
-        css = "ok" if reply.ok else "err"
-        return _page(f'<p class="{css}">{escape(reply.text)}</p>', 200 if reply.ok else 403)
+        if reply.extra.get("duplicate"):  # used by a holder that stopped before saying who
+            await self.uses.done(claim.nonce, token, UNKNOWN, self.clock.now())
+            return _used(UNKNOWN, self.lang)
+        if not reply.ok:
+            await self.uses.release(claim.nonce, token)
+            return _page(f'<p class="err">{escape(reply.text)}</p>', 403)
+        await self.uses.done(claim.nonce, token, user_id, self.clock.now())
+        return _page(f'<p class="ok">{escape(reply.text)}</p>')
+
+    async def _hold(self, nonce: str) -> tuple[str, str]:
+        """Hold the link, waiting while another opener's action runs."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait
+        while True:
+            used_by, token = await self.uses.hold(nonce, self.clock.now())
+            if used_by != BUSY or loop.time() >= deadline:
+                return used_by, token
+            await asyncio.sleep(0.05)
 
     def _confirm(self, claim: LinkClaim) -> Response:
         who = claim.user_id or "?"
@@ -107,6 +134,16 @@ class ActionLinks:
             if token and hmac.compare_digest(token.encode(), expected.encode()):
                 found = user_id
         return found
+
+
+def _used(used_by: str, lang: str) -> Response:
+    if used_by == BUSY:
+        text = t("link.busy", lang)
+    elif used_by == UNKNOWN:
+        text = t("link.used", lang)
+    else:
+        text = t("link.used_by", lang, user=used_by)
+    return _page(f'<p class="err">{escape(text)}</p>', 409)
 
 
 def _perm(claim: LinkClaim) -> str:

@@ -17,8 +17,8 @@ from tests.e2e.conftest import ManagedProcess, ProcessManager, TocsinServer, req
 
 pytestmark = pytest.mark.e2e
 
-WEBHOOK_TOKEN = "am-webhook-token-0123456789"
-CONSOLE_TOKEN = "console-token-alice-0123456789"
+WEBHOOK_TOKEN = "am-webhook-token-Vq7Lx2Kd9Rt4Wz6Hc3"
+CONSOLE_TOKEN = "console-token-alice-Pn5Yb8Gs2Jf7Mw4"
 ALERT_NAME = "HighErrorRate"
 POLL_TIMEOUT = 30.0
 HTTP_TIMEOUT = 5.0
@@ -26,7 +26,7 @@ HTTP_TIMEOUT = 5.0
 
 def tocsin_config() -> dict[str, Any]:
     return {
-        "tocsin": {"secret_key": "e2e-secret-key-0123456789abcdef", "log_format": "json"},
+        "tocsin": {"secret_key": "e2e-secret-key-Tk3Xv8Qm5Ld2Rz9Wb6", "log_format": "json"},
         "sources": [
             {"name": "am", "kind": "alertmanager", "auth": {"bearer_token": WEBHOOK_TOKEN}},
         ],

@@ -26,7 +26,7 @@ from tests.e2e.private_postgres import PrivateCluster, server_binaries
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
-WEBHOOK_TOKEN = "outage-webhook-token-0123456789"
+WEBHOOK_TOKEN = "outage-webhook-token-Hs4Ny7Cq2Vk9Lr5"
 WAIT = 60.0
 """Seconds any one phase may take before the test gives up (a bound, not a measurement)."""
 MAX_REQUESTS = 20_000

@@ -164,7 +164,8 @@ def test_parse_converts_ints_and_durations() -> None:
     assert run("silence 42").args == {"incident": 42, "duration": timedelta(minutes=30)}
     assert run("silence #43 1h30m").args["duration"] == timedelta(hours=1, minutes=30)
     assert run("silence ４２ duration=2h").args == {"incident": 42, "duration": timedelta(hours=2)}
-    assert run("ack -7").args == {"incident": -7}
+    assert run("ack +7").args == {"incident": 7}
+    assert fail("ack -7").key == "grammar.int_range"
 
 
 def test_parse_choice_default_and_case() -> None:
@@ -438,8 +439,8 @@ def test_split_command_never_raises_and_strips(text: str) -> None:
 
 
 @given(
-    st.integers(min_value=0, max_value=10**6),
-    st.timedeltas(timedelta(seconds=1), timedelta(days=3650)),
+    st.integers(min_value=1, max_value=2**63 - 1),
+    st.timedeltas(timedelta(seconds=1), timedelta(days=366)),
 )
 def test_ints_and_durations_round_trip(number: int, delta: timedelta) -> None:
     delta = timedelta(seconds=int(delta.total_seconds()))
@@ -447,3 +448,59 @@ def test_ints_and_durations_round_trip(number: int, delta: timedelta) -> None:
     assert cmd.args["incident"] == number
     text = f"silence 42 {format_duration(delta)}"
     assert parse(text, SPECS, VOCAB, "en").args["duration"] == delta
+
+
+# --- exact input rules -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("ack 0", "grammar.int_range"),
+        ("ack 99999999999999999999999", "grammar.int_range"),
+        (f"ack {2**63}", "grammar.int_range"),
+        ("ack 4 2", "grammar.extra_arg"),
+        ('ack "42\n"', "grammar.control_char"),
+        ("ack ²", "grammar.bad_int"),
+        ("ack " + "9" * 200, "grammar.too_long_value"),
+        ("silence 42 0s", "grammar.duration_range"),
+        ("silence 42 400d", "grammar.duration_range"),
+        ("silence 42 99999999999999999999w", "grammar.bad_duration"),
+        ('deploy orders "v1.4.2\n" prod', "grammar.control_char"),
+        ('deploy "orders\n" v1 prod', "grammar.control_char"),
+        ('deploy orders v1 "prod\n"', "grammar.control_char"),
+        ('deploy orders v1 prod to="v1\u0000"', "grammar.control_char"),
+        ("deploy orders " + "v" * 200 + " prod", "grammar.too_long_value"),
+        ("note 42 " + "x" * 3000, "grammar.too_long_value"),
+        ("ack " + "1" * 4001, "grammar.too_long"),
+    ],
+)
+def test_every_argument_has_exact_rules(text: str, key: str) -> None:
+    error = fail(text)
+    assert error.key == key
+    assert "\n" not in error.message.splitlines()[0] or "\\n" in error.message
+
+
+def test_the_maximum_id_is_accepted_and_rest_may_span_lines() -> None:
+    assert run(f"ack {2**63 - 1}").args == {"incident": 2**63 - 1}
+    assert run("note 42 first line\nsecond\tline").args["text"] == "first line\nsecond\tline"
+
+
+def test_a_pattern_matches_the_whole_word() -> None:
+    spec = CommandSpec("tag", (Arg("v", pattern=r"[a-z0-9.]+"),), "any", "Tag", "标签")
+    assert parse("tag v1.2", {"tag": spec}, {}, "en").args == {"v": "v1.2"}
+    with pytest.raises(GrammarError) as info:
+        parse("tag v1.2!", {"tag": spec}, {}, "zh")
+    assert info.value.key == "grammar.bad_word" and "不是有效的" in info.value.message
+
+
+def test_errors_spell_out_control_characters_and_stay_short() -> None:
+    error = fail('ack "4\u001b[2J"')
+    assert "\x1b" not in error.message and "\\x1b" in error.message
+    long = fail("deploy orders " + "v" * 200 + " prod")
+    assert len(long.message.splitlines()[0]) < 160
+
+
+def test_chinese_replies_for_the_new_rules() -> None:
+    assert "之间的整数" in fail("ack 99999999999999999999999", "zh").message
+    assert "换行" in fail('ack "1\n"', "zh").message

@@ -20,7 +20,7 @@ from bot.oncall.ical import parse_overrides
 from bot.store.db import Database
 from bot.store.tables import schedule_overrides, swap_requests
 from bot.web.schedules import feed_token
-from tests.support import RecordingPlatform, make_settings
+from tests.support import SECRET_KEY, RecordingPlatform, make_settings
 from tests.unit.test_dispatch import OPS, incident, say
 from tests.unit.test_escalation import fire, later, page_rows, paging_config, wire
 
@@ -164,7 +164,7 @@ async def test_ical_feed_needs_its_token_and_lists_the_shifts(
     assert link.private and "/api/v1/schedules/primary.ics?token=" in link.text
     transport = httpx.ASGITransport(app=app.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://tocsin.test") as client:
-        token = feed_token("s" * 32, "primary")
+        token = feed_token(SECRET_KEY, "primary")
         ok = await client.get(f"/api/v1/schedules/primary.ics?token={token}")
         forged = await client.get("/api/v1/schedules/primary.ics?token=" + "0" * 32)
         other = await client.get(f"/api/v1/schedules/nosuch.ics?token={token}")

@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.errors import ConfigError
 from bot.settings import Settings, load_settings, parse_settings
 from bot.settings.durations import format_duration, parse_duration
-from tests.support import base_config
+from tests.support import EXAMPLE_ENV, base_config
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "example.yaml"
@@ -26,7 +26,7 @@ def problems_of(raw: Any, env: dict[str, str] | None = None) -> list[str]:
 
 
 def test_example_configuration_is_valid() -> None:
-    settings = load_settings(EXAMPLE, env={})
+    settings = load_settings(EXAMPLE, env=EXAMPLE_ENV)
     assert settings.tocsin.language == "en" and settings.routes[0].name == "payments"
 
 
@@ -117,7 +117,11 @@ def test_bad_durations(text: str) -> None:
         parse_duration(text)
 
 
-def test_check_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(name, value)
     assert main(["check", "--config", str(EXAMPLE)]) == 0
     assert "OK" in capsys.readouterr().out
     bad = tmp_path / "bad.yaml"

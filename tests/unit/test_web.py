@@ -20,7 +20,7 @@ from bot.model import ActionKind, Destination
 from bot.store.db import Database
 from bot.store.migrate import head_revision
 from bot.store.tables import alerts, incidents
-from tests.support import TOKEN, RecordingPlatform, make_settings
+from tests.support import HMAC_SECRET, TOKEN, RecordingPlatform, make_settings
 from tests.unit.test_dispatch import incident
 
 AM_BODY: dict[str, Any] = {
@@ -147,10 +147,10 @@ async def test_generic_source_with_hmac(client: httpx.AsyncClient, tocsin: Tocsi
         }
     )
     now = int(time.time())
-    good = {"X-Tocsin-Signature": sign("hmac-secret", body, now)}
+    good = {"X-Tocsin-Signature": sign(HMAC_SECRET, body, now)}
     response = await client.post("/api/v1/alerts/generic", content=body, headers=good)
     assert response.status_code == 200 and response.json()["opened"] == 1
-    stale = {"X-Tocsin-Signature": sign("hmac-secret", body, now - 900)}
+    stale = {"X-Tocsin-Signature": sign(HMAC_SECRET, body, now - 900)}
     assert (
         await client.post("/api/v1/alerts/generic", content=body, headers=stale)
     ).status_code == 401

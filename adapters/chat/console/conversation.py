@@ -18,7 +18,10 @@ Server to browser::
     {"type": "done", "request_id": "7", "ok": true}   a command or press has been handled
     {"type": "pong"}
 
-A refused hello gets an ``error`` event, then the socket closes with a `CloseCode`. A button
+A refused hello gets an ``error`` event, then the socket closes with a `CloseCode`. In token
+mode an address or identity with too many failed sign-ins (see `throttle`) is refused before the
+handshake with HTTP 429 and ``Retry-After``, or, once its hello names the user, with an ``error``
+event carrying ``retry_after`` and close code 4429. A button
 press is checked against the stored card: the card must be in this chat, visible to the presser,
 and still carry that button, so a stale or forged press changes nothing.
 """
@@ -35,12 +38,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
 from adapters.chat.console.hub import TOO_SLOW as _TOO_SLOW
 from adapters.chat.console.hub import ConsoleHub, Session
 from adapters.chat.console.identity import ConsoleUser, Directory
 from adapters.chat.console.platform import PRIVATE_PREFIX, ConsolePlatform, private_chat
+from adapters.chat.console.throttle import Attempt, SignInGuard, Throttled
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError, NotFound
 from bot.inbound import InboundHandler
@@ -67,6 +72,7 @@ class CloseCode(enum.IntEnum):
     FORBIDDEN = 4403
     NO_SUCH_CHAT = 4404
     HELLO_TIMEOUT = 4408
+    THROTTLED = 4429
     TOO_SLOW = _TOO_SLOW
 
 
@@ -97,6 +103,8 @@ class ConsoleContext:
     clock: Clock
     hello_timeout: float = HELLO_TIMEOUT
     """Seconds a new socket has to say hello before it is closed."""
+    guard: SignInGuard | None = None
+    """Throttles failed token sign-ins; None: no throttling (demo mode)."""
 
     @property
     def default_chat(self) -> str:
@@ -154,8 +162,43 @@ async def _pump(ws: WebSocket, session: Session) -> None:
     await ws.close(session.close_code)
 
 
+def throttled_response(exc: Throttled) -> JSONResponse:
+    """The 429 a throttled sign-in gets over HTTP."""
+    return JSONResponse(
+        {"error": str(exc), "retry_after": exc.retry_after},
+        status_code=exc.status_code,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _deny(ws: WebSocket, exc: Throttled) -> None:
+    """Refuse the handshake with a 429 where the server can, else accept and close with 4429."""
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        await ws.send_denial_response(throttled_response(exc))
+        return
+    await ws.accept()
+    await _refuse_throttled(ws, exc)
+
+
+async def _refuse_throttled(ws: WebSocket, exc: Throttled) -> None:
+    with contextlib.suppress(Exception):
+        await ws.send_json({"type": "error", "text": str(exc), "retry_after": exc.retry_after})
+        await ws.close(CloseCode.THROTTLED)
+
+
+def _address(ws: WebSocket) -> str:
+    return ws.client.host if ws.client is not None else "unknown"
+
+
 async def serve(ws: WebSocket, ctx: ConsoleContext) -> None:
     """Run one browser tab's conversation until it goes away."""
+    guard = ctx.guard if not ctx.directory.demo else None
+    if guard is not None:
+        try:
+            await guard.check(Attempt(_address(ws)))
+        except Throttled as exc:
+            await _deny(ws, exc)
+            return
     await ws.accept()
     try:
         async with asyncio.timeout(ctx.hello_timeout):
@@ -171,10 +214,18 @@ async def serve(ws: WebSocket, ctx: ConsoleContext) -> None:
     if hello.get("type") != "hello":
         await _refuse(ws, CloseCode.BAD_HELLO, "say hello first")
         return
+    attempt = Attempt(_address(ws), ctx.directory.claimed(hello), "websocket")
     try:
+        if guard is not None:
+            await guard.check(attempt)
         user = ctx.directory.sign_in(hello)
         chat = ctx.chat_for(ws.query_params.get("chat"), user)
+    except Throttled as exc:
+        await _refuse_throttled(ws, exc)
+        return
     except AuthenticationError as exc:
+        if guard is not None:
+            await guard.failed(attempt)
         await _refuse(ws, CloseCode.UNAUTHORIZED, str(exc))
         return
     except ForbiddenChat as exc:

@@ -2,7 +2,8 @@
 
 In ``demo`` mode the page says which configured user it is (anyone may pick anyone: the page
 says so in a banner). In ``token`` mode the page sends a sign-in token from ``console.tokens``,
-compared in constant time against every configured token.
+compared in constant time against every configured token; tokens shorter than
+`MIN_TOKEN_CHARS` are refused at start-up, and failed sign-ins are throttled (see `throttle`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import AuthenticationError
+from bot.errors import AuthenticationError, ConfigError
 from bot.model import Sender
 from bot.settings.schema import Console, User
+
+MIN_TOKEN_CHARS = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,15 @@ class Directory:
 
     def __init__(self, console: Console, users: Sequence[User]) -> None:
         self.mode = console.auth
+        short = sorted(u for u, token in console.tokens.items() if len(token) < MIN_TOKEN_CHARS)
+        if self.mode == "token" and short:
+            raise ConfigError(
+                [
+                    f"console.tokens: the tokens of {', '.join(short)} are shorter than "
+                    f"{MIN_TOKEN_CHARS} characters; make each one with "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                ]
+            )
         self._users = {user.id: ConsoleUser.from_settings(user) for user in users}
         self._tokens = [
             (token.encode(), user_id) for user_id, token in console.tokens.items() if token
@@ -79,6 +91,11 @@ class Directory:
                 found = user_id
         return self._users.get(found) if found is not None else None
 
+    def claimed(self, hello: Mapping[str, Any]) -> str | None:
+        """The configured user a hello says it is (``"user"``), if any; throttling keys on it."""
+        user_id = hello.get("user")
+        return user_id if isinstance(user_id, str) and user_id in self._users else None
+
     def sign_in(self, hello: Mapping[str, Any]) -> ConsoleUser:
         """The user a ``hello`` message proves; `AuthenticationError` otherwise."""
         if self.demo:
@@ -89,7 +106,8 @@ class Directory:
             return user
         token = hello.get("token")
         user = self.by_token(token) if isinstance(token, str) and token else None
-        if user is None:
+        claimed = hello.get("user")
+        if user is None or (claimed is not None and claimed != user.id):
             raise AuthenticationError("sign-in token not accepted")
         return user
 

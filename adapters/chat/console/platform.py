@@ -40,6 +40,7 @@ class ConsolePlatform:
     def __init__(
         self, db: Database, clock: Clock, hub: ConsoleHub, *, chats: Iterable[str] = ("ops",)
     ) -> None:
+        self.db = db
         self.store = MessageStore(db)
         self.hub = hub
         self.chats: tuple[str, ...] = tuple(chats)

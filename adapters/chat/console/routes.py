@@ -12,7 +12,8 @@
 ``POST /console/api/demo-alert``            demo mode only: fire the demo alert
 ==========================================  =====================================================
 
-With ``console.enabled: false`` there are no routes at all.
+With ``console.enabled: false`` there are no routes at all. In token mode a failed bearer counts
+towards the sign-in back-off like a failed hello (see `throttle`); a throttled one gets 429.
 """
 
 from __future__ import annotations
@@ -27,13 +28,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from adapters.chat.console.conversation import HISTORY_LIMIT, ConsoleContext, serve
+from adapters.chat.console.conversation import (
+    HISTORY_LIMIT,
+    ConsoleContext,
+    serve,
+    throttled_response,
+)
 from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.identity import ConsoleUser, Directory
 from adapters.chat.console.platform import ConsolePlatform
+from adapters.chat.console.throttle import Attempt, SignInGuard, Throttled
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError, NotFound
 from bot.inbound import InboundHandler
+from bot.metrics import Metrics
 from bot.settings.schema import Console, User
 
 log = structlog.stdlib.get_logger(__name__)
@@ -61,6 +69,8 @@ def _asset(name: str) -> bytes:
 
 
 def _problem(exc: InputError) -> JSONResponse:
+    if isinstance(exc, Throttled):
+        return throttled_response(exc)
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
     return JSONResponse({"error": str(exc)}, status_code=exc.status_code, headers=headers)
 
@@ -73,12 +83,15 @@ def console_routes(
     users: Sequence[User],
     clock: Clock,
     demo_alert: Callable[[], Awaitable[str]] | None = None,
+    metrics: Metrics | None = None,
 ) -> list[BaseRoute]:
-    """The console's routes, ready to add to the one ASGI app."""
+    """The console's routes, ready to add to the one ASGI app. `ConfigError` for tokens that
+    are too short."""
     if not settings_console.enabled:
         return []
     directory = Directory(settings_console, users)
-    ctx = ConsoleContext(platform, hub, inbound, directory, clock)
+    guard = SignInGuard(platform.db, clock, metrics)
+    ctx = ConsoleContext(platform, hub, inbound, directory, clock, guard=guard)
 
     async def page(request: Request) -> Response:
         return Response(
@@ -102,7 +115,7 @@ def console_routes(
 
     async def transcript(request: Request) -> Response:
         try:
-            viewer = _viewer(request, directory)
+            viewer = await _signed_in_viewer(request, directory, guard)
             chat = ctx.chat_for(request.query_params.get("chat"), viewer)
             limit = _limit(request.query_params.get("limit"))
         except InputError as exc:
@@ -140,6 +153,21 @@ def console_routes(
         Route("/console/api/demo-alert", fire_demo_alert, methods=["POST"]),
         WebSocketRoute("/console/ws", socket),
     ]
+
+
+async def _signed_in_viewer(
+    request: Request, directory: Directory, guard: SignInGuard
+) -> ConsoleUser | None:
+    """`_viewer`, throttled in token mode: `Throttled` while this address is blocked."""
+    if directory.demo:
+        return _viewer(request, directory)
+    attempt = Attempt(request.client.host if request.client else "unknown", via="transcript")
+    await guard.check(attempt)
+    try:
+        return _viewer(request, directory)
+    except AuthenticationError:
+        await guard.failed(attempt)
+        raise
 
 
 def _viewer(request: Request, directory: Directory) -> ConsoleUser | None:

@@ -2,7 +2,8 @@
 robot's message receiving mode is HTTP.
 
 The edge reads the body (bounded), verifies the ``timestamp``/``sign`` headers with the app secret
-(`CallbackVerifier`: a forged, stale or replayed request gets 401 and reaches nothing), reads the
+(`CallbackVerifier`: a forged, stale or replayed request gets 401 and reaches nothing; two
+messages stamped in the same millisecond are two messages, told apart by their bodies), reads the
 message (malformed: 400, nothing happens), starts the work and answers at once with an empty JSON
 object (the answer itself posts nothing; replies go through the session webhook or the robot API).
 """
@@ -38,7 +39,7 @@ class CallbackEndpoint:
             body = await self._body(request)
         except _TooLarge:
             return PlainTextResponse("request body too large", status_code=413)
-        claim = await self.verifier.verify(request.headers)
+        claim = await self.verifier.verify(request.headers, body)
         if claim is None:
             return PlainTextResponse("invalid or expired DingTalk signature", status_code=401)
         try:

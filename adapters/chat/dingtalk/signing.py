@@ -7,8 +7,11 @@ One formula serves both directions (DingTalk documents no official test vector f
 - outbound, a custom robot's 加签: the webhook gets ``&timestamp=…&sign=<url-encoded sign>``;
 - inbound, the HTTP-mode robot callback: headers ``timestamp`` and ``sign`` made with the app
   secret. `CallbackVerifier` accepts a request whose timestamp is within the window (one hour by
-  DingTalk's rule) and whose sign matches (constant-time), once: the sign does not cover the body,
-  so the same headers seen again are a replay and refused while they could still be valid.
+  DingTalk's rule) and whose sign matches (constant-time), once. The sign covers only the time
+  and the secret, so two genuine messages sent in the same millisecond carry the same headers:
+  the replay guard keys on the headers *and* a SHA-256 digest of the body (which holds the
+  message's ``msgId``), so each message is let through once and an exact replay is refused while
+  its timestamp is still inside the window (claims outlive it, see `bot.replay`).
 """
 
 from __future__ import annotations
@@ -44,25 +47,27 @@ class CallbackVerifier:
         self._secret, self._clock, self._replays = app_secret, clock, replays
         self._window_ms = window.total_seconds() * 1000
 
-    async def verify(self, headers: Mapping[str, str]) -> str | None:
-        """The request's claim if it is authentic, fresh and new (now claimed); else None."""
-        key = self.authentic(headers)
+    async def verify(self, headers: Mapping[str, str], body: bytes = b"") -> str | None:
+        """The request's claim if it is authentic, fresh and new (now claimed); else None.
+        `body` is what the request carried: the same headers with another body are another
+        message."""
+        key = self.authentic(headers, body)
         if key is None or not await self._replays.claim(key):
             return None
         return key
 
-    def authentic(self, headers: Mapping[str, str]) -> str | None:
+    def authentic(self, headers: Mapping[str, str], body: bytes = b"") -> str | None:
         """The request's replay key if its sign is right and fresh (new or not); else None."""
         stamp = (headers.get("timestamp") or "").strip()
         given = (headers.get("sign") or "").strip()
-        if not stamp.isdigit() or not given:
+        if not stamp.isascii() or not stamp.isdigit() or not given:
             return None
         now_ms = self._clock.now().timestamp() * 1000
         if abs(now_ms - int(stamp)) > self._window_ms:
             return None
         if not hmac.compare_digest(sign(self._secret, stamp).encode(), given.encode()):
             return None
-        return f"{stamp}:{given}"
+        return f"{stamp}:{given}:{hashlib.sha256(body).hexdigest()}"
 
     async def release(self, key: str) -> None:
         """The request claimed as `key` failed: let DingTalk's retry of it through."""

@@ -25,10 +25,12 @@ channel, threaded under the card for buttons. Card updates after a press are the
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
 import structlog
@@ -50,7 +52,7 @@ from adapters.chat.slack.translate import Where
 from adapters.chat.slack.web import SlackWeb
 from adapters.chat.work import Work
 from bot.clock import Clock
-from bot.errors import DeliveryError
+from bot.errors import ConfigError, DeliveryError
 from bot.inbound import InboundHandler
 from bot.inbox import Request
 from bot.inbox.codec import pack, unpack
@@ -193,16 +195,46 @@ class Listeners:
             log.warning("slack: could not deliver a reply", channel=where.channel, error=str(exc))
 
 
+BOLT_ENVIRONMENT = (
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+    "SLACK_VERIFICATION_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_SIGNING_SECRET",
+)
+"""What `AsyncApp`'s constructor reads from the environment. With ``SLACK_CLIENT_ID`` and
+``SLACK_CLIENT_SECRET`` both present (even empty) it silently turns into a multi-workspace OAuth
+app that looks for installations Tocsin never stores, and every request fails."""
+
+
+@contextlib.contextmanager
+def _environment_hidden(names: Sequence[str]) -> Iterator[None]:
+    """Hide `names` from the environment while Bolt's constructor runs (synchronously, on the
+    event loop's thread: nothing else reads them meanwhile), then put them back."""
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
 def build_app(client: AsyncWebClient, listeners: Listeners) -> AsyncApp:
-    """A Bolt app on `client` with Tocsin's listeners; requests are verified before it."""
-    app = AsyncApp(  # every setting explicit: Bolt falls back to SLACK_* environment variables
-        client=client,
-        name="tocsin",
-        logger=BOLT_LOGGER,
-        signing_secret="",
-        process_before_response=True,
-        request_verification_enabled=False,  # done by `RequestVerifier` with Tocsin's clock
-    )
+    """A single-workspace Bolt app on `client` (its bot token) with Tocsin's listeners, whatever
+    the environment holds; requests are verified before it."""
+    with _environment_hidden(BOLT_ENVIRONMENT):
+        app = AsyncApp(
+            client=client,
+            name="tocsin",
+            logger=BOLT_LOGGER,
+            signing_secret="",
+            verification_token="",
+            installation_store=None,
+            oauth_settings=None,
+            process_before_response=True,
+            request_verification_enabled=False,  # done by `RequestVerifier` with Tocsin's clock
+        )
+    if app.oauth_flow is not None or app.installation_store is not None:
+        raise ConfigError(["slack: the Bolt app must use the bot token of one workspace"])
     app.command(re.compile(r"^/"))(listeners.command)
     app.event("app_mention")(listeners.mention)
     app.event("message")(listeners.message)

@@ -19,6 +19,7 @@ from starlette.exceptions import StarletteDeprecationWarning
 
 from adapters.chat.console import ConsoleHub, ConsolePlatform, console_routes
 from bot.clock import FakeClock
+from bot.metrics import Metrics
 from bot.model import (
     ActionKind,
     Button,
@@ -48,7 +49,10 @@ USERS = (
     User(id="bob", name="Bob", identities={"console": "U-bob"}, roles=("lead",)),
     User(id="wang", name="王芳"),
 )
-TOKENS = {"alice": "alice-sign-in-token-0001", "bob": "bob-sign-in-token-0002"}
+TOKENS = {
+    "alice": "alice-sign-in-token-0001-abcdefghijklmnop",
+    "bob": "bob-sign-in-token-0002-abcdefghijklmnopq",
+}
 CHATS = ("ops", "payments")
 
 
@@ -140,9 +144,12 @@ def build_console(
     *,
     auth: Literal["demo", "token"] = "demo",
     demo_alert: bool = True,
+    url: str | None = None,
+    metrics: Metrics | None = None,
 ) -> ConsoleApp:
-    """The app; its lifespan creates the tables and disposes of the database."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'console.db'}")
+    """The app; its lifespan creates the tables (on SQLite: give `url` for a database whose
+    schema is already there) and disposes of the database."""
+    db = Database(url or f"sqlite+aiosqlite:///{tmp_path / 'console.db'}")
     clock = FakeClock()
     hub = ConsoleHub()
     platform = ConsolePlatform(db, clock, hub, chats=CHATS)
@@ -158,8 +165,9 @@ def build_console(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        async with db.engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+        if url is None:
+            async with db.engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
         try:
             yield
         finally:
@@ -168,6 +176,6 @@ def build_console(
 
     settings = Console(enabled=True, auth=auth, chats=CHATS, tokens=TOKENS)
     demo: Callable[[], Awaitable[str]] | None = fire if demo_alert else None
-    routes = console_routes(platform, hub, inbound, settings, USERS, clock, demo)
+    routes = console_routes(platform, hub, inbound, settings, USERS, clock, demo, metrics)
     app = Starlette(routes=routes, lifespan=lifespan)
     return ConsoleApp(app, platform, hub, db, inbound, clock, fired)

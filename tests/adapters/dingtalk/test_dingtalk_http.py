@@ -93,7 +93,7 @@ async def test_forged_stale_and_replayed_requests_change_nothing(
 
         headers = signed_headers(now - HOUR_MS + 1000)  # still inside the hour
         first = await robot.post(message, headers=headers)
-        replayed = await robot.post(bot_message(dingtalk, "ack 1"), headers=headers)
+        replayed = await robot.post(message, headers=headers)  # the exact request again
     assert (first.status_code, replayed.status_code) == (200, 401)
     assert len(dingtalk.sent) == 1 and len(await audit(tocsin)) == 1
     assert (await incident(tocsin, 1)).status == "acknowledged"
@@ -146,8 +146,9 @@ async def test_a_replay_to_another_replica_is_refused(
     await open_card(one)
     async with dingtalk_for(one, clock) as first, dingtalk_for(two, clock) as second:
         headers = signed_headers(first.now_ms())
-        accepted = await first.post(bot_message(dingtalk, "ack 1"), headers=headers)
-        replayed = await second.post(bot_message(dingtalk, "ack 1"), headers=headers)
+        message = bot_message(dingtalk, "ack 1")
+        accepted = await first.post(message, headers=headers)
+        replayed = await second.post(message, headers=headers)
     assert (accepted.status_code, replayed.status_code) == (200, 401)
     assert replayed.text == "invalid or expired DingTalk signature"
     assert len(dingtalk.sent) == 1 and len(await audit(one)) == 1
@@ -160,7 +161,10 @@ async def test_a_failed_request_is_released_for_its_retry_on_another_replica(
     async with dingtalk_for(one, clock) as first, dingtalk_for(two, clock) as second:
         headers = signed_headers(first.now_ms())
         failed = await first.post(b"[1, 2]", headers=headers)
-        retried = await second.post(bot_message(dingtalk, "help"), headers=headers)
-        again = await first.post(bot_message(dingtalk, "help"), headers=headers)
-    assert [r.status_code for r in (failed, retried, again)] == [400, 200, 401]
+        failed_again = await second.post(b"[1, 2]", headers=headers)  # released, not a replay
+        message = bot_message(dingtalk, "help")
+        retried = await second.post(message, headers=headers)
+        again = await first.post(message, headers=headers)
+    statuses = [r.status_code for r in (failed, failed_again, retried, again)]
+    assert statuses == [400, 400, 200, 401]
     assert [e.target for e in await audit(two)] == ["/help"]

@@ -15,7 +15,7 @@ from bot.clock import FakeClock
 from bot.errors import ConfigError
 from bot.replay import MemoryReplays
 from bot.settings import parse_settings
-from tests.support import base_config
+from tests.support import EXAMPLE_ENV, base_config
 
 EXAMPLE = Path(__file__).parents[3] / "config" / "example.yaml"
 GOOD = {"app_id": "cli_a5fb0ae6a4000000", "app_secret": "s3cret-app"}
@@ -82,11 +82,11 @@ def test_the_example_section_is_valid() -> None:
     example = {"feishu": yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))["feishu"]}
     assert set(example["feishu"]) == set(FeishuSettings.model_fields), "every key is documented"
     raw = base_config(console={"enabled": False}) | example
-    assert check_adapters(parse_settings(raw, env={})) == []
-    secrets = {"FEISHU_VERIFICATION_TOKEN": "vt", "FEISHU_ENCRYPT_KEY": "ek"}
+    assert check_adapters(parse_settings(raw, env=EXAMPLE_ENV)) == []
+    secrets = EXAMPLE_ENV | {"FEISHU_VERIFICATION_TOKEN": "vt", "FEISHU_ENCRYPT_KEY": "ek"}
     raw["feishu"] = example["feishu"] | {"mode": "webhook"}
     assert check_adapters(parse_settings(raw, env=secrets)) == []
-    problems = check_adapters(parse_settings(raw, env={}))
+    problems = check_adapters(parse_settings(raw, env=EXAMPLE_ENV))
     assert [p.split(":")[0] for p in problems] == [
         "feishu.verification_token",
         "feishu.encrypt_key",

@@ -22,7 +22,7 @@ from adapters.chat.wecom.translate import (
 from bot.bootstrap import check_adapters
 from bot.model import ActionKind, Destination, Sender
 from bot.settings import parse_settings
-from tests.support import base_config
+from tests.support import EXAMPLE_ENV, base_config
 
 NOW = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 KEY = action_key("incident:7", ActionKind.ACK, "", 1, step="press")
@@ -157,4 +157,4 @@ def test_settings_problems_are_named_by_key() -> None:
 def test_the_example_section_is_valid() -> None:
     example = Path(__file__).parents[3] / "config" / "example.yaml"
     raw = base_config(wecom=yaml.safe_load(example.read_text(encoding="utf-8"))["wecom"])
-    assert check_adapters(parse_settings(raw, env={})) == []
+    assert check_adapters(parse_settings(raw, env=EXAMPLE_ENV)) == []
