@@ -31,6 +31,7 @@ from bot.alerts.ingest import IngestService
 from bot.alerts.seen import SeenCounts
 from bot.audit import AuditKeys, use_keys
 from bot.authz import Directory
+from bot.authz.throttle import SignInGuard
 from bot.cards import render
 from bot.clock import Clock, SystemClock
 from bot.demo import demo_alert, seed_ledger
@@ -266,6 +267,7 @@ def bootstrap(
             settings.console.tokens,
             settings.tocsin.language,
             LinkUses(db),
+            SignInGuard(db, clock, metrics, surface="action_link"),
         ).routes(),
     ]
     tocsin.adapters = adapters

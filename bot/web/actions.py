@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from bot.authz.throttle import Attempt, SignInGuard, Throttled
 from bot.clock import Clock
 from bot.errors import AuthenticationError
 from bot.i18n import t
@@ -49,9 +50,11 @@ class ActionLinks:
         console_tokens: Mapping[str, str],
         language: str,
         uses: LinkUses,
+        guard: SignInGuard,
     ) -> None:
         self.signer, self.inbound, self.clock = signer, inbound, clock
         self.tokens, self.lang, self.uses = console_tokens, language, uses
+        self.guard = guard
 
     wait = 5.0
     """Seconds a second opener waits for the first one's action to finish."""
@@ -67,9 +70,19 @@ class ActionLinks:
         if request.method == "GET":
             return self._confirm(claim)
         form = await _form(request)
-        user_id = claim.user_id or self._signed_in(form.get("token", ""))
-        if not user_id:
-            return _page(f'<p class="err">{escape(t("link.sign_in", self.lang))}</p>', 401)
+        user_id = claim.user_id
+        if not user_id:  # a group's link: sign in with a console token, throttled like the console
+            attempt = Attempt(request.client.host if request.client else "unknown", via="link")
+            try:
+                await self.guard.check(attempt)
+            except Throttled as exc:
+                page = _page(f'<p class="err">{escape(str(exc))}</p>', 429)
+                page.headers["Retry-After"] = str(exc.retry_after)
+                return page
+            user_id = self._signed_in(form.get("token", ""))
+            if not user_id:
+                await self.guard.failed(attempt)
+                return _page(f'<p class="err">{escape(t("link.sign_in", self.lang))}</p>', 401)
         used_by, token = await self._hold(claim.nonce)
         if not token:
             return _used(used_by, self.lang)

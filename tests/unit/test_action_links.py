@@ -136,3 +136,31 @@ async def test_a_hold_left_by_a_stopped_request_lapses(
     clock.advance(LEASE + timedelta(seconds=1))
     done = await http.post(url, data=as_("alice"))
     assert done.status_code == 200 and "Alice acknowledged" in done.text
+
+
+async def test_wrong_tokens_on_a_group_link_are_throttled_and_audited(
+    app: Tocsin, http: httpx.AsyncClient
+) -> None:
+    """A group link signs its opener in with a console token: guessing is throttled as on the
+    console itself (the same keys), audited and counted."""
+    number = await fire(http)
+    url = await link_for(app, number, "ops")
+    answers = [(await http.post(url, data={"token": f"guess-{n}"})) for n in range(20)]
+    assert [a.status_code for a in answers[:6]] == [401] * 6
+    assert {a.status_code for a in answers[6:]} == {429}
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    right = await http.post(url, data=as_("alice"))  # from the blocked address: not even read
+    assert right.status_code == 429
+    assert (await incident(app, number)).status == "triggered"
+    async with app.services.db.connect() as conn:
+        denied = (
+            await conn.execute(
+                select(audit_log.c.action, audit_log.c.outcome).where(
+                    audit_log.c.action == "action_link:sign-in"
+                )
+            )
+        ).all()
+    assert len(denied) == 6 and {d.outcome for d in denied} == {"denied"}
+    failures = app.services.metrics.auth_failures
+    assert failures.labels(surface="action_link", reason="bad_token")._value.get() == 6
+    assert failures.labels(surface="action_link", reason="throttled")._value.get() == 15

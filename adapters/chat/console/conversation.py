@@ -45,7 +45,7 @@ from adapters.chat.console.hub import TOO_SLOW as _TOO_SLOW
 from adapters.chat.console.hub import ConsoleHub, Session
 from adapters.chat.console.identity import ConsoleUser, Directory
 from adapters.chat.console.platform import PRIVATE_PREFIX, ConsolePlatform, private_chat
-from adapters.chat.console.throttle import Attempt, SignInGuard, Throttled
+from bot.authz.throttle import Attempt, SignInGuard, Throttled
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError, NotFound
 from bot.inbound import InboundHandler

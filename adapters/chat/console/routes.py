@@ -37,7 +37,7 @@ from adapters.chat.console.conversation import (
 from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.identity import ConsoleUser, Directory
 from adapters.chat.console.platform import ConsolePlatform
-from adapters.chat.console.throttle import Attempt, SignInGuard, Throttled
+from bot.authz.throttle import Attempt, SignInGuard, Throttled
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError, NotFound
 from bot.inbound import InboundHandler

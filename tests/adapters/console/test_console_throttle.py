@@ -24,7 +24,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from adapters.chat.console import ConsoleHub, ConsolePlatform, console_routes
 from adapters.chat.console.conversation import CloseCode
-from adapters.chat.console.throttle import (
+from bot.authz.throttle import (
     FIRST_BLOCK,
     FREE_FAILURES,
     MAX_BLOCK,

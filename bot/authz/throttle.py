@@ -1,4 +1,5 @@
-"""Console sign-in back-off, shared by every replica through the ``sign_in_failures`` table.
+"""Sign-in back-off (the console, action links), shared by every replica through the
+``sign_in_failures`` table.
 
 A refused sign-in counts against two keys: the client's address and the identity it claimed (the
 configured user a hello names, else the address again). Each key has `FREE_FAILURES` free
@@ -8,8 +9,10 @@ blocks the key for `FIRST_BLOCK`, doubling each time up to `MAX_BLOCK`. A key is
 
 While a key is blocked its sign-ins are answered 429 with ``Retry-After`` before the token is
 looked at, even a right one, and are not written down: a flood costs one read per attempt. Every
-refusal is counted in ``tocsin_auth_failures_total{surface="console"}``; a wrong token is also
-audited (``console:sign-in``, denied), never with the token itself.
+refusal is counted in ``tocsin_auth_failures_total{surface}`` (``console``, ``action_link``); a
+wrong token is also audited (``<surface>:sign-in``, denied), never with the token itself. Both
+surfaces take the same console tokens, so they share the keys: a guesser cannot switch surface to
+start afresh.
 """
 
 from __future__ import annotations
@@ -92,10 +95,17 @@ def after_failure(row: Any, now: datetime) -> dict[str, Any]:
 class SignInGuard:
     """Refuses sign-ins from blocked keys and records the failures of the others."""
 
-    def __init__(self, db: Database, clock: Clock, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        metrics: Metrics | None = None,
+        surface: str = SURFACE,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._metrics = metrics
+        self.surface = surface
 
     async def check(self, attempt: Attempt) -> None:
         """Raise `Throttled` while any key of `attempt` is blocked."""
@@ -143,8 +153,8 @@ class SignInGuard:
                 detail["blocked_for"] = math.ceil((blocked - now).total_seconds())
             entry = AuditEntry(
                 actor=attempt.claimed or f"address:{attempt.address}",
-                platform=SURFACE,
-                action="console:sign-in",
+                platform=self.surface,
+                action=f"{self.surface}:sign-in",
                 target=attempt.claimed or "",
                 outcome="denied",
                 detail=detail,
@@ -155,4 +165,4 @@ class SignInGuard:
 
     def _count(self, reason: str) -> None:
         if self._metrics is not None:
-            self._metrics.auth_failures.labels(surface=SURFACE, reason=reason).inc()
+            self._metrics.auth_failures.labels(surface=self.surface, reason=reason).inc()
