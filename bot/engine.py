@@ -8,6 +8,7 @@ twice and on several replicas at once. APScheduler only wakes the engine.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -89,11 +90,7 @@ class Engine:
             ("runs", self._runs),
             ("retention", self.retention.run),
         ):
-            try:
-                await step(now)
-            except Exception as exc:
-                if not self._skipped(exc, name):
-                    log.exception("engine pass failed", step=name)
+            await self._timed(name, step, now)
         while await self._deliver():
             pass
         try:
@@ -106,11 +103,14 @@ class Engine:
         """One batch of chat messages, and (when the engine is ticked by hand rather than
         started) one of SMS / voice / e-mail pages."""
         done = 0
+        started = time.perf_counter()
         try:
             done += await self.worker.run_once()
         except Exception as exc:
             if not self._skipped(exc, "outbox"):
                 log.exception("outbox pass failed")
+        finally:
+            self._took("outbox", started)
         if self._scheduler is None:
             done += await self._pages()
         return done > 0
@@ -120,12 +120,15 @@ class Engine:
         voice provider holds back no chat message (and a long chat queue no page)."""
         if self.pager is None:
             return 0
+        started = time.perf_counter()
         try:
             return await self.pager.run_once()
         except Exception as exc:
             if not self._skipped(exc, "pages"):
                 log.exception("page pass failed")
             return 0
+        finally:
+            self._took("pages", started)
 
     async def _page_timer(self) -> None:
         if not self._page_lock.locked():
@@ -141,12 +144,25 @@ class Engine:
             self.s.db.outage.skipped(unavailable, what=f"engine pass {name}")
         return unavailable is not None
 
-    async def _timed(self, name: str, step: Callable[[datetime], Awaitable[None]]) -> None:
+    async def _timed(
+        self,
+        name: str,
+        step: Callable[[datetime], Awaitable[None]],
+        now: datetime | None = None,
+    ) -> None:
+        """Run one pass: a failure is logged (or counted as an outage) and the round goes on;
+        its duration goes to ``tocsin_engine_pass_seconds{pass}``."""
+        started = time.perf_counter()
         try:
-            await step(self.s.clock.now())
+            await step(now or self.s.clock.now())
         except Exception as exc:
             if not self._skipped(exc, name):
                 log.exception("engine pass failed", step=name)
+        finally:
+            self._took(name, started)
+
+    def _took(self, name: str, started: float) -> None:
+        self.s.metrics.engine_pass_seconds.labels(name).observe(time.perf_counter() - started)
 
     async def _resume(self, now: datetime) -> None:
         """Presses and commands a stopped process acknowledged but did not finish."""

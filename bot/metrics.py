@@ -65,6 +65,13 @@ class Metrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
             registry=r,
         )
+        self.engine_pass_seconds = Histogram(
+            "tocsin_engine_pass_seconds",
+            "How long each engine pass took (inbox, escalations, outbox, pages, runs, ...)",
+            ["pass"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
         self.pages = Counter(
             "tocsin_pages", "Pages by channel and outcome", ["channel", "status"], registry=r
         )
@@ -102,7 +109,7 @@ class Metrics:
         )
         self.auth_failures = Counter(
             "tocsin_auth_failures",
-            "Sign-ins refused, by surface (console) and reason (bad_token, throttled)",
+            "Sign-ins refused, by surface (console, action_link) and reason (bad_token, throttled)",
             ["surface", "reason"],
             registry=r,
         )
