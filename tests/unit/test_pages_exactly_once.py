@@ -278,13 +278,13 @@ async def test_a_provider_that_never_answers_is_tried_again_later(db: Database) 
 
 
 class CountingSms:
-    """An SMS provider that answers after `delay` seconds and records how many messages it held
-    at once, in all and per phone number."""
+    """An SMS provider that holds every message until `gate` opens, and records how many it
+    held at once, in all and per phone number."""
 
     channel, provider = "sms", "counting"
 
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
         self.now: Counter[str] = Counter()
         self.most = 0
         self.most_per_phone = 0
@@ -294,7 +294,7 @@ class CountingSms:
         self.now[page.to] += 1
         self.most = max(self.most, sum(self.now.values()))
         self.most_per_phone = max(self.most_per_phone, self.now[page.to])
-        await asyncio.sleep(self.delay)
+        await self.gate.wait()
         self.now[page.to] -= 1
         self.sent.append(page.key)
         return Receipt(self.provider, page.key)
@@ -324,10 +324,18 @@ async def test_a_slow_provider_gets_pages_for_several_people_at_once_but_one_eac
                 for row in rows
             ],
         )
-    sms = CountingSms(0.2)
+    sms = CountingSms()
     replica = sender(db, clock, sms, timedelta(seconds=60))
 
-    await drain(replica)
+    draining = asyncio.create_task(drain(replica))
+    async with asyncio.timeout(10):  # a bound, not a measurement
+        while sum(sms.now.values()) < 3:
+            await asyncio.sleep(0.01)
+    for _ in range(20):  # held: a page for each person in flight, and no second one
+        await asyncio.sleep(0.01)
+        assert dict(sms.now) == {PHONES[who]: 1 for who in ("alice", "bob", "carol")}
+    sms.gate.set()
+    await draining
 
     assert len(sms.sent) == len(set(sms.sent)) == 12
     assert (sms.most, sms.most_per_phone) == (3, 1)
