@@ -7,12 +7,11 @@ lifespan (or a test) calls `start()` and `stop()`.
 from __future__ import annotations
 
 import asyncio
-import importlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 import structlog
 from starlette.applications import Starlette
@@ -35,7 +34,6 @@ from bot.authz.throttle import SignInGuard
 from bot.cards import render
 from bot.clock import Clock, SystemClock
 from bot.demo import demo_alert, seed_ledger
-from bot.deploy_port import DeployBackend
 from bot.deploys import canary
 from bot.deploys.alerting import AlertRollbacks
 from bot.deploys.requests import Requests
@@ -49,17 +47,23 @@ from bot.escalation.pager import PageSender
 from bot.gates.drill_pages import DrillPages
 from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
-from bot.inbound import InboundHandler
 from bot.incidents.actions import IncidentActions
+from bot.incidents.rollback import DeployService
 from bot.incidents.service import IncidentService
 from bot.links import LinkSigner, LinkUses
 from bot.metrics import Metrics
-from bot.metrics_port import MetricsSource
 from bot.oncall.service import OnCallService
 from bot.outbox.budget import Budgets, Limit
 from bot.outbox.enqueue import Outbox
 from bot.outbox.worker import OutboxWorker, WorkerSettings
-from bot.ports import ChatPlatform, DeployService, Notifier
+from bot.ports import (
+    ChatAdapter,
+    ChatAdapterFactory,
+    ChatPlatform,
+    DeployBackend,
+    MetricsSource,
+    Notifier,
+)
 from bot.replay import ReplayGuard
 from bot.services import Registry, Services
 from bot.settings import Settings
@@ -293,58 +297,61 @@ def bootstrap(
     return tocsin
 
 
-class ChatAdapter(Protocol):
-    """What a chat platform's adapter package offers the composition root."""
+class ChatPackage(NamedTuple):
+    """A chat adapter package's entry points. Typed as ports, so mypy checks each package's
+    `create` (and the adapter it returns) against `ChatAdapterFactory` where it is loaded."""
 
-    @property
-    def platforms(self) -> Sequence[ChatPlatform]:
-        """Its outbound surfaces, each a destination prefix (e.g. an app robot that can take
-        button presses, and webhook-only group robots that cannot)."""
-        ...
-
-    def routes(self, inbound: InboundHandler) -> list[BaseRoute]: ...
-
-    async def run(self, inbound: InboundHandler) -> None:
-        """Keep the platform's connection (WebSocket modes) until cancelled; else return."""
-        ...
-
-    async def aclose(self) -> None:
-        """Stop work still running after an acknowledgement, and close clients."""
-        ...
+    validate: Callable[[Mapping[str, object]], list[str]]
+    create: ChatAdapterFactory
 
 
-# Chat adapters by settings key; each package offers `validate(raw) -> problems` and
-# `create(raw, clock=…) -> ChatAdapter`, imported only when its section is configured.
-CHAT_ADAPTERS = {
-    "slack": "adapters.chat.slack",
-    "dingtalk": "adapters.chat.dingtalk",
-    "wecom": "adapters.chat.wecom",
-    "feishu": "adapters.chat.feishu",
+def _slack() -> ChatPackage:
+    from adapters.chat import slack
+
+    return ChatPackage(slack.validate, slack.create)
+
+
+def _dingtalk() -> ChatPackage:
+    from adapters.chat import dingtalk
+
+    return ChatPackage(dingtalk.validate, dingtalk.create)
+
+
+def _wecom() -> ChatPackage:
+    from adapters.chat import wecom
+
+    return ChatPackage(wecom.validate, wecom.create)
+
+
+def _feishu() -> ChatPackage:
+    from adapters.chat import feishu
+
+    return ChatPackage(feishu.validate, feishu.create)
+
+
+CHAT_ADAPTERS: dict[str, Callable[[], ChatPackage]] = {
+    "slack": _slack,
+    "dingtalk": _dingtalk,
+    "wecom": _wecom,
+    "feishu": _feishu,
 }
-REPLAY_GUARDED = frozenset({"slack", "dingtalk", "wecom", "feishu"})
-"""Adapters whose `create` also takes `replays`: the signed callbacks already accepted, kept in
-the database (as ``<key>:replay`` events) so that every replica refuses a replay."""
+"""Chat adapter packages by settings key. Each is imported only when its section is configured,
+so a platform's SDK is loaded only where it is used."""
 
 
 def chat_adapters(settings: Settings, clock: Clock, db: Database) -> list[ChatAdapter]:
     problems = check_adapters(settings)
     if problems:
         raise ConfigError(problems)
-    made = []
-    for key in CHAT_ADAPTERS:
+    made: list[ChatAdapter] = []
+    for key, load in CHAT_ADAPTERS.items():
         raw = getattr(settings, key)
         if raw is not None:
             # who is who on this platform, so `platform:@<tocsin user>` reaches that person
             identities = {u.id: u.identities[key] for u in settings.users if key in u.identities}
-            guard = {"replays": ReplayGuard(db, clock, f"{key}:replay")}
-            made.append(
-                _adapter_module(key).create(
-                    raw,
-                    clock=clock,
-                    identities=identities,
-                    **(guard if key in REPLAY_GUARDED else {}),
-                )
-            )
+            # signed callbacks already accepted, kept as `<key>:replay` events for every replica
+            replays = ReplayGuard(db, clock, f"{key}:replay")
+            made.append(load().create(raw, clock=clock, replays=replays, identities=identities))
     return made
 
 
@@ -362,20 +369,18 @@ def _metrics(settings: Settings) -> dict[str, MetricsSource]:
     """The metrics sources of the `metrics` section (none when it is unset)."""
     if not settings.metrics:
         return {}
-    made: dict[str, MetricsSource] = importlib.import_module("adapters.metrics").create(
-        settings.metrics
-    )
-    return made
+    from adapters.metrics import create
+
+    return create(settings.metrics)
 
 
 def _backends(settings: Settings, clock: Clock) -> dict[str, DeployBackend]:
     """The deploy backends of `deploy.backends` (none when it is empty)."""
     if not settings.deploy.backends:
         return {}
-    made: dict[str, DeployBackend] = importlib.import_module("adapters.deploy").create(
-        settings, clock=clock
-    )
-    return made
+    from adapters.deploy import create
+
+    return create(settings, clock=clock)
 
 
 def _notifiers(settings: Settings, clock: Clock) -> dict[str, Notifier]:
@@ -385,40 +390,40 @@ def _notifiers(settings: Settings, clock: Clock) -> dict[str, Notifier]:
     problems = check_adapters(settings)
     if problems:
         raise ConfigError(problems)
-    created: dict[str, Notifier] = importlib.import_module("adapters.notify").create(
-        settings.pagers, clock=clock
-    )
-    return created
+    from adapters.notify import create
+
+    return create(settings.pagers, clock=clock)
 
 
 def check_adapters(settings: Settings) -> list[str]:
     """Problems in the adapters' own sections (named with their key paths)."""
     problems = []
     if settings.pagers is not None:
-        module = importlib.import_module("adapters.notify")
-        problems += [f"pagers.{problem}" for problem in module.validate(settings.pagers)]
+        from adapters.notify import validate as check_pagers
+
+        problems += [f"pagers.{problem}" for problem in check_pagers(settings.pagers)]
     if settings.deploy.backends:
-        problems += importlib.import_module("adapters.deploy").validate(settings)
+        from adapters.deploy import validate as check_backends
+
+        problems += check_backends(settings)
     if settings.metrics:
-        problems += importlib.import_module("adapters.metrics").validate(settings.metrics)
-    for key in CHAT_ADAPTERS:
+        from adapters.metrics import validate as check_metrics
+
+        problems += check_metrics(settings.metrics)
+    for key, load in CHAT_ADAPTERS.items():
         raw = getattr(settings, key)
         if raw is None:
             continue
         try:
-            module = _adapter_module(key)
+            package = load()
         except ModuleNotFoundError as exc:
             problems.append(
                 f"{key}: this adapter needs its extra: pip install 'tocsin[{key}]' "
                 f"(missing module {exc.name})"
             )
             continue
-        problems += [f"{key}.{problem}" for problem in module.validate(raw)]
+        problems += [f"{key}.{problem}" for problem in package.validate(raw)]
     return problems
-
-
-def _adapter_module(key: str) -> Any:
-    return importlib.import_module(CHAT_ADAPTERS[key])
 
 
 async def _fire_demo_alert(ingest: IngestService, clock: Clock, engine: Engine) -> str:

@@ -55,6 +55,10 @@ PERMISSION = {
 }
 
 
+CardHandler = Callable[[Context, int, CardActionRequest], Awaitable[Reply]]
+"""Handles a button pressed on one kind of card, given the card's number."""
+
+
 class _Denied(Exception):
     def __init__(self, reply: Reply, outcome: str) -> None:
         self.reply, self.outcome = reply, outcome
@@ -66,6 +70,13 @@ class Dispatcher:
         self.bot_names = bot_names
         self.inbox = Inbox(services.db, services.clock)
         self.resumer = Resumer(self.inbox, self)
+        self.cards: dict[str, CardHandler] = {
+            "incident": self._incident_action,
+            "digest": self._digest_action,
+            "swap": self._swap_action,
+            "run": self._run_action,
+        }
+        """Who handles a button, by the kind of card it is on (see `parse_card_ref`)."""
 
     # -- the inbox ------------------------------------------------------------------------------
 
@@ -280,23 +291,32 @@ class Dispatcher:
                 Reply(t("error.bad_card", lang), private=True, ok=False), "invalid"
             ) from None
         ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s)
-        if kind == "digest":
-            return await self._digest_action(ctx, number, request), action, "allowed"
-        if kind == "swap":
-            return await self.s.oncall.decide_swap(ctx, number, request.action), action, "allowed"
-        if kind == "run":
-            return await self.s.runs.press(ctx, number, request.action), action, "allowed"
+        return await self.cards[kind](ctx, number, request), action, "allowed"
+
+    async def _incident_action(
+        self, ctx: Context, incident_id: int, request: CardActionRequest
+    ) -> Reply:
+        """A button of an incident card; whoever was paged for it may acknowledge it."""
         if request.action not in PERMISSION:
-            raise _Denied(Reply(t("error.bad_card", lang), private=True, ok=False), "invalid")
-        incidents = self.s.incidents
-        row = await incidents.load(conn, number, lock=True)
+            raise _Denied(Reply(t("error.bad_card", ctx.lang), private=True, ok=False), "invalid")
+        person = ctx.person
+        incident = await self.s.incidents.load(ctx.conn, incident_id, lock=True)
         permission = PERMISSION[request.action]
-        if not person.may(permission, row.service, row.environment) and not (
-            request.action == ActionKind.ACK and await was_paged(conn, row.id, person.id)
+        if not person.may(permission, incident.service, incident.environment) and not (
+            request.action == ActionKind.ACK and await was_paged(ctx.conn, incident.id, person.id)
         ):
-            raise _Denied(_denial(person, permission, row.service, row.environment, lang), "denied")
-        outcome = await self.s.actions.perform(ctx, row, request.action, request.value)
-        return outcome.reply(lang), action, "allowed"
+            raise _Denied(
+                _denial(person, permission, incident.service, incident.environment, ctx.lang),
+                "denied",
+            )
+        outcome = await self.s.actions.perform(ctx, incident, request.action, request.value)
+        return outcome.reply(ctx.lang)
+
+    async def _swap_action(self, ctx: Context, swap_id: int, request: CardActionRequest) -> Reply:
+        return await self.s.oncall.decide_swap(ctx, swap_id, request.action)
+
+    async def _run_action(self, ctx: Context, run_id: int, request: CardActionRequest) -> Reply:
+        return await self.s.runs.press(ctx, run_id, request.action)
 
     async def _digest_action(
         self, ctx: Context, digest_id: int, request: CardActionRequest
@@ -307,13 +327,13 @@ class Dispatcher:
         permission = PERMISSION[request.action]
         done, denied = 0, []
         for incident_id in digest.incident_ids:
-            row = await self.s.incidents.load(ctx.conn, incident_id, lock=True)
-            if row.status == Status.RESOLVED:
+            incident = await self.s.incidents.load(ctx.conn, incident_id, lock=True)
+            if incident.status == Status.RESOLVED:
                 continue
-            if not ctx.person.may(permission, row.service, row.environment):
+            if not ctx.person.may(permission, incident.service, incident.environment):
                 denied.append(f"#{incident_id}")
                 continue
-            outcome = await self.s.actions.perform(ctx, row, request.action, request.value)
+            outcome = await self.s.actions.perform(ctx, incident, request.action, request.value)
             done += int(outcome.changed)
         await self.s.outbox.card(
             ctx.conn, f"digest:{digest_id}", [digest.destination], priority=1, now=ctx.now

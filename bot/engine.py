@@ -8,10 +8,11 @@ twice and on several replicas at once. APScheduler only wakes the engine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,9 +22,10 @@ from bot.deploys.alerting import AlertRollbacks
 from bot.deploys.runner import Runner
 from bot.escalation.engine import BATCH
 from bot.escalation.pager import PageSender
+from bot.flights import Flights
 from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
-from bot.incidents.status import Status, card_destinations, card_ref
+from bot.incidents.status import card_destinations, card_ref
 from bot.model import Tier
 from bot.outbox.worker import OutboxWorker
 from bot.retention import RetentionPass
@@ -32,6 +34,15 @@ from bot.store.outage import classify
 from bot.store.tables import digests, incidents, outbox
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+Step = Callable[[datetime], Awaitable[None]]
+
+PASS_TIMEOUT = 120.0
+"""Seconds a pass may take before it is cut. Far above what a healthy pass needs (the busiest,
+escalation under a 10,000-timer load, takes a few seconds): only a pass stuck on something that
+never answers reaches it."""
+STOP_GRACE = 10.0
+"""Seconds a stopping engine gives outside calls in the air to land."""
 
 
 class Engine:
@@ -45,6 +56,7 @@ class Engine:
         alerts: AlertRollbacks | None = None,
         drills: Drills | None = None,
         resume: Callable[[datetime], Awaitable[None]] | None = None,
+        pass_timeout: float = PASS_TIMEOUT,
     ) -> None:
         self.s = services
         self.worker = worker
@@ -55,16 +67,18 @@ class Engine:
         self.drills = drills
         self.resume = resume
         self.retention = RetentionPass(services.settings, services.db, services.metrics)
+        self.pass_timeout = pass_timeout
         self._scheduler: Any = None
-        self._job: Any = None
+        self._jobs: dict[str, Any] = {}
         self._lock = asyncio.Lock()
-        self._timer_lock = asyncio.Lock()
-        self._page_lock = asyncio.Lock()
+        self._lane_locks: list[asyncio.Lock] = []
+        self._woken: set[str] = set()
         self._stopping = False
         self._again = False
 
     async def tick(self) -> None:
-        """Rounds of every pass until nobody asked for another. Overlapping wake-ups fold into
+        """Rounds of every pass until nobody asked for another, each waiting for the outside
+        calls it started: what tests and one-shot commands use. Overlapping ticks fold into
         the running round instead of queueing."""
         if self._lock.locked():
             self._again = True
@@ -77,7 +91,17 @@ class Engine:
 
     async def _round(self) -> None:
         now = self.s.clock.now()
-        for name, step in (
+        for name, step in self._upkeep():
+            await self._timed(name, step, now)
+        await self._timed("escalations", self._escalate, now)
+        for name, step in self._deploys(wait=True):
+            await self._timed(name, step, now)
+        while (await self._deliver()) | (await self._pages()):
+            pass  # pages may add chat messages, and chat messages pages: until both are done
+        await self._measure()
+
+    def _upkeep(self) -> tuple[tuple[str, Step], ...]:
+        return (
             ("inbox", self._resume),
             ("acks", self._expire_acks),
             ("silences", self._end_silences),
@@ -85,56 +109,77 @@ class Engine:
             ("digests", self._close_digests),
             ("seen", self._write_seen),
             ("cards", self._due_cards),
-            ("escalations", self._escalate),
             ("schedules", self.s.oncall.run_due),
-            ("runs", self._runs),
             ("retention", self.retention.run),
-        ):
-            await self._timed(name, step, now)
-        while await self._deliver():
-            pass
+        )
+
+    def _deploys(self, *, wait: bool) -> tuple[tuple[str, Step], ...]:
+        """Deploy runs (lapse, start, poll), health gates, alert rollbacks and drills. With
+        `wait` False the backend calls and metrics queries they start fly on (see
+        `bot.flights`) and the passes return at once."""
+
+        async def runs(_now: datetime) -> None:
+            if self.runner is not None:
+                await self.runner.run_once(wait=wait)
+
+        async def gates(_now: datetime) -> None:
+            if self.gates is not None:
+                await self.gates.run_once(wait=wait)
+
+        async def alerts(_now: datetime) -> None:
+            if self.alerts is not None:
+                await self.alerts.run_once(self.s.clock.now())
+
+        async def drills(_now: datetime) -> None:
+            if self.drills is not None and self.s.settings.deploy.drills:
+                await self.drills.run_once(self.s.clock.now())
+
+        return (("runs", runs), ("gates", gates), ("alerts", alerts), ("drills", drills))
+
+    async def _deliver(self) -> bool:
+        """One batch of chat messages; whether there may be more."""
+        started = time.perf_counter()
+        try:
+            return await self._cut("outbox", self.worker.run_once()) > 0
+        except Exception as exc:
+            if not self._skipped(exc, "outbox"):
+                log.exception("outbox pass failed")
+            return False
+        finally:
+            self._took("outbox", started)
+
+    async def _pages(self) -> bool:
+        """One batch of SMS / voice / e-mail pages; whether there may be more."""
+        if self.pager is None:
+            return False
+        started = time.perf_counter()
+        try:
+            return await self._cut("pages", self.pager.run_once()) > 0
+        except Exception as exc:
+            if not self._skipped(exc, "pages"):
+                log.exception("page pass failed")
+            return False
+        finally:
+            self._took("pages", started)
+
+    async def _measure(self) -> None:
         try:
             await self._measure_outbox(self.s.clock.now())
         except Exception as exc:
             if not self._skipped(exc, "outbox depth"):
                 log.exception("outbox pass failed")
 
-    async def _deliver(self) -> bool:
-        """One batch of chat messages, and (when the engine is ticked by hand rather than
-        started) one of SMS / voice / e-mail pages."""
-        done = 0
-        started = time.perf_counter()
+    async def _cut(self, name: str, work: Awaitable[T]) -> T:
+        """`work`, cut after `pass_timeout`: a pass stuck on a connection that never answers
+        must not hold its lane for ever. Its transaction rolls back; passes are idempotent,
+        so the next one does the work again."""
         try:
-            done += await self.worker.run_once()
-        except Exception as exc:
-            if not self._skipped(exc, "outbox"):
-                log.exception("outbox pass failed")
-        finally:
-            self._took("outbox", started)
-        if self._scheduler is None:
-            done += await self._pages()
-        return done > 0
-
-    async def _pages(self) -> int:
-        """One batch of pages. A started engine runs this on its own timer, so a slow SMS or
-        voice provider holds back no chat message (and a long chat queue no page)."""
-        if self.pager is None:
-            return 0
-        started = time.perf_counter()
-        try:
-            return await self.pager.run_once()
-        except Exception as exc:
-            if not self._skipped(exc, "pages"):
-                log.exception("page pass failed")
-            return 0
-        finally:
-            self._took("pages", started)
-
-    async def _page_timer(self) -> None:
-        if not self._page_lock.locked():
-            async with self._page_lock:
-                while await self._pages() and not self._stopping:
-                    pass
+            async with asyncio.timeout(self.pass_timeout):
+                return await work
+        except TimeoutError:
+            self.s.metrics.engine_pass_timeouts.labels(name).inc()
+            log.warning("engine pass cut", step=name, seconds=self.pass_timeout)
+            raise
 
     def _skipped(self, exc: Exception, name: str) -> bool:
         """Whether the pass `name` failed because the database is unavailable; such a pass is
@@ -144,17 +189,14 @@ class Engine:
             self.s.db.outage.skipped(unavailable, what=f"engine pass {name}")
         return unavailable is not None
 
-    async def _timed(
-        self,
-        name: str,
-        step: Callable[[datetime], Awaitable[None]],
-        now: datetime | None = None,
-    ) -> None:
-        """Run one pass: a failure is logged (or counted as an outage) and the round goes on;
+    async def _timed(self, name: str, step: Step, now: datetime | None = None) -> None:
+        """Run one pass: a failure is logged (or counted as an outage) and the lane goes on;
         its duration goes to ``tocsin_engine_pass_seconds{pass}``."""
         started = time.perf_counter()
         try:
-            await step(now or self.s.clock.now())
+            await self._cut(name, step(now or self.s.clock.now()))
+        except TimeoutError:
+            pass
         except Exception as exc:
             if not self._skipped(exc, name):
                 log.exception("engine pass failed", step=name)
@@ -168,17 +210,6 @@ class Engine:
         """Presses and commands a stopped process acknowledged but did not finish."""
         if self.resume is not None:
             await self.resume(now)
-
-    async def _runs(self, _now: datetime) -> None:
-        """Deploy runs: lapse unanswered ones, start queued ones, poll running ones."""
-        if self.runner is not None:
-            await self.runner.run_once()
-        if self.gates is not None:
-            await self.gates.run_once()
-        if self.alerts is not None:
-            await self.alerts.run_once(self.s.clock.now())
-        if self.drills is not None and self.s.settings.deploy.drills:
-            await self.drills.run_once(self.s.clock.now())
 
     async def _escalate(self, now: datetime) -> None:
         """Open escalations for newly triggered incidents, then run the steps that are due."""
@@ -233,42 +264,9 @@ class Engine:
 
     async def _settle_flapping(self, now: datetime) -> None:
         """A flapping incident whose alerts kept still for a window is no longer flapping."""
-        quiet = now - self.s.settings.incidents.flapping.window
         async with self.s.db.begin() as conn:
-            stmt = self.s.db.for_update(
-                select(incidents)
-                .where(
-                    and_(
-                        incidents.c.flapping,
-                        incidents.c.status != Status.RESOLVED,
-                        incidents.c.updated_at <= quiet,
-                    )
-                )
-                .limit(100),
-                skip_locked=True,
-            )
-            for row in (await conn.execute(stmt)).all():
-                values: dict[str, Any] = {"flapping": False, "updated_at": now}
-                if row.firing_count <= 0:
-                    values.update(
-                        status=Status.RESOLVED,
-                        resolved_at=now,
-                        resolved_by="monitoring",
-                        silenced_until=None,
-                        ack_expires_at=None,
-                    )
-                await conn.execute(
-                    update(incidents)
-                    .where(incidents.c.id == row.id)
-                    .values(**values, version=incidents.c.version + 1)
-                )
-                await self.s.outbox.card(
-                    conn,
-                    card_ref(row.id),
-                    card_destinations(row),
-                    priority=Tier(row.tier).rank,
-                    now=now,
-                )
+            window = self.s.settings.incidents.flapping.window
+            await self.s.incidents.settle_flapping(conn, now, window)
 
     async def _close_digests(self, now: datetime) -> None:
         """A digest that took nothing new for the storm horizon closes; later incidents get
@@ -294,48 +292,101 @@ class Engine:
         self.s.metrics.outbox_lag.set((now - row[1]).total_seconds() if row[1] else 0.0)
 
     def start(self, interval: float) -> None:
+        """Wake each lane on its own timer: upkeep, delivery, escalations, pages and deploys
+        never wait for one another, so a long chat queue holds back no escalation step, a slow
+        SMS provider no chat message, and a hanging metrics source no deploy."""
         self._stopping = False
         self._scheduler = scheduler = AsyncIOScheduler()
-
-        def every(job: Callable[[], Awaitable[None]], instances: int) -> Any:
-            return scheduler.add_job(
-                job,
+        for name, body in self._lanes().items():
+            self._jobs[name] = scheduler.add_job(
+                self._lane(name, body),
                 "interval",
                 seconds=interval,
-                max_instances=instances,
+                max_instances=2,
                 coalesce=True,
                 misfire_grace_time=None,
             )
-
-        self._job = every(self.tick, 4)
-        # escalation timers and pages get their own wake-ups, so a long delivery queue in the
-        # round above never holds a step or a page back (nor a slow SMS provider a chat message)
-        every(self._timers, 2)
-        every(self._page_timer, 2)
         scheduler.start()
 
-    async def _timers(self) -> None:
-        if not self._timer_lock.locked():
-            async with self._timer_lock:
-                await self._timed("escalations", self._escalate)
+    def _lanes(self) -> dict[str, Callable[[], Awaitable[bool]]]:
+        """Each lane's body; True asks for another go at once."""
+
+        async def upkeep() -> bool:
+            now = self.s.clock.now()
+            for name, step in self._upkeep():
+                await self._timed(name, step, now)
+            await self._measure()
+            return False
+
+        async def escalations() -> bool:
+            await self._timed("escalations", self._escalate)
+            return False
+
+        async def deploys() -> bool:
+            now = self.s.clock.now()
+            for name, step in self._deploys(wait=False):
+                await self._timed(name, step, now)
+            return False
+
+        return {
+            "upkeep": upkeep,
+            "delivery": self._deliver,
+            "escalations": escalations,
+            "pages": self._pages,
+            "deploys": deploys,
+        }
+
+    def _lane(
+        self, name: str, body: Callable[[], Awaitable[bool]]
+    ) -> Callable[[], Awaitable[None]]:
+        lock = asyncio.Lock()
+        self._lane_locks.append(lock)
+
+        async def run() -> None:
+            if lock.locked():
+                self._woken.add(name)
+                return
+            async with lock:
+                again = True
+                while again and not self._stopping:
+                    self._woken.discard(name)
+                    again = await body() or name in self._woken
+
+        return run
 
     def wake(self) -> None:
         """Ask for a round soon (after an ingest or an action), without waiting for the timer."""
         if self._lock.locked():
             self._again = True
-        elif self._job is not None:
-            self._job.modify(next_run_time=datetime.now(UTC))
+        self._woken.update(self._jobs)
+        for job in self._jobs.values():
+            job.modify(next_run_time=datetime.now(UTC))
 
     async def stop(self) -> None:
-        """Stop waking, and let a running round finish (nothing is cut in half)."""
+        """Stop waking, and let running passes finish (nothing is cut in half); outside calls
+        still in the air get `STOP_GRACE` to land, then are cut (their leases hand them to
+        another replica)."""
         if self._scheduler is not None:
             self._stopping = True
             self._scheduler.pause()
-            async with self._lock, self._timer_lock, self._page_lock:
+            async with contextlib.AsyncExitStack() as stack:
+                for lock in (self._lock, *self._lane_locks):
+                    await stack.enter_async_context(lock)
                 self._scheduler.shutdown(wait=False)
-            self._scheduler = self._job = None
+            self._scheduler = None
+            self._jobs.clear()
+            self._lane_locks.clear()
+        for flights in self._flights():
+            try:
+                async with asyncio.timeout(STOP_GRACE):
+                    await flights.drain()
+            except TimeoutError:
+                await flights.cancel()
         try:  # counters gathered since the last pass (only counters: losing them loses no alert)
             await self.s.seen.flush(self.s.db)
         except Exception as exc:
             if not self._skipped(exc, "seen"):
                 raise
+
+    def _flights(self) -> list[Flights]:
+        return [f.flights for f in (self.runner, self.gates) if f is not None]

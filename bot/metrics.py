@@ -72,6 +72,12 @@ class Metrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=r,
         )
+        self.engine_pass_timeouts = Counter(
+            "tocsin_engine_pass_timeouts_total",
+            "Engine passes cut because they ran past the pass timeout",
+            ["pass"],
+            registry=r,
+        )
         self.pages = Counter(
             "tocsin_pages", "Pages by channel and outcome", ["channel", "status"], registry=r
         )

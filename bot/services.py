@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,12 +15,13 @@ from bot.clock import Clock
 from bot.deploys.service import Deploys
 from bot.escalation.engine import Escalator
 from bot.grammar import CommandSpec, ParsedCommand
+from bot.incidents.aggregate import Incident
+from bot.incidents.rollback import DeployService
 from bot.incidents.service import IncidentService, Outcome
 from bot.metrics import Metrics
 from bot.model import ActionKind, Destination, Reply
 from bot.oncall.service import OnCallService
 from bot.outbox.enqueue import Outbox
-from bot.ports import DeployService
 from bot.settings import Settings
 from bot.store.db import Database
 
@@ -56,9 +57,11 @@ class Context:
 
 
 class Actions(Protocol):
-    """Runs an authorized card action on a locked incident row (the dispatcher does)."""
+    """Runs an authorized card action on a locked incident (the dispatcher does)."""
 
-    async def perform(self, ctx: Context, row: Any, kind: ActionKind, value: str) -> Outcome: ...
+    async def perform(
+        self, ctx: Context, incident: Incident, kind: ActionKind, value: str
+    ) -> Outcome: ...
 
 
 Scope = tuple[str, str]

@@ -1,38 +1,51 @@
 """Deploy backends, one module per kind, imported only when a backend of that kind is configured.
 
 Each module offers `validate(raw)` and `validate_target(raw)` (problems, worded "key: message")
-and `create(name, raw, clock=…)` → a `bot.deploy_port.DeployBackend`. `memory` keeps runs in
+and `create(name, raw, clock=…)` → a `bot.ports.DeployBackend`. `memory` keeps runs in
 memory (tests, trying things out); `fake` stands in for the whole deploy service in tests.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import NamedTuple
 
+from adapters.deploy.settings_common import Create, Validate
 from bot.clock import Clock
-from bot.deploy_port import DeployBackend
 from bot.errors import ConfigError
+from bot.ports import DeployBackend
 from bot.settings import Settings
 
-KINDS = {
-    kind: f"adapters.deploy.{kind}"
-    for kind in (
-        "kubernetes",
-        "helm",
-        "argocd",
-        "gitlab",
-        "jenkins",
-        "github",
-        "shell",
-        "webhook",
-        "memory",
-    )
-}
+KINDS = (
+    "kubernetes",
+    "helm",
+    "argocd",
+    "gitlab",
+    "jenkins",
+    "github",
+    "shell",
+    "webhook",
+    "memory",
+)
 
 
-def _module(kind: str) -> Any:
-    return importlib.import_module(KINDS[kind])
+class Kind(NamedTuple):
+    """A backend module's entry points, typed: `adapters.conformance` has mypy check each
+    module's against it (its `create` makes a `DeployBackend`)."""
+
+    validate: Validate
+    validate_target: Validate
+    create: Create[DeployBackend]
+
+
+def _module(kind: str) -> Kind:
+    """`kind`'s entry points, its module imported only now, so that a backend's client library
+    (the kubernetes package) is loaded only when a backend of that kind is configured. Each
+    module's entry points are checked against `Kind` in `adapters.conformance`."""
+    if kind not in KINDS:
+        raise KeyError(kind)
+    module = importlib.import_module(f"adapters.deploy.{kind}")
+    return Kind(module.validate, module.validate_target, module.create)
 
 
 def validate(settings: Settings) -> list[str]:

@@ -38,8 +38,8 @@ from adapters.deploy.argocd_status import RUN_INFO, busy, interpret, requested_b
 from adapters.deploy.http_common import Json, json_body, make_client, raise_retryable, send
 from adapters.deploy.settings_common import entry_points, parse_target
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 
 PAUSED = "tocsin.dev/auto-sync-paused"
 """The annotation that keeps the auto-sync policy Tocsin turned off for a rollback."""

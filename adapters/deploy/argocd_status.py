@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.deploy_port import Phase, RunStatus
+from bot.ports import Phase, RunStatus
 
 Json = dict[str, Any]
 RUN_INFO = "tocsin-run"

@@ -1,6 +1,7 @@
 """The in-memory deploy service: records rollback requests and says plainly that nothing ran.
 
-Used until a real deploy engine is configured, and by tests to see what was asked.
+A fake of the core's rollback hand-off (`bot.incidents.rollback.DeployService`), used by tests
+to see what was asked; `adapters.conformance` keeps its signature in step with the real one.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.ports import RollbackTicket
+from bot.incidents.rollback import RollbackTicket
 
 
 @dataclass(slots=True)

@@ -45,8 +45,8 @@ from adapters.deploy.github_settings import RESERVED, GitHubSettings, GitHubTarg
 from adapters.deploy.http_common import Json, json_body, make_client, retry_after, send
 from adapters.deploy.settings_common import entry_points, parse_target
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.settings.durations import format_duration
 
 PENDING = "pending:"

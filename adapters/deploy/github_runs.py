@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.deploy_port import Phase, RunStatus
+from bot.ports import Phase, RunStatus
 
 Json = dict[str, Any]
 WAITING = {

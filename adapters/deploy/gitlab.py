@@ -21,12 +21,17 @@ services:
 - status: ``GET …/pipelines/:pid``; a failed pipeline names its failed jobs, a ``manual`` one the
   jobs that wait for someone to press play. cancel: ``POST …/pipelines/:pid/cancel``.
 
-A start retried after a lost answer may run a second pipeline (GitLab has no idempotency key);
-give the deploy job a ``resource_group`` so two never deploy at once.
+GitLab takes no idempotency key, so `start` keeps its own: a run id started before returns its
+pipeline, and a start retried after a lost answer (a timeout, a 5xx) first looks for the
+pipeline the lost attempt may have made — among the ref's newest pipelines, the one whose
+``TOCSIN_RUN_ID`` variable is the run's — before running another. That memory is the process's:
+a replica that dies between its call and recording the answer can still leave a second pipeline
+to the one that takes its run over, so give the deploy job a ``resource_group`` too.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import quote
 
@@ -36,8 +41,8 @@ from adapters.deploy.gitlab_settings import KEY, GitLabSettings, GitLabTarget
 from adapters.deploy.http_common import json_body, make_client, raise_retryable, send
 from adapters.deploy.settings_common import entry_points, parse_target
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 
 RUNNING = {
     "created": "created",
@@ -49,6 +54,10 @@ RUNNING = {
     "manual": "waiting for a manual job",
     "canceling": "cancelling",
 }
+REMEMBERED = 1000
+"""Run ids whose pipelines a backend remembers (the newest)."""
+LOOKED_AT = 20
+"""How many of the ref's newest pipelines a retried start looks through for its lost one."""
 ENDED = {
     "success": Phase.SUCCEEDED,
     "failed": Phase.FAILED,
@@ -91,8 +100,49 @@ class GitLabBackend:
         self._client = make_client(
             settings, base_url=f"{settings.url}/api/v4", headers={"Accept": "application/json"}
         )
+        self._started: OrderedDict[str, RunRef] = OrderedDict()
+        self._unanswered: set[str] = set()
 
     async def start(self, request: DeployRequest) -> RunRef:
+        """Run the pipeline once per run id (see the module's docstring)."""
+        run_id = request.run_id
+        ref = self._started.get(run_id)
+        if ref is None and run_id in self._unanswered:
+            ref = await self._lost(request)
+        if ref is None:
+            try:
+                ref = await self._create(request)
+            except RetryableDelivery:
+                self._unanswered.add(run_id)
+                raise
+        self._unanswered.discard(run_id)
+        self._started[run_id] = ref
+        while len(self._started) > REMEMBERED:
+            self._started.popitem(last=False)
+        return ref
+
+    async def _lost(self, request: DeployRequest) -> RunRef | None:
+        """The pipeline an unanswered start for this run made, if GitLab has it."""
+        target = _target(request.target)
+        project = _project(target.project)
+        listed = await self._send(
+            "GET",
+            f"{project}/pipelines",
+            params={"ref": target.ref, "order_by": "id", "sort": "desc", "per_page": LOOKED_AT},
+            headers=self._auth,
+        )
+        _check(listed, f"listing the pipelines on {target.ref!r} of", target.project)
+        for pipeline in _list(listed):
+            found = await self._send(
+                "GET", f"{project}/pipelines/{pipeline.get('id')}/variables", headers=self._auth
+            )
+            _check(found, "reading a pipeline's variables in", target.project)
+            named = {str(v.get("key")): str(v.get("value")) for v in _list(found)}
+            if named.get("TOCSIN_RUN_ID") == request.run_id:
+                return _ref(pipeline, target)
+        return None
+
+    async def _create(self, request: DeployRequest) -> RunRef:
         target = _target(request.target)
         values = variables(request, target)
         project = _project(target.project)
@@ -113,8 +163,7 @@ class GitLabBackend:
         pipeline = json_body(response)
         if "id" not in pipeline:
             raise RetryableDelivery(f"GitLab answered without a pipeline id for {target.project}")
-        data = {"project": target.project, "pipeline": pipeline["id"], "ref": target.ref}
-        return RunRef(str(pipeline["id"]), str(pipeline.get("web_url", "")), data)
+        return _ref(pipeline, target)
 
     async def status(self, ref: RunRef, request: DeployRequest) -> RunStatus:
         project, pid = self._followed(ref, request)
@@ -171,6 +220,20 @@ class GitLabBackend:
     async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         what = f"GitLab ({method} {_clean(path)})"
         return await send(self._client, method, path, what, **kwargs)
+
+
+def _ref(pipeline: dict[str, Any], target: GitLabTarget) -> RunRef:
+    data = {"project": target.project, "pipeline": pipeline["id"], "ref": target.ref}
+    return RunRef(str(pipeline["id"]), str(pipeline.get("web_url", "")), data)
+
+
+def _list(response: httpx.Response) -> list[dict[str, Any]]:
+    """A JSON array answer's objects (an answer of another shape reads as empty)."""
+    try:
+        found = response.json()
+    except ValueError:
+        return []
+    return [item for item in found if isinstance(item, dict)] if isinstance(found, list) else []
 
 
 def _target(raw: dict[str, Any]) -> GitLabTarget:

@@ -28,8 +28,8 @@ from adapters.deploy.helm_cli import Background, Helm, remove, running_command, 
 from adapters.deploy.helm_settings import VERSION, HelmSettings, HelmTarget
 from adapters.deploy.settings_common import entry_points, parse_target
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.settings.durations import format_duration
 
 GRACE = timedelta(minutes=1)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.deploy_port import Phase
+from bot.ports import Phase
 
 PENDING = "pending-"
 _INDEX = re.compile(r"^(.*?)\[(\d+)\]$")

@@ -2,7 +2,7 @@
 transport failures and 429 / 5xx answers as delivery errors, and answers read leniently.
 
 - `make_client`: the settings' ``timeout`` and ``verify_tls``, redirects never followed;
-- `send` (from `adapters.http_edge`): timeouts and connection failures → `RetryableDelivery`,
+- `send` (from `adapters.edge.http`): timeouts and connection failures → `RetryableDelivery`,
   a URL scheme httpx cannot speak → `PermanentDelivery`;
 - `raise_retryable`: 429 and 5xx → `RetryableDelivery` with ``Retry-After``; `accepted` adds
   the 2xx answers (and those a call allows) that go on. Other answers each backend words itself.
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from adapters.http_edge import Json, json_body, retry_after, send
+from adapters.edge.http import Json, json_body, retry_after, send
 from bot.errors import RetryableDelivery
 
 __all__ = [

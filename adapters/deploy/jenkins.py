@@ -52,8 +52,8 @@ from adapters.deploy.jenkins_settings import (
 )
 from adapters.deploy.settings_common import entry_points, parse_target
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import DeliveryError, PermanentDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 
 QUEUE_GRACE = timedelta(minutes=1)
 """A queue item not found this soon after the start is taken as not visible yet."""

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from bot.deploy_port import DeployRequest
 from bot.errors import PermanentDelivery
+from bot.ports import DeployRequest
 from bot.settings.durations import Duration
 
 Standard = Literal["action", "service", "environment", "version", "previous", "run_id", "dry_run"]

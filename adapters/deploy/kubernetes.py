@@ -47,8 +47,8 @@ from adapters.deploy.kubernetes_rollout import (
 from adapters.deploy.kubernetes_settings import IMAGE_TAG, KubernetesSettings, KubernetesTarget
 from adapters.deploy.settings_common import entry_points, parse_target
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 
 
 class KubernetesBackend:

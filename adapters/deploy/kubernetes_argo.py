@@ -47,8 +47,8 @@ from adapters.deploy.kubernetes_argo_status import (
 from adapters.deploy.kubernetes_canary import cause
 from adapters.deploy.kubernetes_rollout import CHANGE_CAUSE, PAUSED_BY, RUN_ID
 from adapters.deploy.kubernetes_settings import KubernetesTarget
-from bot.deploy_port import DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery
+from bot.ports import DeployRequest, Phase, RunRef, RunStatus
 
 Patch = dict[str, Any]
 

@@ -35,7 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from adapters.deploy.kubernetes_rollout import PAUSED_BY, RUN_ID, running
-from bot.deploy_port import Phase, RunStatus
+from bot.ports import Phase, RunStatus
 
 FULL, PROMOTE, CANARY, ABORT = "full", "promote", "canary", "abort"
 PAUSE_STEP = "CanaryPauseStep"

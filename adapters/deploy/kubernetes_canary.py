@@ -26,8 +26,8 @@ from kubernetes.client import V1Deployment
 
 from adapters.deploy.kubernetes_rollout import CHANGE_CAUSE, PAUSED_BY, RUN_ID, object_annotations
 from adapters.deploy.kubernetes_settings import KubernetesTarget
-from bot.deploy_port import DeployRequest
 from bot.errors import PermanentDelivery
+from bot.ports import DeployRequest
 
 CANARY = "canary"
 

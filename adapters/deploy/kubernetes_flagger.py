@@ -41,8 +41,8 @@ from adapters.deploy.kubernetes_rollout import (
     template_annotations,
 )
 from adapters.deploy.kubernetes_settings import KubernetesTarget
-from bot.deploy_port import DeployRequest, Phase, RunStatus
 from bot.errors import PermanentDelivery
+from bot.ports import DeployRequest, Phase, RunStatus
 
 LAST_APPLIED = "tocsin.dev/flagger-last-applied"
 """Deployment annotation: the Canary's ``status.lastAppliedSpec`` before this run's patch."""

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from kubernetes.client import V1Deployment
 
-from bot.deploy_port import Phase, RunStatus
+from bot.ports import Phase, RunStatus
 from bot.settings.durations import format_duration
 
 RUN_ID = "tocsin.dev/run-id"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 
 
 @dataclass

@@ -62,8 +62,8 @@ from adapters.deploy.shell_settings import (
     log_url,
 )
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.settings.durations import format_duration
 
 WRAPPER = Path(__file__).with_name("shell_wrapper.py")

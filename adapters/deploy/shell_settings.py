@@ -18,8 +18,8 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.deploy_port import DeployRequest
 from bot.errors import PermanentDelivery
+from bot.ports import DeployRequest
 from bot.settings.durations import Duration
 
 PARAM_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")

@@ -46,8 +46,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from adapters.deploy.http_common import accepted, json_body, make_client, send
 from adapters.deploy.settings_common import entry_points, parse_target
 from bot.clock import Clock
-from bot.deploy_port import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import PermanentDelivery
+from bot.ports import BackendCapabilities, DeployRequest, Phase, RunRef, RunStatus
 from bot.settings.durations import Duration
 
 BODY_KEYS = (

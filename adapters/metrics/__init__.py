@@ -6,23 +6,36 @@ The settings section is a mapping of kind to that kind's settings::
       prometheus: {url: http://prometheus:9090, timeout: 10s}
 
 Each module offers `validate(raw)` (problems, worded ``key: message``) and `create(raw, name)`
-→ a `bot.metrics_port.MetricsSource`. `memory` answers what a test set (see its docstring).
+→ a `bot.ports.MetricsSource`. `memory` answers what a test set (see its docstring).
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from bot.errors import ConfigError
-from bot.metrics_port import MetricsSource
+from bot.ports import MetricsSource
 
-KINDS = {kind: f"adapters.metrics.{kind}" for kind in ("prometheus", "memory", "demo")}
+KINDS = ("prometheus", "memory", "demo")
 
 
-def _module(kind: str) -> Any:
-    return importlib.import_module(KINDS[kind])
+class Kind(NamedTuple):
+    """A source module's entry points, typed: `adapters.conformance` has mypy check each
+    module's against it (its `create` makes a `MetricsSource`)."""
+
+    validate: Callable[[Any], list[str]]
+    create: Callable[[Any, str], MetricsSource]
+
+
+def _module(kind: str) -> Kind:
+    """`kind`'s entry points, its module imported only now (checked against `Kind` in
+    `adapters.conformance`)."""
+    if kind not in KINDS:
+        raise KeyError(kind)
+    module = importlib.import_module(f"adapters.metrics.{kind}")
+    return Kind(module.validate, module.create)
 
 
 def validate(section: Mapping[str, Any], where: str = "metrics") -> list[str]:

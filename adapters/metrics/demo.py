@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from bot.metrics_port import QueryResult, Sample
+from bot.ports import QueryResult, Sample
 
 _QUERY = re.compile(
     r'^(demo_error_ratio|demo_request_rate)\{service="([a-z0-9_-]+)",'

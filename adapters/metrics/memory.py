@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.metrics_port import QueryResult, Sample
+from bot.ports import QueryResult, Sample
 
 Answer = QueryResult | Exception
 

@@ -1,5 +1,5 @@
 """Prometheus (or anything speaking its HTTP API: Thanos, VictoriaMetrics, Mimir) as a
-`bot.metrics_port.MetricsSource`.
+`bot.ports.MetricsSource`.
 
 ```yaml
 metrics:
@@ -39,9 +39,9 @@ from pydantic import (
     model_validator,
 )
 
-from adapters.http_edge import json_body, retry_after, send
+from adapters.edge.http import json_body, retry_after, send
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
-from bot.metrics_port import QueryResult, Sample
+from bot.ports import QueryResult, Sample
 from bot.settings.durations import Duration
 from bot.settings.loader import format_error
 

@@ -1,6 +1,6 @@
 """What the HTTP providers share: one `httpx.AsyncClient` each, transport failures as delivery
 errors, ``Retry-After`` read, and answers parsed leniently (the last three from
-`adapters.http_edge`, which the deploy backends use as well).
+`adapters.edge.http`, which the deploy backends use as well).
 
 - timeouts and connection failures → `RetryableDelivery` (a bad URL scheme: permanent);
 - ``Retry-After`` as seconds, whether given as a number or an HTTP date;
@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from adapters.http_edge import Json, json_body, retry_after, send
+from adapters.edge.http import Json, json_body, retry_after, send
 
 __all__ = ["Json", "json_body", "make_client", "post", "retry_after"]
 

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from adapters.edge.section import problems as section_problems
 from bot.errors import ConfigError
 from bot.settings.durations import Duration
 from bot.settings.loader import format_error
@@ -249,11 +250,7 @@ def parse(raw: Mapping[str, Any]) -> PagerSettings:
 
 def validate(raw: Mapping[str, Any]) -> list[str]:
     """The problems in the raw section, each ``"<channel.key>: message"``; empty when valid."""
-    try:
-        parse(raw)
-    except ConfigError as exc:
-        return exc.problems
-    return []
+    return section_problems(parse, raw)
 
 
 def _model(channel: str, section: Any, problems: list[str]) -> type[BaseModel] | None:

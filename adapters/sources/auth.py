@@ -2,7 +2,8 @@
 
 The signature header (`SourceAuth.hmac_header`, default `X-Tocsin-Signature`) reads
 `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`. Binding the timestamp into the MAC and
-refusing timestamps more than `max_skew` seconds from `now` stops a captured request from being
+refusing timestamps more than `max_skew` seconds from `now` (the freshness rule every signed
+inbound request follows, `adapters.edge.replay.Window`) stops a captured request from being
 replayed later. Several `v1=` entries may be sent (a sender rotating secrets); one must match.
 Unknown `key=value` entries are ignored so the scheme can grow.
 """
@@ -13,7 +14,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 
+from adapters.edge.replay import Window
 from bot.errors import AuthenticationError
 from bot.settings.schema import SourceAuth
 
@@ -90,7 +93,9 @@ def _verify_signature(
     expected = _mac(secret, timestamp, body).encode()
     if not any(hmac.compare_digest(expected, sig.encode()) for sig in signatures):
         raise AuthenticationError(f"{header}: signature does not match the body")
-    if abs(now - timestamp) > max_skew:
+    if not Window(timedelta(seconds=max_skew)).fresh(
+        str(timestamp), datetime.fromtimestamp(now, UTC)
+    ):
         raise AuthenticationError(
             f"{header}: timestamp {timestamp} is more than {max_skew:g} s from the server's "
             "clock (stale or replayed request, or clock skew)"

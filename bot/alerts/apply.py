@@ -29,6 +29,9 @@ from bot.alerts.routing import (
     tier_for,
 )
 from bot.alerts.statements import INCIDENT_STATE, statements
+from bot.incidents.aggregate import Incident
+from bot.incidents.events import Announce, RefreshCard
+from bot.incidents.repository import from_row
 from bot.incidents.status import Status, card_destinations, card_ref
 from bot.model import Tier
 from bot.store.keys import bounded
@@ -43,17 +46,17 @@ log = structlog.get_logger(__name__)
 class _Touched:
     """An incident touched by this request, with what changed."""
 
-    row: Any
+    incident: Incident
     firing_delta: int = 0
     alert_delta: int = 0
-    tier: str = ""
+    tier: Tier = Tier.P3
     new: bool = False
     retriggered: bool = False
     flapping: bool = False
 
     @property
     def firing(self) -> int:
-        return int(self.row.firing_count) + self.firing_delta
+        return self.incident.firing_count + self.firing_delta
 
     @property
     def dirty(self) -> bool:
@@ -63,8 +66,14 @@ class _Touched:
             or self.new
             or self.retriggered
             or self.flapping
-            or self.tier != self.row.tier
+            or self.tier != self.incident.tier
         )
+
+    @classmethod
+    def of(cls, row: Any, *, new: bool = False) -> _Touched:
+        """A locked incident row, as met (its current tier, nothing changed yet)."""
+        incident = from_row(row)
+        return cls(incident, tier=incident.tier, new=new)
 
 
 class Changes:
@@ -137,7 +146,7 @@ class Changes:
             return
         rows = await self.conn.execute(self.sql.lock_incidents, {"ids": sorted(ids)})
         for row in rows.all():
-            self.touched[row.id] = _Touched(row, tier=row.tier)
+            self.touched[row.id] = _Touched.of(row)
 
     def _copies(self, event: AlertEvent) -> int:
         return self.copies.get((event.source, event.fingerprint), 1)
@@ -155,7 +164,7 @@ class Changes:
         """Store the new alerts of this request in one statement."""
         if not self.pending:
             return
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "source": event.source,
                 "fingerprint": event.fingerprint,
@@ -171,7 +180,7 @@ class Changes:
                 "last_seen_at": self.now,
                 "received_count": self._copies(event),
                 "changes": [],
-                "incident_id": incident.row.id,
+                "incident_id": incident.incident.id,
             }
             for event, incident in self.pending
         ]
@@ -193,22 +202,23 @@ class Changes:
 
     async def _known_alert(self, event: AlertEvent, row: Any) -> None:
         incident = self.touched[row.incident_id]
-        if is_repeat(event, row.status, row.starts_at, incident.row.status):
+        if is_repeat(event, row.status, row.starts_at, incident.incident.status):
             self.seen.append((row.id, self._copies(event)))
             return
         changes = self._changes(row)
         if event.status == AlertStatus.RESOLVED:
-            self._set_alert(row, event, changes, incident.row.id)
+            self._set_alert(row, event, changes, incident.incident.id)
             incident.firing_delta -= 1
             self._flap(incident, changes)
             return
         # firing again: after a resolve, or a new occurrence of a manually resolved alert
-        if incident.row.status == Status.RESOLVED and not self._reopenable(incident.row):
+        resolved = incident.incident.status == Status.RESOLVED
+        if resolved and not self._reopenable(incident.incident):
             incident = await self._incident_for(event)
             incident.alert_delta += 1
-        elif incident.row.status == Status.RESOLVED:
+        elif resolved:
             incident.retriggered = True
-        self._set_alert(row, event, changes, incident.row.id)
+        self._set_alert(row, event, changes, incident.incident.id)
         incident.firing_delta += 1
         self._flap(incident, changes)
 
@@ -239,9 +249,9 @@ class Changes:
             },
         )
 
-    def _reopenable(self, row: Any) -> bool:
+    def _reopenable(self, incident: Incident) -> bool:
         window: timedelta = self.settings.incidents.reopen_window
-        return bool(row.resolved_at and row.resolved_at >= self.now - window)
+        return bool(incident.resolved_at and incident.resolved_at >= self.now - window)
 
     # -- incidents ----------------------------------------------------------------------------
 
@@ -276,7 +286,7 @@ class Changes:
             return await self._open(event, tier, routing, group_key)
         touched = self.touched.get(row.id)
         if touched is None:
-            touched = self.touched[row.id] = _Touched(row, tier=row.tier)
+            touched = self.touched[row.id] = _Touched.of(row)
         if row.status == Status.RESOLVED:
             touched.retriggered = True
         if Tier(tier).rank < Tier(touched.tier).rank:
@@ -320,73 +330,55 @@ class Changes:
         row = (await self.conn.execute(self.sql.insert_incident, values)).first()
         if row is None:  # another request opened it a moment ago: join it
             row = (await self.conn.execute(self.sql.open_group, {"group_key": group_key})).one()
-            touched = self.touched.setdefault(row.id, _Touched(row, tier=row.tier))
+            touched = self.touched.setdefault(row.id, _Touched.of(row))
             return touched
-        touched = self.touched[row.id] = _Touched(row, tier=row.tier, new=True)
+        touched = self.touched[row.id] = _Touched.of(row, new=True)
         self.result.opened += 1
         return touched
 
     async def _write_incident(self, incident_id: int, item: _Touched) -> None:
-        row = item.row
-        state = {name: getattr(row, name) for name in INCIDENT_STATE}
-        state.update(
-            firing_count=max(item.firing, 0),
-            alert_count=row.alert_count + item.alert_delta,
+        """Let the incident decide what its alerts' changes make of it; queue its write and
+        what the change asks for (cards, the re-triggered notice)."""
+        before = item.incident
+        change = before.observe(
+            self.now,
+            firing=item.firing,
+            alerts=before.alert_count + item.alert_delta,
             tier=item.tier,
-            updated_at=self.now,
-            flapping=item.flapping or row.flapping,
+            card_delay=self.settings.outbox.update_delay,
+            flapping_seen=item.flapping,
+            reopen=item.retriggered,
+            new=item.new,
         )
-        flapping = state["flapping"]
-        status = row.status
-        if item.retriggered and item.firing > 0 and status == Status.RESOLVED:
-            status = Status.TRIGGERED
-            state.update(
-                status=str(status),
-                resolved_at=None,
-                resolved_by=None,
-                acked_by=None,
-                acked_at=None,
-                ack_expires_at=None,
-                triggered_at=self.now,
-            )
-        elif item.firing <= 0 and status != Status.RESOLVED and not flapping:
-            status = Status.RESOLVED
-            state.update(
-                status=str(status),
-                resolved_at=self.now,
-                resolved_by="monitoring",
-                silenced_until=None,
-                ack_expires_at=None,
-            )
-            self.result.resolved += 1
-        minor = (
-            not item.new and status == row.status and item.tier == row.tier and not item.flapping
-        )
-        if minor:  # one more alert in the group: the engine refreshes the card a moment later
-            state["card_due_at"] = row.card_due_at or self.now + self.settings.outbox.update_delay
+        after = change.after
+        state = {name: getattr(after, name) for name in INCIDENT_STATE}
+        state.update(status=str(after.status), tier=str(after.tier))
         self.incident_writes.append(
             {"incident_id": incident_id} | {f"v_{k}": v for k, v in state.items()}
         )
         if not item.new:
             self.result.updated += 1
+        if after.status == Status.RESOLVED and before.status != Status.RESOLVED:
+            self.result.resolved += 1
         self.result.incident_ids.append(incident_id)
-        priority = Tier(item.tier).rank
+        priority = after.tier.rank
         outbox = self.svc.outbox
-        if minor:
-            return
-        self.result.urgent = True
-        if item.new:  # a new card may be folded into a digest during a storm: see `run`
-            self.new_cards.append((card_ref(incident_id), card_destinations(row), priority))
-        else:
-            self.messages += outbox.card_rows(
-                card_ref(incident_id), card_destinations(row), priority=priority, now=self.now
-            )
-        if item.retriggered and status == Status.TRIGGERED and not flapping:
-            self.messages += outbox.text_rows(
-                row.destinations,
-                "incident.retriggered",
-                {"id": incident_id},
-                now=self.now,
-                reply_to_card=card_ref(incident_id),
-                priority=priority,
-            )
+        for event in change.events:
+            if isinstance(event, RefreshCard):
+                self.result.urgent = True
+                ref, destinations = card_ref(incident_id), card_destinations(after)
+                if item.new:  # a new card may be folded into a digest during a storm: see `run`
+                    self.new_cards.append((ref, destinations, priority))
+                else:
+                    self.messages += outbox.card_rows(
+                        ref, destinations, priority=priority, now=self.now
+                    )
+            elif isinstance(event, Announce):
+                self.messages += outbox.text_rows(
+                    after.destinations,
+                    event.key,
+                    event.params,
+                    now=self.now,
+                    reply_to_card=card_ref(incident_id),
+                    priority=priority,
+                )

@@ -1,2 +1,2 @@
 """Deploys and rollbacks: the release ledger, locks, confirmations, approvals and the run engine
-that drives the backends (`bot.deploy_port`)."""
+that drives the backends (`bot.ports`)."""

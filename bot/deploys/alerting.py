@@ -15,6 +15,8 @@ from bot.deploys import ledger
 from bot.deploys.canary import rollback_ask
 from bot.deploys.ops import SUCCEEDED
 from bot.deploys.requests import Requests
+from bot.deploys.run import Run
+from bot.deploys.run_store import from_row
 from bot.errors import CommandError
 from bot.gates.runner import auto_rollback_guard
 from bot.incidents.status import Status, card_ref
@@ -59,7 +61,7 @@ class AlertRollbacks:
     async def _consider(
         self, conn: AsyncConnection, incident: Any, since: datetime, now: datetime
     ) -> None:
-        recent = (
+        found = (
             await conn.execute(
                 select(runs)
                 .where(
@@ -77,6 +79,7 @@ class AlertRollbacks:
                 .limit(1)
             )
         ).first()
+        recent = from_row(found) if found is not None else None
         decision = "none"
         if recent is not None and await ledger.superseded(conn, recent) is not None:
             decision = "superseded"  # already rolled back, or replaced: nothing to undo
@@ -93,7 +96,7 @@ class AlertRollbacks:
             .on_conflict_do_nothing()
         )
 
-    async def _act(self, conn: AsyncConnection, incident: Any, run: Any, now: datetime) -> str:
+    async def _act(self, conn: AsyncConnection, incident: Any, run: Run, now: datetime) -> str:
         spec = self.settings.services.get(incident.service)
         gate = (spec.gate.get(incident.environment) or spec.gate.get("*")) if spec else None
         minutes = max(int((incident.created_at - run.finished_at).total_seconds() // 60), 0)

@@ -4,20 +4,19 @@ what promotes a canary to all traffic; and the settings a canary needs to work a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
-from bot.deploy_port import DeployBackend
-from bot.deploys.ops import CANARY, target_for
-from bot.deploys.requests import Ask
+from bot.deploys.ops import CANARY, Ask, target_for
+from bot.deploys.run import Run
+from bot.ports import DeployBackend
 from bot.settings import Settings
 
 
-def is_canary(run: Any) -> bool:
+def is_canary(run: Run) -> bool:
     """The run put a release on the canary only."""
     return bool(run.action == "deploy" and run.stage == CANARY)
 
 
-def weight_param(settings: Settings, run: Any) -> str:
+def weight_param(settings: Settings, run: Run) -> str:
     """The parameter that carries the canary weight of `run`'s service and environment."""
     spec = settings.services.get(run.service)
     gate = (spec.gate.get(run.environment) or spec.gate.get("*")) if spec else None
@@ -26,7 +25,7 @@ def weight_param(settings: Settings, run: Any) -> str:
 
 def rollback_ask(
     settings: Settings,
-    run: Any,
+    run: Run,
     requested_by: str,
     reason: str,
     *,
@@ -56,11 +55,11 @@ def rollback_ask(
     )
 
 
-def promotion_ask(settings: Settings, run: Any, requested_by: str) -> Ask:
+def promotion_ask(settings: Settings, run: Run, requested_by: str) -> Ask:
     """The deploy of a canary's release to all traffic: the canary's parameters without its
     weight, from the version that ran beside the canary, and no approval of its own."""
     param = weight_param(settings, run)
-    params = {k: v for k, v in (run.params or {}).items() if k != param}
+    params = {k: v for k, v in run.params.items() if k != param}
     return Ask(
         "deploy",
         run.service,

@@ -9,6 +9,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deploys.ops import CANCELLED, DENIED, EXPIRED, FAILED, SUCCEEDED
+from bot.deploys.run import Run
+from bot.deploys.run_store import from_row
 from bot.store.tables import runs
 
 
@@ -107,7 +109,7 @@ async def irreversible_since(
     return None
 
 
-async def superseded(conn: AsyncConnection, run: Any) -> Any | None:
+async def superseded(conn: AsyncConnection, run: Run) -> Run | None:
     """A later run of the same service and environment that makes acting on `run` stale: one
     that reached the backend, or a rollback still on its way. A gate's promotion or automatic
     rollback of `run` would otherwise undo it."""
@@ -128,4 +130,5 @@ async def superseded(conn: AsyncConnection, run: Any) -> Any | None:
         .order_by(runs.c.id)
         .limit(1)
     )
-    return (await conn.execute(stmt)).first()
+    found = (await conn.execute(stmt)).first()
+    return from_row(found) if found is not None else None

@@ -11,47 +11,53 @@ reference is stored, so polling resumes after a restart.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
-from bot.deploy_port import DeployBackend, DeployRequest, Phase, RunRef, RunStatus
 from bot.deploys import locks
 from bot.deploys.ops import (
     ACTIVE,
     AWAITING_APPROVAL,
     AWAITING_CONFIRMATION,
-    CANARY,
     CANCELLING,
-    EXPIRED,
     FAILED,
     QUEUED,
     RUNNING,
     STARTING,
-    SUCCEEDED,
     target_for,
 )
 from bot.deploys.requests import Requests
+from bot.deploys.run import Change, ReleaseLock, Review, Run, Tell
+from bot.deploys.run_store import from_row, run_ref
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.flights import Flights
 from bot.gates import rca
+from bot.ports import DeployBackend, DeployRequest, Phase, RunRef, RunStatus
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.tables import rca_drafts, runs
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class Gates(Protocol):
-    async def begin(self, conn: AsyncConnection, run: Any, now: datetime) -> bool: ...
+    async def begin(self, conn: AsyncConnection, run: Run, now: datetime) -> bool: ...
 
 
 LEASE = timedelta(seconds=60)
 BATCH = 20
+CALLS = 10
+"""Backend calls (starts, polls, cancels) in the air at once, per replica."""
+CALL_LIMIT = timedelta(seconds=30)
+"""A backend call that takes longer is given up (and tried again): well inside `LEASE`, so
+the run is still this replica's when the answer comes."""
 
 
 class Runner:
@@ -66,13 +72,20 @@ class Runner:
     ) -> None:
         self.settings, self.db, self.clock = settings, db, clock
         self.requests, self.backends, self.gates = requests, backends, gates
+        self.store = requests.store
+        self.flights = Flights("deploy backends", CALLS)
 
-    async def run_once(self) -> int:
-        """One pass of each kind; returns how much it did."""
+    async def run_once(self, *, wait: bool = True) -> int:
+        """One pass of each kind; returns how much it claimed. The backend calls fly beside
+        the pass (see `bot.flights`); `wait` waits for them."""
         now = self.clock.now()
         done = await self._lapse(now)
         done += await self._poll(now)  # first, so a run that ended frees its slot at once
+        if wait:
+            await self.flights.drain()
         done += await self._start(self.clock.now())
+        if wait:
+            await self.flights.drain()
         return done
 
     # -- lapse ------------------------------------------------------------------------------
@@ -92,33 +105,32 @@ class Runner:
         async with self.db.begin() as conn:
             rows = (await conn.execute(stmt)).all()
             for row in rows:
-                what = "confirmation" if row.state == AWAITING_CONFIRMATION else "approval"
-                await self.requests.set(
-                    conn,
-                    row,
-                    now,
-                    state=EXPIRED,
-                    finished_at=now,
-                    due_at=None,
-                    message=f"no {what} in time",
-                )
+                await self.store.save(conn, from_row(row).lapse(now), now)
         return len(rows)
 
     # -- start ------------------------------------------------------------------------------
 
     async def _start(self, now: datetime) -> int:
-        claimed = await self._claim_starts(now)
-        for row in claimed:
-            await asyncio.shield(self._begin(row, now + LEASE))
+        if not self.flights.room:
+            return 0
+        claimed = await self._claim_starts(now, self.flights.room)
+        for run in claimed:
+            self.flights.spawn(self._begin(run, now + LEASE), run.id)
         return len(claimed)
 
-    async def _claim_starts(self, now: datetime) -> list[Any]:
-        due = or_(
-            and_(runs.c.state == QUEUED, runs.c.due_at <= now),
-            and_(runs.c.state == STARTING, runs.c.due_at <= now),  # a dead replica's claim
+    async def _claim_starts(self, now: datetime, room: int) -> list[Run]:
+        due = and_(
+            or_(
+                and_(runs.c.state == QUEUED, runs.c.due_at <= now),
+                and_(runs.c.state == STARTING, runs.c.due_at <= now),  # a dead replica's claim
+            ),
+            runs.c.id.not_in(self.flights.in_air),
         )
         stmt = self.db.for_update(
-            select(runs).where(due).order_by(runs.c.priority.desc(), runs.c.id).limit(BATCH),
+            select(runs)
+            .where(due)
+            .order_by(runs.c.priority.desc(), runs.c.id)
+            .limit(min(BATCH, room)),
             skip_locked=True,
         )
         async with self.db.begin() as conn:
@@ -129,246 +141,226 @@ class Runner:
             ).scalar_one()
             room = self.settings.deploy.max_parallel - int(active)
             claimed = []
-            for row in (await conn.execute(stmt)).all():
-                if row.state != STARTING:
+            for run in map(from_row, (await conn.execute(stmt)).all()):
+                if run.state != STARTING:
                     if room <= 0:
                         break
-                    if not await self._may_start(conn, row, now):
+                    if not await self._may_start(conn, run, now):
                         continue
                     room -= 1
-                claimed.append(row)
-                await conn.execute(
-                    update(runs)
-                    .where(runs.c.id == row.id)
-                    .values(state=STARTING, due_at=now + LEASE, updated_at=now)
-                )
+                claimed.append(await self.store.save(conn, run.claim(now, now + LEASE), now))
         return claimed
 
-    async def _may_start(self, conn: AsyncConnection, row: Any, now: datetime) -> bool:
+    async def _may_start(self, conn: AsyncConnection, run: Run, now: datetime) -> bool:
         """Locks and approvals allow it; else it waits (saying why) or lapses."""
-        held = await locks.blocking(conn, row.service, row.environment, row.requested_by)
+        held = await locks.blocking(conn, run.service, run.environment, run.requested_by)
         if held is not None:
-            return await self._wait(conn, row, now, f"locked by {held.holder}: {held.reason}")
-        if self.requests.needed(row) and not await self.requests.approved(conn, row, now):
-            await self.requests.set(
-                conn,
-                row,
-                now,
-                state=AWAITING_APPROVAL,
-                due_at=now + self.settings.deploy.approval_ttl,
-                message="the approvals lapsed; approve again",
-            )
+            return await self._wait(conn, run, now, f"locked by {held.holder}: {held.reason}")
+        if self.requests.needed(run) and not await self.requests.approved(conn, run, now):
+            lapsed = run.approvals_lapsed(now, self.settings.deploy.approval_ttl)
+            await self.store.save(conn, lapsed, now)
             return False
-        scope = locks.run_scope(row.service, row.environment)
+        scope = locks.run_scope(run.service, run.environment)
         lock = await locks.take(
-            self.db, conn, scope, row.requested_by, now, sticky=False, run_id=row.id
+            self.db, conn, scope, run.requested_by, now, sticky=False, run_id=run.id
         )
-        if lock.run_id != row.id:
+        if lock.run_id != run.id:
             holder = (
                 await conn.execute(select(runs.c.state).where(runs.c.id == lock.run_id))
             ).scalar()
             if holder in ACTIVE:
-                return await self._wait(conn, row, now, f"waiting for run #{lock.run_id}")
+                return await self._wait(conn, run, now, f"waiting for run #{lock.run_id}")
             await locks.release(conn, scope, run_id=lock.run_id)  # left by a run that ended
             lock = await locks.take(
-                self.db, conn, scope, row.requested_by, now, sticky=False, run_id=row.id
+                self.db, conn, scope, run.requested_by, now, sticky=False, run_id=run.id
             )
-        return bool(lock.run_id == row.id)
+        return bool(lock.run_id == run.id)
 
-    async def _wait(self, conn: AsyncConnection, row: Any, now: datetime, why: str) -> bool:
-        if row.message != why:
-            await self.requests.set(conn, row, now, message=why)
-        await conn.execute(
-            update(runs).where(runs.c.id == row.id).values(due_at=now + self._poll_every())
-        )
+    async def _wait(self, conn: AsyncConnection, run: Run, now: datetime, why: str) -> bool:
+        await self.store.save(conn, run.wait(now, why, self._poll_every()), now)
         return False
 
-    async def _begin(self, row: Any, lease: datetime) -> None:
-        backend = self.backends.get(row.backend)
+    async def _begin(self, run: Run, lease: datetime) -> None:
+        backend = self.backends.get(run.backend)
         now = self.clock.now()
         if backend is None:
             return await self._end(
-                row, lease, RunStatus(Phase.FAILED, f"no backend {row.backend!r}")
+                run, lease, RunStatus(Phase.FAILED, f"no backend {run.backend!r}")
             )
         async with self.db.connect() as conn:
-            approvals = await self.requests.approvals(conn, row.id)
+            approvals = await self.requests.approvals(conn, run.id)
         approved = tuple(a.user_id for a in approvals if a.decision == "approve")
         try:
-            ref = await backend.start(self.request(row, approved))
+            ref = await _bounded(backend.start(self.request(run, approved)), "start")
         except RetryableDelivery as exc:
-            return await self._retry(row, lease, str(exc), exc.retry_after)
+            return await self._retry(run, lease, str(exc), exc.retry_after)
         except PermanentDelivery as exc:
-            return await self._end(row, lease, RunStatus(Phase.FAILED, str(exc)))
+            return await self._end(run, lease, RunStatus(Phase.FAILED, str(exc)))
         except Exception as exc:
-            log.exception("deploy backend start failed", run=row.id, backend=row.backend)
-            return await self._retry(row, lease, type(exc).__name__, None)
+            log.exception("deploy backend start failed", run=run.id, backend=run.backend)
+            return await self._retry(run, lease, type(exc).__name__, None)
         async with self.db.begin() as conn:
-            if await self._ours(conn, row, lease, STARTING):
-                await self.requests.set(
-                    conn,
-                    row,
-                    now,
-                    state=RUNNING,
-                    started_at=now,
-                    ref=_ref_json(ref),
-                    url=ref.url,
-                    message="started",
-                    due_at=now + self._poll_every(),
-                )
+            if await self._ours(conn, run, lease, STARTING):
+                started = run.started(now, _ref_json(ref), ref.url, self._poll_every())
+                await self.store.save(conn, started, now)
 
-    async def _retry(self, row: Any, lease: datetime, why: str, after: float | None) -> None:
+    async def _retry(self, run: Run, lease: datetime, why: str, after: float | None) -> None:
         now = self.clock.now()
         async with self.db.begin() as conn:
-            if await self._ours(conn, row, lease, STARTING, RUNNING, CANCELLING):
+            if await self._ours(conn, run, lease, STARTING, RUNNING, CANCELLING):
                 wait = timedelta(seconds=after if after is not None else 15)
-                state = QUEUED if row.state in (QUEUED, STARTING) else row.state
-                await self.requests.set(
-                    conn,
-                    row,
-                    now,
-                    state=state,
-                    due_at=now + wait,
-                    message=f"backend: {why[:200]}; trying again",
-                )
+                await self.store.save(conn, run.retry(now, why, wait), now)
 
     # -- poll -------------------------------------------------------------------------------
 
     async def _poll(self, now: datetime) -> int:
-        due = and_(runs.c.state.in_([RUNNING, CANCELLING]), runs.c.due_at <= now)
-        stmt = select(runs).where(due).order_by(runs.c.due_at).limit(BATCH)
+        if not self.flights.room:
+            return 0
+        due = and_(
+            runs.c.state.in_([RUNNING, CANCELLING]),
+            runs.c.due_at <= now,
+            runs.c.id.not_in(self.flights.in_air),
+        )
+        stmt = select(runs).where(due).order_by(runs.c.due_at).limit(min(BATCH, self.flights.room))
         rows = await self.db.claim(runs, stmt, due_at=now + LEASE)
-        await asyncio.gather(*(asyncio.shield(self._check(r, now + LEASE)) for r in rows))
+        for run in map(from_row, rows):
+            self.flights.spawn(self._check(run, now + LEASE), run.id)
         return len(rows)
 
-    async def _check(self, row: Any, lease: datetime) -> None:
-        backend = self.backends.get(row.backend)
-        if backend is None or row.ref is None:
-            return await self._end(row, lease, RunStatus(Phase.FAILED, "the run was lost"))
-        request, ref = self.request(row), RunRef(**row.ref)
+    async def _check(self, run: Run, lease: datetime) -> None:
+        backend = self.backends.get(run.backend)
+        if backend is None or run.ref is None:
+            return await self._end(run, lease, RunStatus(Phase.FAILED, "the run was lost"))
+        request, ref = self.request(run), RunRef(**run.ref)
         now = self.clock.now()
+        late = bool(run.started_at and now - run.started_at > self.settings.deploy.run_timeout)
         try:
-            if row.state == CANCELLING:
-                await backend.cancel(ref, request)
-            elif row.started_at and now - row.started_at > self.settings.deploy.run_timeout:
-                await backend.cancel(ref, request)
-                return await self._end(row, lease, RunStatus(Phase.FAILED, "timed out"))
-            refresh = getattr(backend, "refresh", None)
-            if refresh is not None:
-                ref = await refresh(ref, request) or ref
-            status = await backend.status(ref, request)
+            ref, status = await _bounded(self._ask(backend, run, ref, request, late), "poll")
         except RetryableDelivery as exc:
-            return await self._retry(row, lease, str(exc), exc.retry_after)
+            return await self._retry(run, lease, str(exc), exc.retry_after)
         except PermanentDelivery as exc:
             status = RunStatus(Phase.FAILED, str(exc))
         except Exception as exc:
-            log.exception("deploy backend poll failed", run=row.id, backend=row.backend)
-            return await self._retry(row, lease, type(exc).__name__, None)
-        if row.state == CANCELLING and not status.phase.done:
+            log.exception("deploy backend poll failed", run=run.id, backend=run.backend)
+            return await self._retry(run, lease, type(exc).__name__, None)
+        if run.state == CANCELLING and not status.phase.done:
             status = RunStatus(Phase.RUNNING, "cancelling…", status.progress, status.url)
         if status.phase.done:
-            return await self._end(row, lease, status, ref)
+            return await self._end(run, lease, status, ref)
         async with self.db.begin() as conn:
-            if await self._ours(conn, row, lease, RUNNING, CANCELLING):
-                values = _status_values(status, ref)
-                changed = any(getattr(row, k) != v for k, v in values.items())
-                values["due_at"] = now + self._poll_every()
-                if changed:
-                    await self.requests.set(conn, row, now, **values)
-                else:
-                    await conn.execute(update(runs).where(runs.c.id == row.id).values(**values))
+            if await self._ours(conn, run, lease, RUNNING, CANCELLING):
+                polled = run.polled(now, _status_values(status, ref), self._poll_every())
+                await self.store.save(conn, polled, now)
+
+    @staticmethod
+    async def _ask(
+        backend: DeployBackend, run: Run, ref: RunRef, request: DeployRequest, late: bool
+    ) -> tuple[RunRef, RunStatus]:
+        """The backend's calls for one poll: cancel first when asked to (or when the run ran
+        past `deploy.run_timeout`), then the run's status."""
+        if run.state == CANCELLING or late:
+            await backend.cancel(ref, request)
+            if late and run.state != CANCELLING:
+                return ref, RunStatus(Phase.FAILED, "timed out")
+        refresh = getattr(backend, "refresh", None)
+        if refresh is not None:
+            ref = await refresh(ref, request) or ref
+        return ref, await backend.status(ref, request)
 
     async def _end(
-        self, row: Any, lease: datetime, status: RunStatus, ref: RunRef | None = None
+        self, run: Run, lease: datetime, status: RunStatus, ref: RunRef | None = None
     ) -> None:
         now = self.clock.now()
+        state = str(status.phase)
         async with self.db.begin() as conn:
-            if not await self._ours(conn, row, lease, *ACTIVE):
+            if not await self._ours(conn, run, lease, *ACTIVE):
                 return
+            gates = self.gates if run.opens_gate(state) else None
+            gated = gates is not None and await gates.begin(conn, run, now)
             values = _status_values(status, ref)
-            state = str(status.phase)
-            verified = state == SUCCEEDED and not row.dry_run and row.stage != CANARY
-            gates = self.gates if state == SUCCEEDED and not row.dry_run else None
-            if gates is not None and await gates.begin(conn, row, now):
-                verified = False  # its health gate decides
-            await self.requests.set(
-                conn,
-                row,
-                now,
-                **values,
-                state=state,
-                finished_at=now,
-                due_at=None,
-                verified=verified,
-            )
-            await locks.release(conn, locks.run_scope(row.service, row.environment), run_id=row.id)
-            if row.action == "rollback" and not row.dry_run and state in (SUCCEEDED, FAILED):
-                await self._review(conn, row, now)
-            await self.requests.outbox.text(
-                conn,
-                row.destinations,
-                f"deploy.ended.{state}",
-                {
-                    "id": row.id,
-                    "action": row.action,
-                    "service": row.service,
-                    "environment": row.environment,
-                    "version": row.version,
-                    "message": status.message[:300],
-                },
-                now=now,
-                reply_to_card=f"run:{row.id}",
-                priority=1,
-            )
+            ended = run.end(now, state, values, status.message, gated=gated)
+            await self.store.save(conn, ended, now)
+            await self._follow(conn, ended, now)
         if state == FAILED:
-            log.warning("deploy run failed", run=row.id, message=status.message)
+            log.warning("deploy run failed", run=run.id, message=status.message)
 
-    async def _review(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
+    async def _follow(self, conn: AsyncConnection, change: Change, now: datetime) -> None:
+        """What an ended run leads to, in the order the run gave it."""
+        run = change.run
+        for event in change.events:
+            if isinstance(event, ReleaseLock):
+                scope = locks.run_scope(run.service, run.environment)
+                await locks.release(conn, scope, run_id=run.id)
+            elif isinstance(event, Review):
+                await self._review(conn, run, now)
+            elif isinstance(event, Tell):
+                await self.requests.outbox.text(
+                    conn,
+                    run.destinations,
+                    event.key,
+                    dict(event.params),
+                    now=now,
+                    reply_to_card=run_ref(run.id),
+                    priority=1,
+                )
+
+    async def _review(self, conn: AsyncConnection, run: Run, now: datetime) -> None:
         """A rollback ended: write the review draft, keep it, and post it where the run is."""
-        markdown = await rca.draft(conn, self.settings, row.id)
+        markdown = await rca.draft(conn, self.settings, run.id)
         await conn.execute(
             self.db.insert(rca_drafts)
-            .values(run_id=row.id, incident_id=row.incident_id, markdown=markdown, created_at=now)
+            .values(run_id=run.id, incident_id=run.incident_id, markdown=markdown, created_at=now)
             .on_conflict_do_nothing()
         )
         await self.requests.outbox.text(
             conn,
-            row.destinations,
+            run.destinations,
             "raw",
             {"text": markdown},
             now=now,
-            reply_to_card=f"run:{row.id}",
+            reply_to_card=f"run:{run.id}",
             priority=2,
         )
 
-    async def _ours(self, conn: AsyncConnection, row: Any, lease: datetime, *states: str) -> bool:
+    async def _ours(self, conn: AsyncConnection, run: Run, lease: datetime, *states: str) -> bool:
         """The run is still in one of `states` under this pass's lease (no other replica took
         it over after the lease ran out)."""
-        stmt = self.db.for_update(select(runs.c.state, runs.c.due_at).where(runs.c.id == row.id))
+        stmt = self.db.for_update(select(runs.c.state, runs.c.due_at).where(runs.c.id == run.id))
         now_row = (await conn.execute(stmt)).one()
         if now_row.state == CANCELLING and CANCELLING in states:
             return True
         return bool(now_row.state in states and now_row.due_at == lease)
 
-    def request(self, row: Any, approved_by: tuple[str, ...] = ()) -> DeployRequest:
-        _backend, target = target_for(self.settings, row.service, row.environment)
+    def request(self, run: Run, approved_by: tuple[str, ...] = ()) -> DeployRequest:
+        _backend, target = target_for(self.settings, run.service, run.environment)
         return DeployRequest(
-            run_id=f"run-{row.id}",
-            action=row.action,
-            service=row.service,
-            environment=row.environment,
-            version=row.version,
-            previous=row.previous,
+            run_id=f"run-{run.id}",
+            action=run.action,
+            service=run.service,
+            environment=run.environment,
+            version=run.version,
+            previous=run.previous,
             target=target,
-            params=dict(row.params),
-            dry_run=row.dry_run,
-            requested_by=row.requested_by,
+            params=dict(run.params),
+            dry_run=run.dry_run,
+            requested_by=run.requested_by,
             approved_by=approved_by,
-            stage=row.stage,
-            canary_weight=row.canary_weight,
+            stage=run.stage,
+            canary_weight=run.canary_weight,
         )
 
     def _poll_every(self) -> timedelta:
         return self.settings.deploy.poll_interval
+
+
+async def _bounded(call: Awaitable[T], what: str) -> T:
+    """`call`, given up after `CALL_LIMIT` as a `RetryableDelivery`."""
+    try:
+        async with asyncio.timeout(CALL_LIMIT.total_seconds()):
+            return await call
+    except TimeoutError as exc:
+        limit = int(CALL_LIMIT.total_seconds())
+        raise RetryableDelivery(f"the backend's {what} took over {limit} s") from exc
 
 
 def _ref_json(ref: RunRef) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""The deploy engine as the rest of Tocsin sees it: the Rollback button's port, the run card's
-buttons, and rendering of run cards."""
+"""The deploy engine as the rest of Tocsin sees it: the incident Rollback button's hand-off
+(`bot.incidents.rollback.DeployService`), the run card's buttons, and rendering of run cards."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.deploys.canary import rollback_ask
 from bot.deploys.cards import run_card
 from bot.deploys.requests import Ask, Requests
+from bot.deploys.run import Run
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.gates.drills import Drills
 from bot.gates.runner import PROMOTED, ROLLED_BACK, GateRunner, latest_gate
 from bot.i18n import t, word
+from bot.incidents.rollback import RollbackTicket
 from bot.model import ActionKind, Card, Reply
-from bot.ports import RollbackTicket
 from bot.settings import Settings
 from bot.store.db import Database
 
@@ -101,7 +102,7 @@ class Deploys:
         public = not key.startswith("deploy.already")
         return Reply(t(key, ctx.lang, id=run_id, user=person.display), private=not public)
 
-    async def _after_gate(self, ctx: Context, row: Any, action: ActionKind) -> Reply:
+    async def _after_gate(self, ctx: Context, row: Run, action: ActionKind) -> Reply:
         """Hold a countdown, or roll a failed release back now (both need the rollback grant)."""
         _require(ctx, "rollback", row)
         if action == ActionKind.HOLD:
@@ -121,7 +122,7 @@ class Deploys:
             await self.gates.rolled_back(ctx.conn, row.id, rollback.id, ctx.now)
         return Reply(describe(rollback, ctx.lang))
 
-    async def _promote(self, ctx: Context, row: Any) -> Reply:
+    async def _promote(self, ctx: Context, row: Run) -> Reply:
         """Send a canary that passed (or could not be judged) to all traffic."""
         _require(ctx, "deploy", row)
         if self.gates is None:
@@ -151,7 +152,7 @@ class Deploys:
         return run_card(row, approvals, self.requests.needed(row), lang, gate, lines)
 
 
-def _require(ctx: Context, action: str, row: Any) -> None:
+def _require(ctx: Context, action: str, row: Run) -> None:
     """Refuse a press by someone without the grant for `action` on the run's service."""
     if not ctx.person.may(action, row.service, row.environment):
         raise PermissionDenied(
@@ -162,7 +163,7 @@ def _require(ctx: Context, action: str, row: Any) -> None:
         )
 
 
-def describe(row: Any, lang: str) -> str:
+def describe(row: Run, lang: str) -> str:
     return t(
         "deploy.asked",
         lang,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.escalation.channels import Delivery
 from bot.escalation.recipients import Recipient
+from bot.incidents.aggregate import Incident
 from bot.oncall import Override
 from bot.store.db import Database
 from bot.store.tables import escalations, pages, round_robin
@@ -91,7 +92,7 @@ class Batch:
     def page(
         self,
         esc: Any,
-        incident: Any,
+        incident: Incident,
         recipient: Recipient,
         delivery: Delivery,
         now: datetime,

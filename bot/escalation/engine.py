@@ -18,10 +18,13 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
+from bot.errors import UserError
 from bot.escalation.batch import MOVE, PAGE_KEY, Batch
 from bot.escalation.channels import Delivery, choose
 from bot.escalation.plan import Plan, plan_for, route_channels
 from bot.escalation.recipients import Recipient, resolve
+from bot.incidents.aggregate import Incident
+from bot.incidents.repository import IncidentRepository
 from bot.incidents.status import Status, card_ref
 from bot.metrics import Metrics
 from bot.model import Tier
@@ -53,6 +56,7 @@ class Escalator:
         self.metrics = metrics
         self.chat_platforms = frozenset(chat_platforms)
         self.notifiers = frozenset(notifiers)
+        self.incidents = IncidentRepository(db)
 
     # -- passes -----------------------------------------------------------------------------
 
@@ -131,15 +135,16 @@ class Escalator:
             if not due:
                 return 0
             ids = [row.incident_id for row in due]
-            found = await conn.execute(select(incidents).where(incidents.c.id.in_(ids)))
-            by_id = {row.id: row for row in found}
+            by_id = await self.incidents.by_ids(conn, ids)
             batch = Batch(await active_overrides(conn, now))
             for esc in due:
                 await self._advance(conn, batch, esc, by_id.get(esc.incident_id))
             await self._write(conn, batch, by_id)
         return len(due)
 
-    async def _advance(self, conn: AsyncConnection, batch: Batch, esc: Any, incident: Any) -> None:
+    async def _advance(
+        self, conn: AsyncConnection, batch: Batch, esc: Any, incident: Incident | None
+    ) -> None:
         now = self.clock.now()
         episode = incident.triggered_at or incident.created_at if incident is not None else None
         if incident is None or incident.status != Status.TRIGGERED or episode != esc.episode:
@@ -183,20 +188,20 @@ class Escalator:
         self.metrics.escalation_lateness.observe(max((now - esc.next_at).total_seconds(), 0.0))
 
     def _deliveries(
-        self, recipient: Recipient, incident: Any
+        self, recipient: Recipient, incident: Incident
     ) -> tuple[list[Delivery], list[dict[str, Any]]]:
         if recipient.kind == "chat":
             return [Delivery("chat", recipient.id)], []
         return choose(
             self.settings,
             recipient.id,
-            Tier(incident.tier),
+            incident.tier,
             route_notify=route_channels(self.settings, incident.route),
             chat_platforms=self.chat_platforms,
             notifiers=self.notifiers,
         )
 
-    async def _write(self, conn: AsyncConnection, batch: Batch, by_id: dict[int, Any]) -> None:
+    async def _write(self, conn: AsyncConnection, batch: Batch, by_id: dict[int, Incident]) -> None:
         """Pages first (each key once: a page another pass already wrote is left out), then
         the chat messages of the new chat pages, the timers and the log."""
         if batch.pages:
@@ -239,10 +244,14 @@ class Escalator:
             )
 
     def _chat_page(
-        self, incident: Any, row: dict[str, object], policy: str, paged_to: dict[int, list[str]]
+        self,
+        incident: Incident,
+        row: dict[str, object],
+        policy: str,
+        paged_to: dict[int, list[str]],
     ) -> list[dict[str, object]]:
         dests = str(row["address"]).split(",")
-        ref, priority, now = card_ref(incident.id), Tier(incident.tier).rank, row["created_at"]
+        ref, priority, now = card_ref(incident.id), incident.tier.rank, row["created_at"]
         assert isinstance(now, datetime)
         known = paged_to.setdefault(incident.id, list(incident.page_destinations or []))
         # the card's first post in a chat is the page; where the card is already shown (and
@@ -253,7 +262,7 @@ class Escalator:
         key = "page.chat_group" if recipient.startswith("chat:") else "page.chat"
         params = {
             "id": incident.id,
-            "tier": incident.tier,
+            "tier": str(incident.tier),
             "title": incident.title,
             "step": int(str(row["step"])) + 1,
             "policy": policy,
@@ -292,11 +301,13 @@ class Escalator:
 
     # -- from people ------------------------------------------------------------------------
 
-    async def escalate_now(self, conn: AsyncConnection, incident: Any, now: datetime) -> str:
+    async def escalate_now(self, conn: AsyncConnection, incident: Incident, now: datetime) -> str:
         """Run the incident's next step now ("Escalate"); returns a catalogue key saying what
         happened. After the last step, the last step pages again."""
-        if incident.status != Status.TRIGGERED:
-            return "escalation.not_triggered"
+        try:
+            incident.escalate()
+        except UserError as refused:
+            return refused.text_key
         row = (
             await conn.execute(
                 self.db.for_update(

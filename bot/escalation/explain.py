@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import t
+from bot.incidents.aggregate import Incident
 from bot.store.tables import escalation_log, escalations, pages
 
 
@@ -18,7 +19,7 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
 
-async def explain(conn: AsyncConnection, incident: Any, lang: str) -> str:
+async def explain(conn: AsyncConnection, incident: Incident, lang: str) -> str:
     lines = [t("why.header", lang, id=incident.id, route=incident.route, tier=incident.tier)]
     esc = (
         await conn.execute(select(escalations).where(escalations.c.incident_id == incident.id))

@@ -43,6 +43,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock
 from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.i18n import t
+from bot.incidents.aggregate import Incident
+from bot.incidents.repository import IncidentRepository
 from bot.incidents.status import Status, card_ref
 from bot.links import LinkSigner
 from bot.metrics import Metrics
@@ -50,7 +52,7 @@ from bot.model import ActionKind
 from bot.ports import Notifier, Page
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.tables import incidents, pages
+from bot.store.tables import pages
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +103,7 @@ class PageSender:
         send_timeout: timedelta = SEND_TIMEOUT,
     ) -> None:
         self.settings, self.db, self.clock = settings, db, clock
+        self.incidents = IncidentRepository(db)
         self.notifiers, self.signer, self.metrics = notifiers, signer, metrics
         self.lease, self.send_timeout = lease, send_timeout
         self.users = {u.id: u for u in settings.users}
@@ -197,9 +200,8 @@ class PageSender:
     async def _handle(self, row: Any, claim: Claim) -> None:
         now = self.clock.now()
         async with self.db.connect() as conn:
-            incident = (
-                await conn.execute(select(incidents).where(incidents.c.id == row.incident_id))
-            ).first()
+            found = await self.incidents.by_ids(conn, [row.incident_id])
+            incident = found.get(row.incident_id)
             free_at = await self._rate_free_at(conn, row, now)
         if incident is None or incident.status != Status.TRIGGERED:
             who = incident.acked_by or incident.resolved_by if incident is not None else ""
@@ -278,7 +280,7 @@ class PageSender:
                 latest = free if latest is None else max(latest, free)
         return latest
 
-    def _page(self, row: Any, incident: Any, now: datetime) -> Page:
+    def _page(self, row: Any, incident: Incident, now: datetime) -> Page:
         user = self.users.get(row.recipient)
         lang = (user.language if user else None) or self.settings.tocsin.language
         dest = f"{row.channel}:@{row.recipient}"
@@ -288,7 +290,7 @@ class PageSender:
         url = self.signer.url(token)
         params = {
             "id": str(incident.id),
-            "tier": incident.tier,
+            "tier": str(incident.tier),
             "title": incident.title,
             "service": incident.service or "-",
             "environment": incident.environment or "-",

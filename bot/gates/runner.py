@@ -9,6 +9,7 @@ irreversible database migration (a run parameter ``migration=irreversible``) sin
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +22,12 @@ from bot.clock import Clock
 from bot.deploys import ledger
 from bot.deploys.canary import is_canary, promotion_ask, rollback_ask
 from bot.deploys.requests import Requests
-from bot.errors import CommandError, DeliveryError, UserError
+from bot.deploys.run import Run
+from bot.errors import CommandError, DeliveryError, RetryableDelivery, UserError
+from bot.flights import Flights
 from bot.gates.analysis import Measurement, gate_verdict, judge, next_due, summary
 from bot.i18n import word
-from bot.metrics_port import MetricsSource
+from bot.ports import MetricsSource
 from bot.settings import Settings
 from bot.settings.gates import Gate, GateMetric, expand
 from bot.store.db import Database
@@ -36,6 +39,11 @@ MEASURING, PASSED, FAILED, INCONCLUSIVE = "measuring", "passed", "failed", "inco
 COUNTDOWN, HELD, ROLLED_BACK, PROMOTED = "countdown", "held", "rolled_back", "promoted"
 BATCH = 20
 LEASE = timedelta(seconds=60)
+CALLS = 8
+"""Gate runs measured at once, per replica."""
+QUERY_LIMIT = timedelta(seconds=20)
+"""A query that takes longer counts as an error measurement: well inside `LEASE`, so the
+measurement is still this replica's to record (the source's own timeout is usually shorter)."""
 
 
 class GateRunner:
@@ -49,6 +57,7 @@ class GateRunner:
     ) -> None:
         self.settings, self.db, self.clock = settings, db, clock
         self.requests, self.metrics = requests, metrics
+        self.flights = Flights("metrics queries", CALLS)
 
     def gate_for(self, service: str, environment: str) -> Gate | None:
         spec = self.settings.services.get(service)
@@ -56,7 +65,7 @@ class GateRunner:
             return None
         return spec.gate.get(environment) or spec.gate.get("*")
 
-    async def begin(self, conn: AsyncConnection, run: Any, now: datetime) -> bool:
+    async def begin(self, conn: AsyncConnection, run: Run, now: datetime) -> bool:
         """Open the gate of a run that just succeeded; False when its service has none."""
         gate = self.gate_for(run.service, run.environment)
         if gate is None or run.dry_run:
@@ -77,24 +86,37 @@ class GateRunner:
         )
         return True
 
-    async def run_once(self) -> int:
-        """Measure what is due and end countdowns that ran out. Claims are leased and committed
-        first: metrics are queried outside any transaction, so a slow metrics source never
-        holds the database (nor, on SQLite, every other writer)."""
+    async def run_once(self, *, wait: bool = True) -> int:
+        """Measure what is due and end countdowns that ran out; returns how much it claimed.
+        Claims are leased and committed first, and measurements fly beside the pass (see
+        `bot.flights`): a slow metrics source holds neither the database (nor, on SQLite,
+        every other writer) nor any other gate. `wait` waits for them."""
+        room = self.flights.room
+        if not room:
+            return 0
         now = self.clock.now()
         lease = now + LEASE
-        due = and_(gate_runs.c.state.in_([MEASURING, COUNTDOWN]), gate_runs.c.due_at <= now)
+        due = and_(
+            gate_runs.c.state.in_([MEASURING, COUNTDOWN]),
+            gate_runs.c.due_at <= now,
+            gate_runs.c.id.not_in(self.flights.in_air),
+        )
         rows = await self.db.claim(
-            gate_runs, select(gate_runs).where(due).limit(BATCH), due_at=lease
+            gate_runs, select(gate_runs).where(due).limit(min(BATCH, room)), due_at=lease
         )
         for row in rows:
-            if row.state == COUNTDOWN:
-                async with self.db.begin() as conn:
-                    if await self._ours(conn, row, lease):
-                        await self._roll_back(conn, row, now, why="the countdown ran out")
+            if row.state == COUNTDOWN:  # a rollback may check artifacts with the backend
+                self.flights.spawn(self._countdown_ended(row, now, lease), row.id)
             else:
-                await self._measure(row, now, lease)
+                self.flights.spawn(self._measure(row, now, lease), row.id)
+        if wait:
+            await self.flights.drain()
         return len(rows)
+
+    async def _countdown_ended(self, row: Any, now: datetime, lease: datetime) -> None:
+        async with self.db.begin() as conn:
+            if await self._ours(conn, row, lease):
+                await self._roll_back(conn, row, now, why="the countdown ran out")
 
     async def _ours(self, conn: AsyncConnection, row: Any, lease: datetime) -> bool:
         """Still in the state it was claimed in, under this pass's lease (not held meanwhile,
@@ -168,7 +190,7 @@ class GateRunner:
             f"{m.name}: {taken[m.name][-1].note}" for m in gate.metrics if taken[m.name]
         )
         if verdict == "passed":
-            run = (await conn.execute(select(runs).where(runs.c.id == row.run_id))).one()
+            run = await self.requests.store.load(conn, row.run_id)
             if is_canary(run):
                 await self._canary_passed(conn, row, run, gate, now, note)
                 return
@@ -180,18 +202,11 @@ class GateRunner:
             await self._failed(conn, row, gate, now, note)
 
     async def _take(self, metric: GateMetric, row: Any, now: datetime) -> Measurement:
-        assert self.metrics is not None
         try:
-            result = await self.metrics.query(
-                expand(metric.query, row.service, row.environment, row.version)
-            )
-            value, why = result.single()
+            value, why = await self._query(metric.query, row)
             traffic = None
             if metric.traffic is not None:
-                seen = await self.metrics.query(
-                    expand(metric.traffic.query, row.service, row.environment, row.version)
-                )
-                traffic, _ = seen.single()
+                traffic, _ = await self._query(metric.traffic.query, row)
         except DeliveryError as exc:
             outcome, note = judge(metric, None, None, error=str(exc)[:200])
             return Measurement(metric.name, now, None, outcome, note)
@@ -199,6 +214,18 @@ class GateRunner:
         if value is None and why:
             note = f"{note} ({why})"
         return Measurement(metric.name, now, value, outcome, note, traffic)
+
+    async def _query(self, query: str, row: Any) -> tuple[float | None, str]:
+        assert self.metrics is not None
+        try:
+            async with asyncio.timeout(QUERY_LIMIT.total_seconds()):
+                result = await self.metrics.query(
+                    expand(query, row.service, row.environment, row.version)
+                )
+        except TimeoutError as exc:
+            limit = int(QUERY_LIMIT.total_seconds())
+            raise RetryableDelivery(f"{self.metrics.name}: no answer in {limit} s") from exc
+        return result.single()
 
     async def _failed(
         self, conn: AsyncConnection, row: Any, gate: Gate, now: datetime, note: str
@@ -235,7 +262,7 @@ class GateRunner:
         )
 
     async def _roll_back(self, conn: AsyncConnection, row: Any, now: datetime, *, why: str) -> None:
-        run = (await conn.execute(select(runs).where(runs.c.id == row.run_id))).one()
+        run = await self.requests.store.load(conn, row.run_id)
         newer = await ledger.superseded(conn, run)
         if newer is not None:
             await self._decide(
@@ -251,7 +278,7 @@ class GateRunner:
         await self._decide(conn, row, now, ROLLED_BACK, why, rollback_run_id=rollback.id)
 
     async def _canary_passed(
-        self, conn: AsyncConnection, row: Any, run: Any, gate: Gate, now: datetime, note: str
+        self, conn: AsyncConnection, row: Any, run: Run, gate: Gate, now: datetime, note: str
     ) -> None:
         """A canary passed: promote it now, or wait for someone to press Promote."""
         if gate.canary is not None and gate.canary.promote == "manual":
@@ -262,21 +289,21 @@ class GateRunner:
         except CommandError as exc:
             await self._decide(conn, row, now, PASSED, f"{note} — not promoted: {said(exc)}")
 
-    async def promote(self, conn: AsyncConnection, run_id: int, who: str, now: datetime) -> Any:
+    async def promote(self, conn: AsyncConnection, run_id: int, who: str, now: datetime) -> Run:
         """The Promote button: a canary whose gate passed (or could not tell) goes to all
         traffic. Raises UserError when there is no such canary."""
         stmt = self.db.for_update(
             select(gate_runs).where(gate_runs.c.run_id == run_id).order_by(gate_runs.c.id.desc())
         )
         row = (await conn.execute(stmt.limit(1))).first()
-        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).one()
+        run = await self.requests.store.load(conn, run_id)
         if row is None or row.state not in (PASSED, INCONCLUSIVE) or not is_canary(run):
             raise UserError("gate.nothing_to_promote", id=run_id, why="")
         return await self._promote(conn, row, run, who, now, row.note)
 
     async def _promote(
-        self, conn: AsyncConnection, row: Any, run: Any, who: str, now: datetime, note: str
-    ) -> Any:
+        self, conn: AsyncConnection, row: Any, run: Run, who: str, now: datetime, note: str
+    ) -> Run:
         newer = await ledger.superseded(conn, run)
         if newer is not None:
             raise UserError(
@@ -308,7 +335,7 @@ class GateRunner:
         await self._refresh(conn, row.run_id, now)
 
     async def _refresh(self, conn: AsyncConnection, run_id: int, now: datetime) -> None:
-        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).one()
+        run = await self.requests.store.load(conn, run_id)
         await self.requests.refresh(conn, run, now)
 
     async def rolled_back(
@@ -316,7 +343,7 @@ class GateRunner:
     ) -> None:
         """Someone rolled the run back by hand: its gate says so (a release that passed keeps
         its verdict; a canary that passed is taken away unpromoted)."""
-        run = (await conn.execute(select(runs).where(runs.c.id == run_id))).one()
+        run = await self.requests.store.load(conn, run_id)
         kept = [PROMOTED] if is_canary(run) else [PASSED, PROMOTED]
         await conn.execute(
             update(gate_runs)

@@ -1,18 +1,21 @@
-"""Card actions on incidents (Acknowledge, Silence, Resolve, Rollback), already authorized."""
+"""Card actions on incidents (Acknowledge, Silence, Resolve, Escalate, Rollback), already
+authorized; each kind of action has its handler in one table."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
+from bot.incidents.aggregate import Incident
+from bot.incidents.rollback import DeployService
 from bot.incidents.service import IncidentService, Outcome
 from bot.incidents.status import card_ref
-from bot.model import ActionKind, Tier
+from bot.model import ActionKind
 from bot.outbox.enqueue import Outbox
-from bot.ports import DeployService
 from bot.settings.durations import parse_duration
 
 if TYPE_CHECKING:
@@ -20,9 +23,13 @@ if TYPE_CHECKING:
 
 MIN_SILENCE, MAX_SILENCE = timedelta(minutes=1), timedelta(days=7)
 
+Handler = Callable[["Context", Incident, str], Awaitable[Outcome]]
+
 
 class Escalation(Protocol):
-    async def escalate_now(self, conn: AsyncConnection, incident: Any, now: datetime) -> str: ...
+    async def escalate_now(
+        self, conn: AsyncConnection, incident: Incident, now: datetime
+    ) -> str: ...
 
 
 class IncidentActions:
@@ -35,65 +42,86 @@ class IncidentActions:
     ) -> None:
         self.incidents, self.deploys, self.outbox = incidents, deploys, outbox
         self.escalation = escalation
+        self.handlers: dict[ActionKind, Handler] = {
+            ActionKind.ACK: self._ack,
+            ActionKind.UNACK: self._unack,
+            ActionKind.SILENCE: self._silence,
+            ActionKind.RESOLVE: self._resolve,
+            ActionKind.ESCALATE: self._escalate,
+            ActionKind.ROLLBACK: self._rollback,
+        }
 
-    async def perform(self, ctx: Context, row: Any, kind: ActionKind, value: str) -> Outcome:
-        """Run one action on an incident row the caller has locked."""
-        svc, who, now = self.incidents, ctx.person.display, ctx.now
-        if kind == ActionKind.ACK:
-            return await svc.acknowledge(ctx.conn, row, who, now)
-        if kind == ActionKind.UNACK:
-            return await svc.unacknowledge(ctx.conn, row, who, now)
-        if kind == ActionKind.SILENCE:
-            return await svc.silence(ctx.conn, row, who, now, silence_duration(value))
-        if kind == ActionKind.RESOLVE:
-            return await svc.resolve(ctx.conn, row, who, now)
-        if kind == ActionKind.ESCALATE:
-            return await self._escalate(ctx, row)
-        return await self._rollback(ctx, row)
+    async def perform(
+        self, ctx: Context, incident: Incident, kind: ActionKind, value: str
+    ) -> Outcome:
+        """Run one action on an incident the caller has locked (the dispatcher lets through
+        only the kinds in this table)."""
+        return await self.handlers[kind](ctx, incident, value)
 
-    async def _escalate(self, ctx: Context, row: Any) -> Outcome:
+    async def _ack(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+        return await self.incidents.acknowledge(ctx.conn, incident, ctx.person.display, ctx.now)
+
+    async def _unack(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+        return await self.incidents.unacknowledge(ctx.conn, incident, ctx.person.display, ctx.now)
+
+    async def _silence(self, ctx: Context, incident: Incident, value: str) -> Outcome:
+        duration = silence_duration(value)
+        return await self.incidents.silence(
+            ctx.conn, incident, ctx.person.display, ctx.now, duration
+        )
+
+    async def _resolve(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+        return await self.incidents.resolve(ctx.conn, incident, ctx.person.display, ctx.now)
+
+    async def _escalate(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
         """Run the next escalation step now; the incident's chats are told who pressed it."""
-        key = await self.escalation.escalate_now(ctx.conn, row, ctx.now)
-        params = {"id": row.id, "user": ctx.person.display}
+        params = {"id": incident.id, "user": ctx.person.display}
+        try:
+            incident.escalate()
+        except UserError as refused:
+            return Outcome(False, refused.text_key, params)
+        key = await self.escalation.escalate_now(ctx.conn, incident, ctx.now)
         if key != "escalation.escalated":
             return Outcome(False, key, params)
-        await self._tell(ctx, row, key, params)
+        await self._tell(ctx, incident, key, params)
         return Outcome(True, key, params, announced=True)
 
-    async def _rollback(self, ctx: Context, row: Any) -> Outcome:
+    async def _rollback(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
         """Hand the rollback to the deploy service and tell the incident's chats its answer."""
-        if not (row.service and row.environment):
-            return Outcome(False, "incident.no_rollback_target", {"id": row.id})
+        if not (incident.service and incident.environment):
+            return Outcome(False, "incident.no_rollback_target", {"id": incident.id})
         ticket = await self.deploys.request_rollback(
             ctx.conn,
-            service=row.service,
-            environment=row.environment,
+            service=incident.service,
+            environment=incident.environment,
             requested_by=ctx.person.id,
-            reason=f"incident #{row.id}: {row.title}",
-            destinations=row.destinations,
-            incident_id=row.id,
+            reason=f"incident #{incident.id}: {incident.title}",
+            destinations=list(incident.destinations),
+            incident_id=incident.id,
             now=ctx.now,
         )
         params = {
             "user": ctx.person.display,
-            "service": row.service,
-            "environment": row.environment,
+            "service": incident.service,
+            "environment": incident.environment,
             "message": ticket.message,
         }
         key = "incident.rollback_unavailable" if ticket.unavailable else "incident.rollback"
-        await self._tell(ctx, row, key, params)
+        await self._tell(ctx, incident, key, params)
         return Outcome(ticket.accepted, key, params, announced=True)
 
-    async def _tell(self, ctx: Context, row: Any, key: str, params: dict[str, Any]) -> None:
+    async def _tell(
+        self, ctx: Context, incident: Incident, key: str, params: dict[str, Any]
+    ) -> None:
         """A text to the incident's chats, threaded under its card."""
         await self.outbox.text(
             ctx.conn,
-            row.destinations,
+            incident.destinations,
             key,
             params,
             now=ctx.now,
-            reply_to_card=card_ref(row.id),
-            priority=Tier(row.tier).rank,
+            reply_to_card=card_ref(incident.id),
+            priority=incident.tier.rank,
         )
 
 

@@ -1,23 +1,27 @@
-"""Actions people take on incidents. Each runs inside the caller's transaction, changes the row
-once (idempotently) and queues an in-place update of every card of the incident."""
+"""Actions people take on incidents, and the engine's timed ones. Each runs inside the caller's
+transaction: the incident decides (`bot.incidents.aggregate`), the repository writes what
+changed, and the change's events become outbox rows (in-place updates of every card of the
+incident, texts to its chats) in the same transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
 from bot.i18n import t
-from bot.incidents.status import Status, card_destinations, card_ref
-from bot.model import Reply, Tier
+from bot.incidents.aggregate import Incident, Transition
+from bot.incidents.events import Announce, RefreshCard
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.status import card_destinations, card_ref
+from bot.model import Reply
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import format_duration
 from bot.store.db import Database
-from bot.store.tables import incidents
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,159 +47,124 @@ class IncidentService:
         self.db = db
         self.outbox = outbox
         self.ack_timeout = ack_timeout
+        self.repository = IncidentRepository(db)
 
-    async def load(self, conn: AsyncConnection, incident_id: int, *, lock: bool = False) -> Any:
-        stmt = select(incidents).where(incidents.c.id == incident_id)
-        row = (await conn.execute(self.db.for_update(stmt) if lock else stmt)).first()
-        if row is None:
-            raise UserError("incident.not_found", id=incident_id)
-        return row
+    async def load(
+        self, conn: AsyncConnection, incident_id: int, *, lock: bool = False
+    ) -> Incident:
+        if lock:
+            return await self.repository.load_for_update(conn, incident_id)
+        return await self.repository.load(conn, incident_id)
 
-    async def _change(self, conn: AsyncConnection, row: Any, now: datetime, **values: Any) -> None:
-        await conn.execute(
-            update(incidents)
-            .where(incidents.c.id == row.id)
-            .values(**values, updated_at=now, version=incidents.c.version + 1)
-        )
-        await self.refresh_cards(conn, row, now)
+    async def list_open(self, conn: AsyncConnection, limit: int = 20) -> list[Incident]:
+        return await self.repository.list_open(conn, limit)
 
-    async def refresh_cards(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
+    async def commit(self, conn: AsyncConnection, change: Transition, now: datetime) -> None:
+        """Save `change` and queue what its events ask the chats to see. (Escalation follows
+        the stored status on its own pass; a delayed card refresh is the stored `card_due_at`.)
+        """
+        await self.repository.save(conn, change)
+        incident = change.after
+        for event in change.events:
+            if isinstance(event, RefreshCard):
+                await self.refresh_cards(conn, incident, now)
+            elif isinstance(event, Announce):
+                await self.outbox.text(
+                    conn,
+                    incident.destinations,
+                    event.key,
+                    event.params,
+                    now=now,
+                    reply_to_card=card_ref(incident.id),
+                    priority=incident.tier.rank,
+                )
+
+    async def refresh_cards(self, conn: AsyncConnection, incident: Incident, now: datetime) -> None:
         await self.outbox.card(
-            conn, card_ref(row.id), card_destinations(row), priority=Tier(row.tier).rank, now=now
+            conn,
+            card_ref(incident.id),
+            card_destinations(incident),
+            priority=incident.tier.rank,
+            now=now,
         )
+
+    async def _act(
+        self,
+        conn: AsyncConnection,
+        decide: Callable[[], Transition],
+        now: datetime,
+        done: Outcome,
+    ) -> Outcome:
+        """Run a person's transition: `done` when it happened, else the incident's refusal."""
+        try:
+            change = decide()
+        except UserError as refused:
+            return Outcome(False, refused.text_key, dict(refused.text_params))
+        await self.commit(conn, change, now)
+        return done
 
     async def acknowledge(
-        self, conn: AsyncConnection, row: Any, who: str, now: datetime
+        self, conn: AsyncConnection, incident: Incident, who: str, now: datetime
     ) -> Outcome:
-        if row.status == Status.RESOLVED:
-            return Outcome(False, "incident.already_resolved", {"id": row.id})
-        if row.status == Status.ACKNOWLEDGED:
-            return Outcome(False, "incident.already_acked", {"id": row.id, "user": row.acked_by})
-        expires = now + self.ack_timeout if self.ack_timeout else None
-        await self._change(
-            conn,
-            row,
-            now,
-            status=Status.ACKNOWLEDGED,
-            acked_by=who,
-            acked_at=now,
-            ack_expires_at=expires,
+        done = Outcome(True, "incident.acked", {"id": incident.id, "user": who})
+        return await self._act(
+            conn, lambda: incident.acknowledge(who, now, self.ack_timeout), now, done
         )
-        return Outcome(True, "incident.acked", {"id": row.id, "user": who})
 
     async def unacknowledge(
-        self, conn: AsyncConnection, row: Any, who: str, now: datetime
+        self, conn: AsyncConnection, incident: Incident, who: str, now: datetime
     ) -> Outcome:
-        if row.status != Status.ACKNOWLEDGED:
-            return Outcome(False, "incident.not_acked", {"id": row.id})
-        await self._change(
-            conn,
-            row,
-            now,
-            status=Status.TRIGGERED,
-            acked_by=None,
-            acked_at=None,
-            ack_expires_at=None,
-            triggered_at=now,
-        )
-        return Outcome(True, "incident.unacked", {"id": row.id, "user": who})
+        done = Outcome(True, "incident.unacked", {"id": incident.id, "user": who})
+        return await self._act(conn, lambda: incident.unacknowledge(who, now), now, done)
 
     async def silence(
-        self, conn: AsyncConnection, row: Any, who: str, now: datetime, duration: timedelta
+        self,
+        conn: AsyncConnection,
+        incident: Incident,
+        who: str,
+        now: datetime,
+        duration: timedelta,
     ) -> Outcome:
-        if row.status == Status.RESOLVED:
-            return Outcome(False, "incident.already_resolved", {"id": row.id})
-        until = now + duration
-        await self._change(conn, row, now, silenced_until=until)
-        return Outcome(
-            True,
-            "incident.silenced",
-            {
-                "id": row.id,
-                "user": who,
-                "duration": format_duration(duration),
-                "until": until.strftime("%Y-%m-%d %H:%M UTC"),
-            },
-        )
+        params = {
+            "id": incident.id,
+            "user": who,
+            "duration": format_duration(duration),
+            "until": (now + duration).strftime("%Y-%m-%d %H:%M UTC"),
+        }
+        done = Outcome(True, "incident.silenced", params)
+        return await self._act(conn, lambda: incident.silence(who, now, duration), now, done)
 
-    async def resolve(self, conn: AsyncConnection, row: Any, who: str, now: datetime) -> Outcome:
-        if row.status == Status.RESOLVED:
-            return Outcome(False, "incident.already_resolved", {"id": row.id})
-        await self._change(
-            conn,
-            row,
-            now,
-            status=Status.RESOLVED,
-            resolved_by=who,
-            resolved_at=now,
-            silenced_until=None,
-            ack_expires_at=None,
-        )
-        return Outcome(True, "incident.resolved", {"id": row.id, "user": who})
+    async def resolve(
+        self, conn: AsyncConnection, incident: Incident, who: str, now: datetime
+    ) -> Outcome:
+        done = Outcome(True, "incident.resolved", {"id": incident.id, "user": who})
+        return await self._act(conn, lambda: incident.resolve(who, now), now, done)
 
-    async def list_open(self, conn: AsyncConnection, limit: int = 20) -> list[Any]:
-        stmt = (
-            select(incidents)
-            .where(incidents.c.status != Status.RESOLVED)
-            .order_by(incidents.c.tier, incidents.c.id.desc())
-            .limit(limit)
-        )
-        return list((await conn.execute(stmt)).all())
+    # -- engine passes ----------------------------------------------------------------------
 
     async def expire_acks(self, conn: AsyncConnection, now: datetime) -> list[int]:
         """Acknowledgements past their expiry re-trigger the incident (engine pass)."""
-        stmt = self.db.for_update(
-            select(incidents)
-            .where(
-                and_(incidents.c.status == Status.ACKNOWLEDGED, incidents.c.ack_expires_at <= now)
-            )
-            .limit(100),
-            skip_locked=True,
-        )
         done = []
-        for row in (await conn.execute(stmt)).all():
-            await self._change(
-                conn,
-                row,
-                now,
-                status=Status.TRIGGERED,
-                acked_by=None,
-                acked_at=None,
-                ack_expires_at=None,
-                triggered_at=now,
-            )
-            await self.outbox.text(
-                conn,
-                row.destinations,
-                "incident.ack_expired",
-                {"id": row.id, "user": row.acked_by},
-                now=now,
-                reply_to_card=card_ref(row.id),
-                priority=Tier(row.tier).rank,
-            )
-            done.append(row.id)
+        for incident in await self.repository.acks_expired(conn, now):
+            await self.commit(conn, incident.expire_ack(now), now)
+            done.append(incident.id)
         return done
 
     async def end_silences(self, conn: AsyncConnection, now: datetime) -> list[int]:
         """Silences that ran out: the card shows the live status again (engine pass)."""
-        stmt = self.db.for_update(
-            select(incidents)
-            .where(and_(incidents.c.status != Status.RESOLVED, incidents.c.silenced_until <= now))
-            .limit(100),
-            skip_locked=True,
-        )
         done = []
-        for row in (await conn.execute(stmt)).all():
-            await self._change(conn, row, now, silenced_until=None)
-            if row.firing_count > 0:
-                await self.outbox.text(
-                    conn,
-                    row.destinations,
-                    "incident.silence_ended",
-                    {"id": row.id},
-                    now=now,
-                    reply_to_card=card_ref(row.id),
-                    priority=Tier(row.tier).rank,
-                )
-            done.append(row.id)
+        for incident in await self.repository.silences_ended(conn, now):
+            await self.commit(conn, incident.end_silence(now), now)
+            done.append(incident.id)
+        return done
+
+    async def settle_flapping(
+        self, conn: AsyncConnection, now: datetime, window: timedelta
+    ) -> list[int]:
+        """Flapping incidents whose alerts kept still for `window` stop flapping, and resolve
+        when nothing fires (engine pass)."""
+        done = []
+        for incident in await self.repository.flapping_quiet(conn, now - window):
+            await self.commit(conn, incident.settle_flapping(now, window), now)
+            done.append(incident.id)
         return done

@@ -8,7 +8,7 @@ more than the ingest itself).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -18,10 +18,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.alerts.batch import Parsed, Rejected
 from bot.alerts.ingest import IngestService
-from bot.errors import AuthenticationError, InputError, NotFound, PayloadTooLarge
+from bot.errors import AuthenticationError, InputError, NotFound
 from bot.metrics import Metrics
 from bot.settings.schema import Source
 from bot.store.outage import classify
+from bot.web.body import read_limited
 from bot.web.unavailable import refuse
 
 log = structlog.get_logger(__name__)
@@ -159,26 +160,12 @@ class AlertEndpoint:
 
     async def _body(self, headers: dict[str, str], receive: Receive) -> bytes:
         """The body, refused past the limit (a declared length is not trusted)."""
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            raise PayloadTooLarge(f"body of {declared} bytes {self._over_limit()}")
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise InputError("the client went away before sending the whole body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body:
-                raise PayloadTooLarge(f"body {self._over_limit()}")
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(chunks)
-
-    def _over_limit(self) -> str:
-        return (
-            f"is over the limit of {self.max_body} bytes (server.max_alert_body_bytes); "
-            "send fewer alerts per request (max_alerts in Alertmanager's receiver) or raise it"
+        hint = (
+            " (server.max_alert_body_bytes); send fewer alerts per request (max_alerts in "
+            "Alertmanager's receiver) or raise it"
+        )
+        return await read_limited(
+            _chunks(receive), headers.get("content-length"), self.max_body, hint=hint
         )
 
     def _authenticate(
@@ -215,3 +202,14 @@ async def _answer(send: Send, status: int, content: dict[str, Any]) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """A raw ASGI request body as a stream of chunks."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InputError("the client went away before sending the whole body")
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return

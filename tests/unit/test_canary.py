@@ -12,9 +12,9 @@ from adapters.deploy.memory import MemoryBackend
 from adapters.metrics.memory import MemoryMetrics
 from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
-from bot.deploy_port import BackendCapabilities
 from bot.errors import ConfigError
 from bot.model import ActionKind, Card
+from bot.ports import BackendCapabilities
 from bot.store.db import Database
 from bot.store.tables import gate_runs, rca_drafts, runs
 from tests.support import RecordingPlatform, firing, make_settings

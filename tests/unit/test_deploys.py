@@ -14,9 +14,9 @@ from sqlalchemy import select, update
 from adapters.deploy.memory import MemoryBackend
 from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
-from bot.deploy_port import Phase
 from bot.errors import RetryableDelivery
 from bot.model import ActionKind, CardActionRequest, Reply, Sender
+from bot.ports import Phase
 from bot.store.db import Database
 from bot.store.tables import runs
 from tests.support import (

@@ -17,14 +17,12 @@ from starlette.routing import BaseRoute, Route
 from adapters.chat.dingtalk.replies import NotStored, Replies
 from adapters.chat.dingtalk.signing import CallbackVerifier
 from adapters.chat.dingtalk.translate import Malformed, decode
+from bot.errors import PayloadTooLarge
+from bot.web.body import read_body
 
 PATH = "/dingtalk/callback"
 MAX_BODY = 1_048_576
 """DingTalk's messages are a few kilobytes; anything near a megabyte is not from DingTalk."""
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class CallbackEndpoint:
@@ -36,8 +34,8 @@ class CallbackEndpoint:
 
     async def handle(self, request: Request) -> Response:
         try:
-            body = await self._body(request)
-        except _TooLarge:
+            body = await read_body(request, self.max_body)
+        except PayloadTooLarge:
             return PlainTextResponse("request body too large", status_code=413)
         claim = await self.verifier.verify(request.headers, body)
         if claim is None:
@@ -54,15 +52,3 @@ class CallbackEndpoint:
             await self.verifier.release(claim)
             raise
         return JSONResponse({})
-
-    async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            raise _TooLarge
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise _TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)

@@ -18,11 +18,12 @@ Text from alerts cannot inject markup: ``<`` and ``>`` become their full-width f
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
+from adapters.edge import buttons
+from adapters.edge.buttons import ButtonValue
 from bot.i18n import t
-from bot.model import ActionKind, Button, ButtonStyle, Card, Tier
+from bot.model import Button, ButtonStyle, Card, Tier
 
 TIER_EMOJI = {Tier.P0: "🔴", Tier.P1: "🟠", Tier.P2: "🟡", Tier.P3: "⚪"}
 TIER_COLOR = {Tier.P0: "#E53935", Tier.P1: "#FB8C00", Tier.P2: "#F9A825", Tier.P3: "#9E9E9E"}
@@ -51,15 +52,6 @@ PUBLIC_VARIABLES = (
 """What `card_params` fills; config/dingtalk/tocsin-alert-card.json declares the same."""
 PRIVATE_VARIABLES = ("notice",)
 """Per-person data: the answer to that person's last button press on the card."""
-
-
-@dataclass(frozen=True, slots=True)
-class ButtonValue:
-    """A pressed button's ``tocsin`` param, decoded."""
-
-    card_ref: str
-    action: ActionKind
-    value: str
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -95,28 +87,10 @@ def color(card: Card) -> str:
 # -- the interactive card ---------------------------------------------------------------------
 
 
-def button_value(card_ref: str, button: Button) -> str:
-    data = {"r": card_ref, "a": button.action.value, "v": button.value}
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
 def parse_value(raw: object) -> ButtonValue | None:
-    """The value `button_value` wrote, or None for anything else."""
-    if not isinstance(raw, str) or len(raw) > MAX_VALUE:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    ref, action, value = data.get("r"), data.get("a"), data.get("v", "")
-    if not (isinstance(ref, str) and ref and isinstance(action, str) and isinstance(value, str)):
-        return None
-    try:
-        return ButtonValue(ref, ActionKind(action), value)
-    except ValueError:
-        return None
+    """The value this module put on a button, or None for anything else; the codec is
+    `adapters.edge.buttons`."""
+    return buttons.decode(raw, MAX_VALUE)
 
 
 def card_params(card: Card, lang: str = "en") -> dict[str, str]:
@@ -144,7 +118,7 @@ def _button(card_ref: str, button: Button, index: int, lang: str) -> dict[str, s
         "id": f"tocsin_{button.action.value}_{index}",
         "text": button.label,
         "color": BUTTON_COLOR[button.style],
-        "value": button_value(card_ref, button),
+        "value": buttons.encode(card_ref, button),
         "confirm": button.confirm or "",
         "confirm_ok": button.label,
         "cancel": t("button.cancel", lang),

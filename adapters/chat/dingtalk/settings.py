@@ -19,11 +19,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from bot.errors import ConfigError
+from adapters.edge import section
 from bot.settings.durations import Duration
-from bot.settings.loader import format_error
 
 DEFAULT_API_URL = "https://api.dingtalk.com"
 DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
@@ -55,9 +54,7 @@ class RobotSettings(BaseModel):
     @field_validator("secret")
     @classmethod
     def _secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("SEC"):
-            raise ValueError("must be the robot's 加签 secret, starting with SEC")
-        return value
+        return None if value is None else section.prefixed(value, "SEC", "the robot's 加签 secret")
 
 
 class DingTalkSettings(BaseModel):
@@ -122,10 +119,7 @@ class DingTalkSettings(BaseModel):
     @field_validator("bot_names")
     @classmethod
     def _bot_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(name.strip().lstrip("@") for name in value)
-        if any(not name or any(c.isspace() for c in name) for name in names):
-            raise ValueError("each name is one word, e.g. [tocsin]")
-        return names
+        return section.bot_names(value)
 
     @property
     def app(self) -> bool:
@@ -154,14 +148,9 @@ class DingTalkSettings(BaseModel):
 
 def parse(raw: Mapping[str, Any]) -> DingTalkSettings:
     """Validate the raw section; `ConfigError` lists every problem with its key path."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(["(section): must be a mapping of keys"])
-    try:
-        settings = DingTalkSettings.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
+    settings = section.read(DingTalkSettings, raw)
     problems = []
-    if settings.client_id and not settings.secret.strip():
+    if settings.client_id and not section.present(settings.client_secret):
         problems.append("client_secret: required with client_id (the app's Client Secret)")
     if settings.client_secret is not None and not settings.client_id:
         problems.append("client_id: required with client_secret (the app's Client ID)")
@@ -182,15 +171,9 @@ def parse(raw: Mapping[str, Any]) -> DingTalkSettings:
     for name in settings.robots:
         if not name or ":" in name or any(c.isspace() for c in name):
             problems.append(f"robots.{name}: a robot's name is one word (no ':' or spaces)")
-    if problems:
-        raise ConfigError(problems)
-    return settings
+    return section.checked(settings, problems)
 
 
 def validate(raw: Mapping[str, Any]) -> list[str]:
     """The problems in the raw section, each ``"<key.path>: message"``; empty when valid."""
-    try:
-        parse(raw)
-    except ConfigError as exc:
-        return exc.problems
-    return []
+    return section.problems(parse, raw)

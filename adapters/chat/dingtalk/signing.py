@@ -6,8 +6,9 @@ One formula serves both directions (DingTalk documents no official test vector f
 
 - outbound, a custom robot's 加签: the webhook gets ``&timestamp=…&sign=<url-encoded sign>``;
 - inbound, the HTTP-mode robot callback: headers ``timestamp`` and ``sign`` made with the app
-  secret. `CallbackVerifier` accepts a request whose timestamp is within the window (one hour by
-  DingTalk's rule) and whose sign matches (constant-time), once. The sign covers only the time
+  secret. `CallbackVerifier` accepts a request whose timestamp (milliseconds) is within the
+  window (one hour by DingTalk's rule) and whose sign matches (constant-time), once — the rule
+  every platform shares (`adapters.edge.replay`). The sign covers only the time
   and the secret, so two genuine messages sent in the same millisecond carry the same headers:
   the replay guard keys on the headers *and* a SHA-256 digest of the body (which holds the
   message's ``msgId``), so each message is let through once and an exact replay is refused while
@@ -23,6 +24,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from urllib.parse import quote_plus
 
+from adapters.edge.replay import SignedOnce, Window
 from bot.clock import Clock
 from bot.replay import Replays
 
@@ -44,15 +46,15 @@ class CallbackVerifier:
     """Verifies HTTP-mode callbacks on Tocsin's clock and refuses replays."""
 
     def __init__(self, app_secret: str, clock: Clock, window: timedelta, replays: Replays) -> None:
-        self._secret, self._clock, self._replays = app_secret, clock, replays
-        self._window_ms = window.total_seconds() * 1000
+        self._secret = app_secret
+        self._once = SignedOnce(Window(window, per_second=1000), clock, replays)
 
     async def verify(self, headers: Mapping[str, str], body: bytes = b"") -> str | None:
         """The request's claim if it is authentic, fresh and new (now claimed); else None.
         `body` is what the request carried: the same headers with another body are another
         message."""
         key = self.authentic(headers, body)
-        if key is None or not await self._replays.claim(key):
+        if key is None or not await self._once.claim(key):
             return None
         return key
 
@@ -60,10 +62,7 @@ class CallbackVerifier:
         """The request's replay key if its sign is right and fresh (new or not); else None."""
         stamp = (headers.get("timestamp") or "").strip()
         given = (headers.get("sign") or "").strip()
-        if not stamp.isascii() or not stamp.isdigit() or not given:
-            return None
-        now_ms = self._clock.now().timestamp() * 1000
-        if abs(now_ms - int(stamp)) > self._window_ms:
+        if not given or not self._once.fresh(stamp):
             return None
         if not hmac.compare_digest(sign(self._secret, stamp).encode(), given.encode()):
             return None
@@ -71,4 +70,4 @@ class CallbackVerifier:
 
     async def release(self, key: str) -> None:
         """The request claimed as `key` failed: let DingTalk's retry of it through."""
-        await self._replays.release(key)
+        await self._once.release(key)

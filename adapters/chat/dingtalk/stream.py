@@ -30,10 +30,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import threading
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote_plus
@@ -43,11 +41,11 @@ from dingtalk_stream import AckMessage, Credential, DingTalkStreamClient  # type
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from adapters.edge.backoff import Backoff
+
 log = structlog.get_logger(__name__)
 SDK_LOGGER = logging.getLogger("adapters.chat.dingtalk.sdk")
 
-STABLE = 60.0
-"""Seconds a connection must last before the back-off starts again from its minimum."""
 MAX_FRAME = 4 * 1024 * 1024
 _OPEN_LOCK = threading.Lock()
 """``open_connection`` reads the class attribute ``OPEN_CONNECTION_API``: one opener at a time."""
@@ -62,22 +60,6 @@ class StreamClient(DingTalkStreamClient):  # type: ignore[misc]
 
     def get_host_ip(self) -> str:
         return self.local_ip if self.local_ip else str(super().get_host_ip())
-
-
-class Backoff:
-    """Doubling delays between `low` and `high` seconds, each with up to half off as jitter."""
-
-    def __init__(self, low: float, high: float, rand: Callable[[], float] = random.random) -> None:
-        self.low, self.high, self.rand = low, high, rand
-        self.failures = 0
-
-    def next(self) -> float:
-        delay = min(self.high, self.low * 2.0**self.failures)
-        self.failures += 1
-        return delay * (0.5 + self.rand() / 2)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class StreamError(Exception):
@@ -135,9 +117,7 @@ class StreamRunner:
                 if ending == "disconnect":
                     log.info("dingtalk stream: the gateway asked to reconnect")
                     continue
-                if time.monotonic() - started >= STABLE:
-                    self.backoff.reset()
-                delay = self.backoff.next()
+                delay = self.backoff.after(time.monotonic() - started)
                 log.warning("dingtalk stream: connection lost", why=ending, reconnect_in=delay)
                 await asyncio.sleep(delay)
         finally:

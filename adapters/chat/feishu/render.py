@@ -18,12 +18,12 @@ and the card can be patched later. Texts are cut to fit, and the whole card to F
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from adapters.edge import buttons
+from adapters.edge.buttons import ButtonValue
 from bot.i18n import t
-from bot.model import ActionKind, Button, ButtonStyle, Card, Tier
+from bot.model import Button, ButtonStyle, Card, Tier
 from bot.texts import CATALOGUE
 
 MAX_CARD_BYTES = 28_000
@@ -61,15 +61,6 @@ BUTTON_TYPE = {
 Json = dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class ButtonValue:
-    """A pressed button's callback value, decoded."""
-
-    card_ref: str
-    action: ActionKind
-    value: str
-
-
 def render_card(card: Card, lang: str = "en", *, note: str = "") -> Json:
     """The card JSON 2.0 showing `card`; `note`, when given, is a line above the fields (what
     just happened, shown to everyone until the card's next update)."""
@@ -89,21 +80,10 @@ def summary(card: Card) -> str:
     return cut(prefix + card.title, MAX_SUMMARY) or card.ref
 
 
-def button_value(card_ref: str, button: Button) -> Json:
-    return {"r": card_ref, "a": button.action.value, "v": button.value}
-
-
 def parse_value(raw: object) -> ButtonValue | None:
-    """The value `button_value` wrote, or None for anything else (old or foreign buttons)."""
-    if not isinstance(raw, Mapping):
-        return None
-    ref, action, value = raw.get("r"), raw.get("a"), raw.get("v", "")
-    if not (isinstance(ref, str) and ref and isinstance(action, str) and isinstance(value, str)):
-        return None
-    try:
-        return ButtonValue(ref, ActionKind(action), value)
-    except ValueError:
-        return None
+    """The value this module put on a button, or None for anything else (old or foreign
+    buttons); the codec is `adapters.edge.buttons`."""
+    return buttons.from_fields(raw)
 
 
 def post_content(text: str) -> Json:
@@ -219,7 +199,7 @@ def _button(card_ref: str, button: Button) -> Json | None:
             return None
         element["behaviors"] = [{"type": "open_url", "default_url": button.url}]
     else:
-        element["behaviors"] = [{"type": "callback", "value": button_value(card_ref, button)}]
+        element["behaviors"] = [{"type": "callback", "value": buttons.fields(card_ref, button)}]
     if button.confirm:
         element["confirm"] = {
             "title": plain(button.label, MAX_BUTTON_TEXT),

@@ -13,11 +13,10 @@ from datetime import timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from bot.errors import ConfigError
+from adapters.edge import section
 from bot.settings.durations import Duration
-from bot.settings.loader import format_error
 
 DOMAINS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.com"}
 """Feishu (China) and Lark (international) Open Platform origins, as lark-oapi names them."""
@@ -87,10 +86,7 @@ class FeishuSettings(BaseModel):
     @field_validator("bot_names")
     @classmethod
     def _bot_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(name.strip().lstrip("@") for name in value)
-        if any(not name or any(c.isspace() for c in name) for name in names):
-            raise ValueError("each name is one word, e.g. [tocsin]")
-        return names
+        return section.bot_names(value)
 
     @property
     def base_url(self) -> str:
@@ -104,22 +100,17 @@ class FeishuSettings(BaseModel):
 
 def parse(raw: Mapping[str, Any]) -> FeishuSettings:
     """Validate the raw section; `ConfigError` lists every problem with its key path."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(["(section): must be a mapping of keys"])
-    try:
-        settings = FeishuSettings.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
+    settings = section.read(FeishuSettings, raw)
     problems = []
-    if not _secret(settings.app_secret):
+    if not section.present(settings.app_secret):
         problems.append("app_secret: must not be empty")
     if settings.mode == "webhook":
-        if not _secret(settings.verification_token):
+        if not section.present(settings.verification_token):
             problems.append(
                 "verification_token: required in webhook mode "
                 "(Events & Callbacks → Encryption Strategy)"
             )
-        if not _secret(settings.encrypt_key):
+        if not section.present(settings.encrypt_key):
             problems.append(
                 "encrypt_key: required in webhook mode: set an Encrypt Key in Events & "
                 "Callbacks → Encryption Strategy, so requests are encrypted and signed"
@@ -131,19 +122,9 @@ def parse(raw: Mapping[str, Any]) -> FeishuSettings:
         problems.append("replay_window: must be between 30s and 1h")
     if settings.restart_delay <= timedelta(0):
         problems.append("restart_delay: must be longer than zero")
-    if problems:
-        raise ConfigError(problems)
-    return settings
+    return section.checked(settings, problems)
 
 
 def validate(raw: Mapping[str, Any]) -> list[str]:
     """The problems in the raw section, each ``"<key.path>: message"``; empty when valid."""
-    try:
-        parse(raw)
-    except ConfigError as exc:
-        return exc.problems
-    return []
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value().strip() if value is not None else ""
+    return section.problems(parse, raw)

@@ -5,7 +5,7 @@ In order, each failure a `Rejected` with the HTTP status to answer and a reason:
 1. the body is a JSON object with an ``encrypt`` field (400 malformed, 401 not encrypted: Tocsin
    requires an Encrypt Key, so every request is encrypted and signed);
 2. when signed: the timestamp, nonce and signature headers all present,
-   ``X-Lark-Request-Timestamp`` within the replay window of Tocsin's clock, the
+   ``X-Lark-Request-Timestamp`` (seconds) within the replay window of Tocsin's clock, the
    ``X-Lark-Signature`` exactly lark-oapi's (lower-case hex; constant time), and the signature
    not seen before (401);
 3. the body decrypts with the Encrypt Key (401) to a JSON object (400);
@@ -13,8 +13,9 @@ In order, each failure a `Rejected` with the HTTP status to answer and a reason:
    app's (401); only the challenge may come unsigned (401).
 
 A signature is claimed while its request runs and released if that request failed, so a
-re-delivery of a failed event still gets through. Claims are kept in the database
-(`bot.replay`), so every replica refuses a replay; Feishu's re-deliveries of an event that
+re-delivery of a failed event still gets through. Freshness and the claim are the rule every
+platform shares (`adapters.edge.replay`); claims are kept in the database (`bot.replay`), so
+every replica refuses a replay; Feishu's re-deliveries of an event that
 succeeded are de-duplicated by their ids in the database.
 """
 
@@ -28,6 +29,7 @@ from datetime import timedelta
 from typing import Any
 
 from adapters.chat.feishu.crypto import DecryptError, decrypt, same_secret, signature
+from adapters.edge.replay import SignedOnce, Stamp, Window
 from bot.clock import Clock
 from bot.replay import Replays
 
@@ -68,15 +70,14 @@ class RequestVerifier:
         window: timedelta,
         replays: Replays,
     ) -> None:
-        self._key, self._token, self._clock = encrypt_key, verification_token, clock
-        self._window = window.total_seconds()
-        self._replays = replays
+        self._key, self._token = encrypt_key, verification_token
+        self._once = SignedOnce(Window(window), clock, replays)
 
     async def verify(self, body: bytes, headers: Mapping[str, str]) -> Verified:
         """The decrypted request if it is authentic, fresh and new (its signature now claimed);
         else `Rejected`."""
         verified = self.authentic(body, headers)
-        if verified.claim is not None and not await self._replays.claim(verified.claim):
+        if verified.claim is not None and not await self._once.claim(verified.claim):
             raise Rejected(401, "a request already received (replayed)")
         return verified
 
@@ -100,7 +101,7 @@ class RequestVerifier:
     async def release(self, claim: str | None) -> None:
         """The request with this signature failed: let Feishu's re-delivery of it through."""
         if claim is not None:
-            await self._replays.release(claim)
+            await self._once.release(claim)
 
     def _signed(self, body: bytes, headers: Mapping[str, str]) -> str | None:
         """The request's signature when it is signed correctly and fresh; None when unsigned.
@@ -113,10 +114,10 @@ class RequestVerifier:
             return None
         if timestamp is None or nonce is None or not given:
             raise Rejected(401, "incomplete X-Lark signature headers (timestamp, nonce, signature)")
-        if not timestamp.isascii() or not timestamp.isdigit():
+        stamp = self._once.judge(timestamp)
+        if stamp is Stamp.MALFORMED:
             raise Rejected(401, "malformed X-Lark-Request-Timestamp")
-        now = self._clock.now().timestamp()
-        if abs(now - int(timestamp)) > self._window:
+        if stamp is Stamp.STALE:
             raise Rejected(401, "stale or future X-Lark-Request-Timestamp (a replay?)")
         expected = signature(timestamp, nonce, self._key, body)
         if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):

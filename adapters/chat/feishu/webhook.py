@@ -27,6 +27,8 @@ from starlette.routing import BaseRoute, Route
 
 from adapters.chat.feishu.inbox import EVENTS, Inbox
 from adapters.chat.feishu.verify import NONCE, SIGNATURE, TIMESTAMP, Rejected, RequestVerifier
+from bot.errors import PayloadTooLarge
+from bot.web.body import read_body
 
 log = structlog.get_logger(__name__)
 
@@ -39,10 +41,6 @@ SDK_HEADERS = {
     SIGNATURE: "X-Lark-Signature",
 }
 WORKERS = 8
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class EventsEndpoint:
@@ -63,8 +61,8 @@ class EventsEndpoint:
 
     async def handle(self, request: Request) -> Response:
         try:
-            body = await self._body(request)
-        except _TooLarge:
+            body = await read_body(request, self.max_body)
+        except PayloadTooLarge:
             return _error(413, "request body too large")
         try:
             verified = await self.verifier.verify(body, request.headers)
@@ -94,18 +92,6 @@ class EventsEndpoint:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-
-    async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            raise _TooLarge
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise _TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def _raw_request(request: Request, body: bytes) -> Any:

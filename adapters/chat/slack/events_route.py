@@ -21,14 +21,12 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from adapters.chat.slack.verify import RequestVerifier
+from bot.errors import PayloadTooLarge
+from bot.web.body import read_body
 
 PATH = "/slack/events"
 MAX_BODY = 1_048_576
 """Slack's payloads are a few kilobytes; anything near a megabyte is not from Slack."""
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class EventsEndpoint:
@@ -40,8 +38,8 @@ class EventsEndpoint:
 
     async def handle(self, request: Request) -> Response:
         try:
-            body = await self._body(request)
-        except _TooLarge:
+            body = await read_body(request, self.max_body)
+        except PayloadTooLarge:
             return PlainTextResponse("request body too large", status_code=413)
         signature = await self.verifier.verify(body, request.headers)
         if signature is None:
@@ -54,15 +52,3 @@ class EventsEndpoint:
         if answer.status >= 300:
             await self.verifier.release(signature)
         return to_starlette_response(answer)
-
-    async def _body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body:
-            raise _TooLarge
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self.max_body:
-                raise _TooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)

@@ -17,12 +17,13 @@ limits without splitting an escape.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.edge import buttons
+from adapters.edge.buttons import ButtonValue
 from bot.i18n import t
-from bot.model import ActionKind, Button, ButtonStyle, Card, Tier
+from bot.model import Button, ButtonStyle, Card, Tier
 
 ACTION_PREFIX = "tocsin:"
 LINK_ACTION = "link"
@@ -68,15 +69,6 @@ class Message:
     blocks: list[Block]
 
 
-@dataclass(frozen=True, slots=True)
-class ButtonValue:
-    """A pressed button's value, decoded."""
-
-    card_ref: str
-    action: ActionKind
-    value: str
-
-
 def render_card(card: Card, lang: str = "en") -> Message:
     """The Block Kit message showing `card`."""
     head: list[Block] = [_header(card), _context(card)]
@@ -97,28 +89,10 @@ def action_id(action: str, index: int) -> str:
     return f"{ACTION_PREFIX}{action}:{index}"
 
 
-def button_value(card_ref: str, button: Button) -> str:
-    data = {"r": card_ref, "a": button.action.value, "v": button.value}
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-
-
 def parse_value(raw: object) -> ButtonValue | None:
-    """The value `button_value` wrote, or None for anything else (old or foreign buttons)."""
-    if not isinstance(raw, str) or len(raw) > MAX_VALUE:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
-        return None
-    ref, action, value = data.get("r"), data.get("a"), data.get("v", "")
-    if not (isinstance(ref, str) and ref and isinstance(action, str) and isinstance(value, str)):
-        return None
-    try:
-        return ButtonValue(ref, ActionKind(action), value)
-    except ValueError:
-        return None
+    """The value this module put on a button, or None for anything else (old or foreign
+    buttons); the codec is `adapters.edge.buttons`."""
+    return buttons.decode(raw, MAX_VALUE)
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -214,7 +188,7 @@ def _button(card_ref: str, button: Button, index: int, lang: str) -> Block | Non
         element["action_id"] = action_id(LINK_ACTION, index)
         element["url"] = button.url
     else:
-        value = button_value(card_ref, button)
+        value = buttons.encode(card_ref, button)
         if len(value) > MAX_VALUE:
             return None
         element["action_id"] = action_id(button.action.value, index)

@@ -11,11 +11,10 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from bot.errors import ConfigError
+from adapters.edge import section
 from bot.settings.durations import Duration
-from bot.settings.loader import format_error
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -55,12 +54,12 @@ class SlackSettings(BaseModel):
     @field_validator("bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr) -> SecretStr:
-        return _prefixed(value, "xoxb-", "the Bot User OAuth Token")
+        return section.prefixed(value, "xoxb-", "the Bot User OAuth Token")
 
     @field_validator("app_token")
     @classmethod
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
-        return None if value is None else _prefixed(value, "xapp-", "an app-level token")
+        return None if value is None else section.prefixed(value, "xapp-", "an app-level token")
 
     @field_validator("api_url")
     @classmethod
@@ -72,10 +71,7 @@ class SlackSettings(BaseModel):
     @field_validator("bot_names")
     @classmethod
     def _bot_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(name.strip().lstrip("@") for name in value)
-        if any(not name or any(c.isspace() for c in name) for name in names):
-            raise ValueError("each name is one word, e.g. [tocsin]")
-        return names
+        return section.bot_names(value)
 
     @property
     def web_timeout(self) -> int:
@@ -83,44 +79,23 @@ class SlackSettings(BaseModel):
         return max(1, round(self.timeout.total_seconds()))
 
 
-def _prefixed(value: SecretStr, prefix: str, what: str) -> SecretStr:
-    if not value.get_secret_value().startswith(prefix):
-        raise ValueError(f"must be {what}, starting with {prefix}")
-    return value
-
-
 def parse(raw: Mapping[str, Any]) -> SlackSettings:
     """Validate the raw section; `ConfigError` lists every problem with its key path."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(["(section): must be a mapping of keys"])
-    try:
-        settings = SlackSettings.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
+    settings = section.read(SlackSettings, raw)
     problems = []
     if settings.mode == "socket" and settings.app_token is None:
         problems.append(
             "app_token: required in socket mode (an xapp-… token with connections:write)"
         )
-    if settings.mode == "http" and not _secret(settings.signing_secret):
+    if settings.mode == "http" and not section.present(settings.signing_secret):
         problems.append(
             "signing_secret: required in http mode (Basic Information → Signing Secret)"
         )
     if settings.reconnect_min > settings.reconnect_max:
         problems.append("reconnect_min: must not be longer than reconnect_max")
-    if problems:
-        raise ConfigError(problems)
-    return settings
+    return section.checked(settings, problems)
 
 
 def validate(raw: Mapping[str, Any]) -> list[str]:
     """The problems in the raw section, each ``"<key.path>: message"``; empty when valid."""
-    try:
-        parse(raw)
-    except ConfigError as exc:
-        return exc.problems
-    return []
-
-
-def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value().strip() if value is not None else ""
+    return section.problems(parse, raw)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -37,27 +36,10 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.socket_mode.websockets import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.edge.backoff import Backoff
+
 log = structlog.get_logger(__name__)
 SDK_LOGGER = logging.getLogger("adapters.chat.slack.socket_mode.sdk")
-
-STABLE = 60.0
-"""Seconds a connection must last before the back-off starts again from its minimum."""
-
-
-class Backoff:
-    """Doubling delays between `low` and `high` seconds, each with up to half off as jitter."""
-
-    def __init__(self, low: float, high: float, rand: Callable[[], float] = random.random) -> None:
-        self.low, self.high, self.rand = low, high, rand
-        self.failures = 0
-
-    def next(self) -> float:
-        delay = min(self.high, self.low * 2.0**self.failures)
-        self.failures += 1
-        return delay * (0.5 + self.rand() / 2)
-
-    def reset(self) -> None:
-        self.failures = 0
 
 
 class SocketModeRunner:
@@ -109,9 +91,7 @@ class SocketModeRunner:
                     await _until_dropped(client)
                 finally:
                     self.connected = False
-                if time.monotonic() - started >= STABLE:
-                    self.backoff.reset()
-                delay = self.backoff.next()
+                delay = self.backoff.after(time.monotonic() - started)
                 log.warning("slack socket mode: connection lost", reconnect_in=delay)
                 await asyncio.sleep(delay)
         finally:

@@ -20,7 +20,8 @@ from datetime import datetime
 from typing import Any
 
 from adapters.chat.slack.platform import NAME
-from adapters.chat.slack.render import ButtonValue, parse_value
+from adapters.chat.slack.render import parse_value
+from adapters.edge.buttons import ButtonValue
 from bot.grammar import split_command
 from bot.model import CardActionRequest, CommandRequest, Destination, Sender
 

@@ -8,15 +8,17 @@ A key is compact JSON (WeCom allows 1024 bytes, unique within a card):
 - ``{"x": "cancel", "r": card ref}`` — the confirmation card's Cancel;
 - ``{"x": "noop"}`` — the inert button of a card that has nothing left to press.
 
-`parse_key` reads them back and returns None for anything else (a foreign or old card).
+`parse_key` reads them back and returns None for anything else (a foreign or old card). The
+press fields are the codec every platform shares (`adapters.edge.buttons`), the limit counted in
+bytes as WeCom counts it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Literal
 
+from adapters.edge import buttons
 from bot.model import ActionKind
 
 MAX_KEY = 1024
@@ -37,11 +39,11 @@ def action_key(card_ref: str, action: ActionKind, value: str, index: int, *, ste
         data["c"] = 1
     elif step == "confirmed":
         data["ok"] = 1
-    return _dump(data)
+    return buttons.dumps(data)
 
 
 def cancel_key(card_ref: str) -> str:
-    return _dump({"x": "cancel", "r": card_ref})
+    return buttons.dumps({"x": "cancel", "r": card_ref})
 
 
 NOOP_KEY = '{"x":"noop"}'
@@ -49,29 +51,16 @@ NOOP_KEY = '{"x":"noop"}'
 
 def parse_key(raw: object) -> Key | None:
     """The key `action_key` / `cancel_key` wrote, or None."""
-    if not isinstance(raw, str) or not raw or len(raw.encode()) > MAX_KEY:
-        return None
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(data, dict):
+    data = buttons.loads(raw, MAX_KEY, buttons.utf8_size)
+    if data is None:
         return None
     ref = data.get("r", "")
     if data.get("x") == "noop":
         return Key("noop")
     if data.get("x") == "cancel":
         return Key("cancel", ref) if isinstance(ref, str) and ref else None
-    action, value = data.get("a"), data.get("v", "")
-    if not (isinstance(ref, str) and ref and isinstance(action, str) and isinstance(value, str)):
-        return None
-    try:
-        kind = ActionKind(action)
-    except ValueError:
+    press = buttons.from_fields(data)
+    if press is None:
         return None
     step: Step = "confirmed" if data.get("ok") == 1 else "ask" if data.get("c") == 1 else "press"
-    return Key(step, ref, kind, value)
-
-
-def _dump(data: dict[str, object]) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return Key(step, press.card_ref, press.action, press.value)

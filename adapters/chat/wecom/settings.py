@@ -19,12 +19,11 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from adapters.chat.wecom.crypto import aes_key
-from bot.errors import ConfigError
+from adapters.edge import section
 from bot.settings.durations import Duration
-from bot.settings.loader import format_error
 
 DEFAULT_API_URL = "https://qyapi.weixin.qq.com/"
 ROBOT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -43,9 +42,7 @@ class Callback(_Frozen):
     @field_validator("token")
     @classmethod
     def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("must not be empty")
-        return value
+        return section.filled(value)
 
     @field_validator("encoding_aes_key")
     @classmethod
@@ -125,10 +122,7 @@ class WeComSettings(_Frozen):
     @field_validator("bot_names")
     @classmethod
     def _bot_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        names = tuple(name.strip().lstrip("@＠") for name in value)
-        if any(not name for name in names):
-            raise ValueError("each name is a non-empty word, e.g. [tocsin]")
-        return names
+        return section.bot_names(value, marks="@＠", one_word=False)
 
     @field_validator("robots")
     @classmethod
@@ -141,26 +135,15 @@ class WeComSettings(_Frozen):
 
 def parse(raw: Mapping[str, Any]) -> WeComSettings:
     """Validate the raw section; `ConfigError` lists every problem with its key path."""
-    if not isinstance(raw, Mapping):
-        raise ConfigError(["(section): must be a mapping of keys"])
-    try:
-        settings = WeComSettings.model_validate(dict(raw))
-    except ValidationError as exc:
-        raise ConfigError([format_error(e, "(section)") for e in exc.errors()]) from None
+    settings = section.read(WeComSettings, raw)
     problems = []
     if settings.app is None and settings.aibot is None and not settings.robots:
         problems.append("(section): configure at least one of app, aibot or robots")
     if settings.app is not None and not settings.corp_id.strip():
         problems.append("corp_id: required with app (我的企业 → 企业信息 → 企业ID)")
-    if problems:
-        raise ConfigError(problems)
-    return settings
+    return section.checked(settings, problems)
 
 
 def validate(raw: Mapping[str, Any]) -> list[str]:
     """The problems in the raw section, each ``"<key.path>: message"``; empty when valid."""
-    try:
-        parse(raw)
-    except ConfigError as exc:
-        return exc.problems
-    return []
+    return section.problems(parse, raw)

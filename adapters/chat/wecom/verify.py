@@ -4,13 +4,14 @@
 ciphertext, and gives the decrypted message only when
 
 1. the signature is WeCom's (sha1 over the sorted token, timestamp, nonce and ciphertext);
-2. the timestamp is within ``window`` of now (Tocsin's injected clock);
+2. the timestamp (seconds) is within ``window`` of now (Tocsin's injected clock);
 3. the ciphertext decrypts, pads and carries the expected receive id;
 4. this timestamp + nonce was not seen before while it could still be valid (a replay).
 
-A request that passed is *claimed*, in the database (`bot.replay`) so that every replica refuses
-its replay; `release` lets a later re-delivery of it through when handling it failed. URL
-verification (`echo`) checks the same and answers the decrypted echo.
+Steps 2 and 4 are the rule every platform shares (`adapters.edge.replay`). A request that passed
+is *claimed*, in the database (`bot.replay`) so that every replica refuses its replay;
+`release` lets a later re-delivery of it through when handling it failed. URL verification
+(`echo`) checks the same and answers the decrypted echo.
 Failures raise `AuthenticationError` (401) or `InputError` (400), each saying what was wrong.
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from adapters.chat.wecom.crypto import WXBizMsgCrypt
+from adapters.edge.replay import SignedOnce, Stamp, Window
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError
 from bot.replay import Replays
@@ -35,8 +37,8 @@ class CallbackGate:
         *,
         scope: str = "app",
     ) -> None:
-        self.crypt, self.clock, self.replays = crypt, clock, replays
-        self.window = window.total_seconds()
+        self.crypt = crypt
+        self.once = SignedOnce(Window(window), clock, replays)
         self.scope = scope
         """Told apart from the other callback URL's claims (the app's, the AI bot's)."""
 
@@ -51,7 +53,7 @@ class CallbackGate:
     async def open(self, query: Mapping[str, str], ciphertext: str) -> tuple[str, str]:
         """The decrypted message and its claim, or an error saying why not."""
         plaintext, claim = self.authentic(query, ciphertext)
-        if not await self.replays.claim(claim):
+        if not await self.once.claim(claim):
             raise AuthenticationError("wecom: replayed request (timestamp and nonce seen before)")
         return plaintext, claim
 
@@ -62,12 +64,13 @@ class CallbackGate:
         if not signature or not timestamp or not nonce:
             raise AuthenticationError("wecom: msg_signature, timestamp and nonce are required")
         self.crypt.verify(signature, timestamp, nonce, ciphertext)
-        if not timestamp.isdigit():
+        stamp = self.once.judge(timestamp)
+        if stamp is Stamp.MALFORMED:
             raise AuthenticationError("wecom: the timestamp is not a number")
-        now = self.clock.now().timestamp()
-        if abs(now - int(timestamp)) > self.window:
+        if stamp is Stamp.STALE:
+            seconds = int(self.once.window.span.total_seconds())
             raise AuthenticationError(
-                f"wecom: stale or future timestamp (more than {int(self.window)} s from now; "
+                f"wecom: stale or future timestamp (more than {seconds} s from now; "
                 "is the server clock right?)"
             )
         plaintext = self.crypt.decrypt(ciphertext)
@@ -75,4 +78,4 @@ class CallbackGate:
 
     async def release(self, claim: str) -> None:
         """Handling the request with `claim` failed: let WeCom's re-delivery through."""
-        await self.replays.release(claim)
+        await self.once.release(claim)

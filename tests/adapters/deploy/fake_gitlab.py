@@ -45,7 +45,9 @@ class FakeGitLab(FakeHttpServer):
         base = "/api/v4/projects/{project}"
         app.router.add_post(base + "/pipeline", self._create)
         app.router.add_post(base + "/trigger/pipeline", self._trigger)
+        app.router.add_get(base + "/pipelines", self._list)
         app.router.add_get(base + "/pipelines/{pid}", self._get)
+        app.router.add_get(base + "/pipelines/{pid}/variables", self._variables)
         app.router.add_get(base + "/pipelines/{pid}/jobs", self._jobs)
         app.router.add_post(base + "/pipelines/{pid}/cancel", self._cancel)
 
@@ -158,6 +160,26 @@ class FakeGitLab(FakeHttpServer):
             return refused
         pipeline = self._found(request)
         return web.json_response(pipeline) if pipeline else _message(404, "404 Not found")
+
+    async def _list(self, request: web.Request) -> web.Response:
+        """``GET …/pipelines`` with ``ref``, ``order_by=id``, ``sort`` and ``per_page``."""
+        if (refused := await self._enter(request, "list")) is not None:
+            return refused
+        ref = request.query.get("ref")
+        found = [p for p in self.pipelines.values() if ref is None or p["ref"] == ref]
+        found.sort(key=lambda p: p["id"], reverse=request.query.get("sort", "desc") == "desc")
+        return web.json_response(found[: int(request.query.get("per_page", "20"))])
+
+    async def _variables(self, request: web.Request) -> web.Response:
+        if (refused := await self._enter(request, "variables")) is not None:
+            return refused
+        pipeline = self._found(request)
+        if pipeline is None:
+            return _message(404, "404 Not found")
+        pairs = self.variables[pipeline["id"]].items()
+        return web.json_response(
+            [{"variable_type": "env_var", "key": k, "value": v} for k, v in pairs]
+        )
 
     async def _jobs(self, request: web.Request) -> web.Response:
         if (refused := await self._enter(request, "jobs")) is not None:

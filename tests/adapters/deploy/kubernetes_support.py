@@ -12,7 +12,7 @@ from fake_kubernetes import TOKEN, FakeKubernetes
 from adapters.deploy import kubernetes
 from adapters.deploy.kubernetes import KubernetesBackend
 from bot.clock import Clock
-from bot.deploy_port import DeployRequest
+from bot.ports import DeployRequest
 
 Make = Callable[..., KubernetesBackend]
 

@@ -15,8 +15,8 @@ from fake_argocd import ARGO_TOKEN, FakeArgoCd
 from adapters.deploy import argocd
 from adapters.deploy.argocd import PAUSED, ArgoCdBackend
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase, RunRef
 
 APP = "orders-prod"
 REPO = "https://github.com/acme/deploy.git"

@@ -15,8 +15,8 @@ from adapters.deploy import github
 from adapters.deploy.github import GitHubBackend
 from adapters.deploy.github_settings import RESERVED
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase, RunRef
 
 Make = Callable[..., GitHubBackend]
 TARGET = {"repo": REPO, "workflow": "deploy.yml", "inputs": {"region": "cn-hangzhou"}}

@@ -3,8 +3,10 @@ or trigger token), its status and failed jobs, cancel, a restart, and the errors
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,8 +15,8 @@ from fake_gitlab import GITLAB_TOKEN, PROJECT_PATH, TRIGGER_TOKEN, FakeGitLab
 from adapters.deploy import gitlab
 from adapters.deploy.gitlab import GitLabBackend
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase, RunRef
 
 Make = Callable[..., GitLabBackend]
 TARGET = {"project": PROJECT_PATH, "variables": {"DEPLOY_TARGET": "k8s", "REPLICAS": 3}}
@@ -182,6 +184,30 @@ async def test_a_slow_gitlab_is_a_retryable_timeout(api: FakeGitLab, make: Make)
         await make(timeout="200ms").start(request())
     with pytest.raises(RetryableDelivery, match="ConnectError"):
         await make(url="http://127.0.0.1:1").start(request())
+
+
+async def test_a_start_is_run_once_per_run_id_even_when_its_answer_was_lost(
+    api: FakeGitLab, make: Make
+) -> None:
+    """GitLab takes no idempotency key: a repeated start returns the pipeline it started, and a
+    start retried after a lost answer finds the pipeline the lost attempt made."""
+    backend = make(timeout="200ms")
+    slow = api.hold("create")
+    with pytest.raises(RetryableDelivery, match="timed out"):
+        await backend.start(request())
+    slow.set()  # GitLab goes on and makes the pipeline the answer of which was lost
+    for _ in range(200):
+        if api.pipelines:
+            break
+        await asyncio.sleep(0.01)
+    [made] = api.pipelines
+    api.held.clear()
+    ref = await backend.start(request())
+    assert ref.id == str(made) and ref.data["pipeline"] == made
+    assert (await backend.start(request())).id == ref.id
+    assert list(api.pipelines) == [made]
+    other = await backend.start(replace(request(), run_id="run-43"))
+    assert other.id != ref.id and len(api.pipelines) == 2
 
 
 def test_settings_are_checked() -> None:

@@ -18,8 +18,8 @@ from fake_helm import CHART, FakeHelm
 from adapters.deploy import helm
 from adapters.deploy.helm import HelmBackend
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase, RunRef, RunStatus
 
 TARGET = {"release": "orders", "chart": CHART, "namespace": "shop"}
 Make = Callable[..., HelmBackend]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.deploy.helm_release import Expect, Revision, history, judge, runs_version, value_at
-from bot.deploy_port import Phase
+from bot.ports import Phase
 
 UPGRADE = Expect(command="upgrade", release="orders", before=2, marker="Tocsin run-1: deploy")
 ROLLBACK = Expect(command="rollback", release="orders", before=2, rollback_to=1)

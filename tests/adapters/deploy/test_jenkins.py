@@ -14,8 +14,8 @@ from fake_jenkins import START_MS, TOKEN, USER, FakeJenkins
 from adapters.deploy import jenkins
 from adapters.deploy.jenkins import JenkinsBackend, job_path
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase, RunRef
 
 JOB = "team/deploy-orders"
 Make = Callable[..., JenkinsBackend]

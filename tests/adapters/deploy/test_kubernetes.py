@@ -18,8 +18,8 @@ from kubernetes_support import Make, backends, run_request
 from adapters.deploy import kubernetes
 from adapters.deploy.kubernetes import KubernetesBackend
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase, RunRef
 
 TARGET = {
     "namespace": "shop",

@@ -15,8 +15,8 @@ from fake_kubernetes_objects import rollout
 from kubernetes_support import Make, backends, run_request
 
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase
 
 IMAGE = "registry.example.com/shop/orders"
 TARGET = {

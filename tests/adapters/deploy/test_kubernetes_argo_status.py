@@ -10,7 +10,7 @@ import pytest
 from fake_kubernetes_objects import rollout
 
 from adapters.deploy.kubernetes_argo_status import RolloutWatch, assess, canary_weight
-from bot.deploy_port import Phase
+from bot.ports import Phase
 
 START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 STABLE, CANARY = "5c8f7d9b6a", "7d9b6a5c8f"

@@ -17,8 +17,8 @@ from kubernetes_support import Make, backends, run_request
 from adapters.deploy.kubernetes_flagger import assess
 from adapters.deploy.kubernetes_rollout import Watch
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase
 from bot.errors import PermanentDelivery
+from bot.ports import DeployRequest, Phase
 
 IMAGE = "registry.example.com/shop/orders"
 TARGET = {

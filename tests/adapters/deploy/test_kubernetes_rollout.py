@@ -11,7 +11,7 @@ from fake_kubernetes_objects import deployment
 from kubernetes.client import V1Deployment
 
 from adapters.deploy.kubernetes_rollout import PAUSED_BY, RUN_ID, Watch, assess
-from bot.deploy_port import Phase
+from bot.ports import Phase
 
 START = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)
 WATCH = Watch(run_id="run-1", generation=2, started=START, deadline=timedelta(minutes=10))

@@ -19,8 +19,8 @@ import pytest
 from adapters.deploy import shell
 from adapters.deploy.shell import ShellBackend
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef, RunStatus
 from bot.errors import ConfigError, PermanentDelivery
+from bot.ports import DeployRequest, Phase, RunRef, RunStatus
 
 Make = Callable[..., ShellBackend]
 WAIT_FOR_GO = """

@@ -16,8 +16,8 @@ from fake_webhook import SECRET, FakeWebhook
 from adapters.deploy import webhook
 from adapters.deploy.webhook import WebhookBackend, signature
 from bot.clock import FakeClock
-from bot.deploy_port import DeployRequest, Phase, RunRef
 from bot.errors import ConfigError, PermanentDelivery, RetryableDelivery
+from bot.ports import DeployRequest, Phase, RunRef
 
 Make = Callable[..., WebhookBackend]
 

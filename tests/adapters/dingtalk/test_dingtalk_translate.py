@@ -9,8 +9,8 @@ import pytest
 from dingtalk_support import recorded
 
 from adapters.chat.dingtalk import validate
-from adapters.chat.dingtalk.render import button_value
 from adapters.chat.dingtalk.translate import Malformed, bot_message, canonical, card_action
+from adapters.edge.buttons import encode as button_value
 from bot.model import ActionKind, Button, Destination, Sender
 
 NOW = datetime(2026, 1, 5, 3, 0, tzinfo=UTC)

@@ -36,7 +36,7 @@ from feishu_support import (
 from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
 from bot.i18n import t
-from bot.ports import RollbackTicket
+from bot.incidents.rollback import RollbackTicket
 from tests.support import firing
 
 ACKED = t("incident.acked", "en", id=1, user="Alice")

@@ -14,7 +14,7 @@ from fake_prometheus import FakePrometheus, error, vector
 from adapters.metrics import prometheus
 from adapters.metrics.memory import MemoryMetrics
 from bot.errors import PermanentDelivery
-from bot.metrics_port import MetricsSource
+from bot.ports import MetricsSource
 
 ERROR_RATE = 'sum(rate(http_requests_total{code=~"5.."}[5m]))'
 

@@ -1,5 +1,6 @@
-"""What every adapter that speaks HTTP through ``httpx`` shares (the notifiers and the deploy
-backends): transport failures as delivery errors, answers read leniently, ``Retry-After`` read.
+"""What every adapter that calls out through ``httpx`` shares (the notifiers, the deploy backends
+and the metrics sources): transport failures as delivery errors, answers read leniently,
+``Retry-After`` read.
 
 - timeouts and connection failures → `RetryableDelivery` (a bad URL scheme: permanent);
 - a body that is not a JSON object reads as ``{}``;
