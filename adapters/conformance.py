@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         webhook,
     )
     from adapters.deploy.argocd import ArgoCdBackend
-    from adapters.deploy.fake import FakeDeployService
+    from adapters.deploy.fake import FakeRollbackHandoff
     from adapters.deploy.github import GitHubBackend
     from adapters.deploy.gitlab import GitLabBackend
     from adapters.deploy.helm import HelmBackend
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from adapters.notify.memory import MemoryNotifier
     from adapters.notify.tencent import TencentSms, TencentVoice
     from adapters.notify.twilio import TwilioSms, TwilioVoice
-    from bot.incidents.rollback import DeployService
+    from bot.incidents.rollback import RollbackHandoff
     from bot.ports import ChatAdapter, ChatPlatform, DeployBackend, MetricsSource, Notifier
 
 
@@ -170,7 +170,7 @@ def _metrics_kinds() -> tuple[MetricsKind, ...]:
     )
 
 
-def _fake_deploys(s: FakeDeployService) -> DeployService:
+def _fake_deploys(s: FakeRollbackHandoff) -> RollbackHandoff:
     """Not a port (see `bot.incidents.rollback`), but the fake must still answer like the core."""
     return s
 

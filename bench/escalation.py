@@ -190,7 +190,7 @@ async def deploy_load(app: Any, stop: asyncio.Event) -> int:
             confirm=False,
         )
         async with app.services.db.begin() as conn:
-            await app.services.runs.requests.ask(conn, ask, datetime.now(UTC))
+            await app.services.runs.ask(conn, ask, datetime.now(UTC))
         asked += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 1.0)

@@ -38,7 +38,7 @@ from bot.deploys import canary
 from bot.deploys.alerting import AlertRollbacks
 from bot.deploys.requests import Requests
 from bot.deploys.runner import Runner
-from bot.deploys.service import Deploys
+from bot.deploys.service import RunDesk
 from bot.dispatch import Dispatcher
 from bot.engine import Engine
 from bot.errors import ConfigError
@@ -48,7 +48,7 @@ from bot.gates.drill_pages import DrillPages
 from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
 from bot.incidents.actions import IncidentActions
-from bot.incidents.rollback import DeployService
+from bot.incidents.rollback import RollbackHandoff
 from bot.incidents.service import IncidentService
 from bot.links import LinkSigner, LinkUses
 from bot.metrics import Metrics
@@ -137,7 +137,7 @@ def bootstrap(
     *,
     clock: Clock | None = None,
     platforms: Mapping[str, ChatPlatform] | None = None,
-    deploys: DeployService | None = None,
+    rollbacks: RollbackHandoff | None = None,
     database: Database | None = None,
     notifiers: Mapping[str, Notifier] | None = None,
     backends: Mapping[str, DeployBackend] | None = None,
@@ -179,8 +179,8 @@ def bootstrap(
         raise ConfigError(unusable)
     gates = GateRunner(settings, db, clock, requests, next(iter(sources.values()), None))
     oncall = OnCallService(settings, db, outbox, direct)
-    runs = Deploys(settings, db, requests, list(made), gates)
-    deploy_service: DeployService = deploys or runs
+    runs = RunDesk(settings, db, requests, list(made), gates)
+    handoff: RollbackHandoff = rollbacks or runs
     registry = Registry()
     for command in all_commands():
         registry.add(command)
@@ -191,10 +191,9 @@ def bootstrap(
         directory=Directory(settings),
         incidents=incidents,
         outbox=outbox,
-        deploys=deploy_service,
         metrics=metrics,
         registry=registry,
-        actions=IncidentActions(incidents, deploy_service, outbox, escalator),
+        actions=IncidentActions(incidents, handoff, outbox, escalator),
         seen=SeenCounts(),
         oncall=oncall,
         escalator=escalator,

@@ -8,10 +8,9 @@ twice and on several replicas at once. APScheduler only wakes the engine.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import structlog
@@ -41,6 +40,11 @@ PASS_TIMEOUT = 120.0
 """Seconds a pass may take before it is cut. Far above what a healthy pass needs (the busiest,
 escalation under a 10,000-timer load, takes a few seconds): only a pass stuck on something that
 never answers reaches it."""
+COARSE = 1.0
+"""Seconds between wake-ups, at the most often, of the lanes whose timers are coarse: upkeep
+(ack expiry, silence ends, cards put off by seconds, inbox leases of 30 s) and deploys (runs
+polled every few seconds). Waking them as often as escalation steps would only add queries."""
+WOKEN_BY_INGEST = ("escalations", "delivery")
 STOP_GRACE = 10.0
 """Seconds a stopping engine gives outside calls in the air to land."""
 
@@ -69,10 +73,12 @@ class Engine:
         self.retention = RetentionPass(services.settings, services.db, services.metrics)
         self.pass_timeout = pass_timeout
         self._scheduler: Any = None
-        self._jobs: dict[str, Any] = {}
+        self._kicks: dict[str, Callable[[], None]] = {}
         self._lock = asyncio.Lock()
-        self._lane_locks: list[asyncio.Lock] = []
+        self._lane_tasks: dict[str, asyncio.Task[None]] = {}
         self._woken: set[str] = set()
+        self._escalated = 0
+        """Escalations opened and steps run by this engine (the lane's way to see work)."""
         self._stopping = False
         self._again = False
 
@@ -154,7 +160,9 @@ class Engine:
             return False
         started = time.perf_counter()
         try:
-            return await self._cut("pages", self.pager.run_once()) > 0
+            # a send may take the pager's own send timeout: the cut comes only after it
+            limit = self.pass_timeout + self.pager.send_timeout.total_seconds()
+            return await self._cut("pages", self.pager.run_once(), limit) > 0
         except Exception as exc:
             if not self._skipped(exc, "pages"):
                 log.exception("page pass failed")
@@ -169,16 +177,17 @@ class Engine:
             if not self._skipped(exc, "outbox depth"):
                 log.exception("outbox pass failed")
 
-    async def _cut(self, name: str, work: Awaitable[T]) -> T:
-        """`work`, cut after `pass_timeout`: a pass stuck on a connection that never answers
-        must not hold its lane for ever. Its transaction rolls back; passes are idempotent,
-        so the next one does the work again."""
+    async def _cut(self, name: str, work: Awaitable[T], limit: float | None = None) -> T:
+        """`work`, cut after `limit` (the pass timeout): a pass stuck on a connection that
+        never answers must not hold its lane for ever. Its transaction rolls back; passes are
+        idempotent, so the next one does the work again."""
+        limit = self.pass_timeout if limit is None else limit
         try:
-            async with asyncio.timeout(self.pass_timeout):
+            async with asyncio.timeout(limit):
                 return await work
         except TimeoutError:
             self.s.metrics.engine_pass_timeouts.labels(name).inc()
-            log.warning("engine pass cut", step=name, seconds=self.pass_timeout)
+            log.warning("engine pass cut", step=name, seconds=limit)
             raise
 
     def _skipped(self, exc: Exception, name: str) -> bool:
@@ -214,10 +223,12 @@ class Engine:
     async def _escalate(self, now: datetime) -> None:
         """Open escalations for newly triggered incidents, then run the steps that are due."""
         escalator = self.s.escalator
-        while await escalator.start(now) >= BATCH:
-            pass
-        while await escalator.run_due() >= BATCH:
-            pass
+        while (opened := await escalator.start(now)) >= BATCH:
+            self._escalated += opened
+        self._escalated += opened
+        while (ran := await escalator.run_due()) >= BATCH:
+            self._escalated += ran
+        self._escalated += ran
 
     async def _due_cards(self, now: datetime) -> None:
         """Cards whose refresh was put off (see `outbox.update_delay`) go into the outbox."""
@@ -291,25 +302,27 @@ class Engine:
         self.s.metrics.outbox_depth.set(row[0])
         self.s.metrics.outbox_lag.set((now - row[1]).total_seconds() if row[1] else 0.0)
 
-    def start(self, interval: float) -> None:
+    def start(self, interval: float, *, coarse: float = COARSE) -> None:
         """Wake each lane on its own timer: upkeep, delivery, escalations, pages and deploys
         never wait for one another, so a long chat queue holds back no escalation step, a slow
-        SMS provider no chat message, and a hanging metrics source no deploy."""
+        SMS provider no chat message, and a hanging metrics source no deploy. The lanes whose
+        timers are coarse wake every `coarse` seconds at most often."""
         self._stopping = False
         self._scheduler = scheduler = AsyncIOScheduler()
-        for name, body in self._lanes().items():
-            self._jobs[name] = scheduler.add_job(
-                self._lane(name, body),
+        for name, (body, slow) in self._lanes().items():
+            self._kicks[name] = kick = self._lane(name, body)
+            scheduler.add_job(
+                _job(kick),
                 "interval",
-                seconds=interval,
-                max_instances=2,
+                seconds=max(interval, coarse) if slow else interval,
+                max_instances=1,
                 coalesce=True,
                 misfire_grace_time=None,
             )
         scheduler.start()
 
-    def _lanes(self) -> dict[str, Callable[[], Awaitable[bool]]]:
-        """Each lane's body; True asks for another go at once."""
+    def _lanes(self) -> dict[str, tuple[Callable[[], Awaitable[bool]], bool]]:
+        """Each lane's body (True asks for another go at once), and whether it is coarse."""
 
         async def upkeep() -> bool:
             now = self.s.clock.now()
@@ -319,8 +332,11 @@ class Engine:
             return False
 
         async def escalations() -> bool:
+            """Goes again at once while it finds work: steps come due all the time in a
+            storm, and one found now is one less waiting for the next wake-up."""
+            before = self._escalated
             await self._timed("escalations", self._escalate)
-            return False
+            return self._escalated > before
 
         async def deploys() -> bool:
             now = self.s.clock.now()
@@ -329,38 +345,46 @@ class Engine:
             return False
 
         return {
-            "upkeep": upkeep,
-            "delivery": self._deliver,
-            "escalations": escalations,
-            "pages": self._pages,
-            "deploys": deploys,
+            "upkeep": (upkeep, True),
+            "delivery": (self._deliver, False),
+            "escalations": (escalations, False),
+            "pages": (self._pages, False),
+            "deploys": (deploys, True),
         }
 
-    def _lane(
-        self, name: str, body: Callable[[], Awaitable[bool]]
-    ) -> Callable[[], Awaitable[None]]:
-        lock = asyncio.Lock()
-        self._lane_locks.append(lock)
+    def _lane(self, name: str, body: Callable[[], Awaitable[bool]]) -> Callable[[], None]:
+        """What wakes one lane: it starts the lane's loop when none is running (else marks the
+        lane woken, so the running loop goes once more) and returns at once, so wake-ups never
+        pile up behind a long pass."""
 
-        async def run() -> None:
-            if lock.locked():
-                self._woken.add(name)
-                return
-            async with lock:
-                again = True
-                while again and not self._stopping:
-                    self._woken.discard(name)
+        async def loop() -> None:
+            again = True
+            while again and not self._stopping:
+                self._woken.discard(name)
+                try:
                     again = await body() or name in self._woken
+                except Exception:  # a pass logs its own failures; this is a last resort
+                    log.exception("engine lane failed", lane=name)
+                    return
 
-        return run
+        def kick() -> None:
+            running = self._lane_tasks.get(name)
+            if running is not None and not running.done():
+                self._woken.add(name)
+            elif not self._stopping:
+                self._lane_tasks[name] = asyncio.get_running_loop().create_task(loop())
+
+        return kick
 
     def wake(self) -> None:
-        """Ask for a round soon (after an ingest or an action), without waiting for the timer."""
+        """New alerts came in: open their escalations and deliver their cards now, without
+        waiting for the timers (the other lanes keep their pace)."""
         if self._lock.locked():
             self._again = True
-        self._woken.update(self._jobs)
-        for job in self._jobs.values():
-            job.modify(next_run_time=datetime.now(UTC))
+        for name in WOKEN_BY_INGEST:
+            kick = self._kicks.get(name)
+            if kick is not None:
+                kick()
 
     async def stop(self) -> None:
         """Stop waking, and let running passes finish (nothing is cut in half); outside calls
@@ -369,13 +393,12 @@ class Engine:
         if self._scheduler is not None:
             self._stopping = True
             self._scheduler.pause()
-            async with contextlib.AsyncExitStack() as stack:
-                for lock in (self._lock, *self._lane_locks):
-                    await stack.enter_async_context(lock)
+            async with self._lock:
+                await asyncio.gather(*self._lane_tasks.values(), return_exceptions=True)
                 self._scheduler.shutdown(wait=False)
             self._scheduler = None
-            self._jobs.clear()
-            self._lane_locks.clear()
+            self._kicks.clear()
+            self._lane_tasks.clear()
         for flights in self._flights():
             try:
                 async with asyncio.timeout(STOP_GRACE):
@@ -390,3 +413,13 @@ class Engine:
 
     def _flights(self) -> list[Flights]:
         return [f.flights for f in (self.runner, self.gates) if f is not None]
+
+
+def _job(kick: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """`kick` as the coroutine function APScheduler runs on the event loop (a plain function
+    it would run on a thread)."""
+
+    async def job() -> None:
+        kick()
+
+    return job

@@ -12,11 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.alerts.seen import SeenCounts
 from bot.authz import Directory, Person
 from bot.clock import Clock
-from bot.deploys.service import Deploys
+from bot.deploys.service import RunDesk
 from bot.escalation.engine import Escalator
 from bot.grammar import CommandSpec, ParsedCommand
 from bot.incidents.aggregate import Incident
-from bot.incidents.rollback import DeployService
 from bot.incidents.service import IncidentService, Outcome
 from bot.metrics import Metrics
 from bot.model import ActionKind, Destination, Reply
@@ -34,14 +33,13 @@ class Services:
     directory: Directory
     incidents: IncidentService
     outbox: Outbox
-    deploys: DeployService
     metrics: Metrics
     registry: Registry
     actions: Actions
     seen: SeenCounts
     oncall: OnCallService
     escalator: Escalator
-    runs: Deploys
+    runs: RunDesk
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,7 @@ async def _ask(ctx: Context, cmd: ParsedCommand, action: str) -> Reply:
     version = cmd.args["version"] if action == "deploy" else params.pop("to", "")
     dry_run = "dry-run" in cmd.flags
     ask = Ask(action, service, env, version, params, dry_run, ctx.person.id, [str(ctx.chat)])
-    row = await ctx.services.runs.requests.ask(ctx.conn, ask, ctx.now)
+    row = await ctx.services.runs.ask(ctx.conn, ask, ctx.now)
     return Reply(describe(row, ctx.lang))
 
 
@@ -180,7 +180,7 @@ def _press(action: ActionKind) -> Handler:
 
 
 async def _run_scope(ctx: Context, cmd: ParsedCommand) -> Scope:
-    row = await ctx.services.runs.requests.load(ctx.conn, cmd.args["run"])
+    row = await ctx.services.runs.load(ctx.conn, cmd.args["run"])
     return (row.service, row.environment)
 
 

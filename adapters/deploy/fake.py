@@ -1,6 +1,6 @@
 """The in-memory deploy service: records rollback requests and says plainly that nothing ran.
 
-A fake of the core's rollback hand-off (`bot.incidents.rollback.DeployService`), used by tests
+A fake of the core's rollback hand-off (`bot.incidents.rollback.RollbackHandoff`), used by tests
 to see what was asked; `adapters.conformance` keeps its signature in step with the real one.
 """
 
@@ -24,7 +24,7 @@ class RecordedRollback:
 
 
 @dataclass(slots=True)
-class FakeDeployService:
+class FakeRollbackHandoff:
     requests: list[RecordedRollback] = field(default_factory=list)
     accept: bool = False
     """False: answer honestly that no backend performed anything (the default)."""

@@ -23,6 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Executable
 
 from bot.incidents.status import Status
 from bot.store.tables import alerts, incidents
@@ -50,16 +51,18 @@ INCIDENT_STATE = (
 
 @dataclass(frozen=True, slots=True)
 class Statements:
-    peek: Any
-    lock_alerts: Any
-    lock_alert: Any
-    lock_incidents: Any
-    find_group: Any
-    open_group: Any
-    insert_alerts: Any
-    insert_incident: Any
-    write_incident: Any
-    set_alert: Any
+    """Built once, then only ever executed: typed as what `AsyncConnection.execute` takes."""
+
+    peek: Executable
+    lock_alerts: Executable
+    lock_alert: Executable
+    lock_incidents: Executable
+    find_group: Executable
+    open_group: Executable
+    insert_alerts: Executable
+    insert_incident: Executable
+    write_incident: Executable
+    set_alert: Executable
 
 
 def _peek(is_sqlite: bool) -> Any:

@@ -15,6 +15,8 @@ from bot.deploys.ops import (
     QUEUED,
     SUCCEEDED,
 )
+from bot.deploys.run import Run
+from bot.gates.gate_run import GateRun
 from bot.i18n import t
 from bot.model import ActionKind, Button, ButtonStyle, Card, Field
 
@@ -33,11 +35,11 @@ def when(moment: datetime | None) -> str:
 
 
 def run_card(
-    row: Any,
+    row: Run,
     approvals: Sequence[Any],
     needed: int,
     lang: str,
-    gate: Any | None = None,
+    gate: GateRun | None = None,
     gate_lines: Sequence[str] = (),
 ) -> Card:
     versions = f"{row.previous or '?'} → {row.version}"
@@ -99,7 +101,7 @@ def run_card(
     )
 
 
-def _stage(row: Any, lang: str) -> str:
+def _stage(row: Run, lang: str) -> str:
     """What part of the service the run is about: a canary, a canary's removal or promotion
     ("" for a plain deploy or rollback)."""
     if row.stage == CANARY and row.action == "deploy":
@@ -112,7 +114,7 @@ def _stage(row: Any, lang: str) -> str:
     return ""
 
 
-def _gate_state(row: Any, gate: Any, lang: str) -> str:
+def _gate_state(row: Run, gate: GateRun, lang: str) -> str:
     key = f"gate.state.{gate.state}"
     if row.stage == CANARY and gate.state in ("passed", "rolled_back"):
         key = f"gate.state.canary_{gate.state}"
@@ -125,7 +127,7 @@ def _tail(text: str) -> str:
     return "\n".join(lines)
 
 
-def _buttons(row: Any, lang: str) -> tuple[Button, ...]:
+def _buttons(row: Run, lang: str) -> tuple[Button, ...]:
     cancel = Button(t("button.cancel", lang), ActionKind.CANCEL)
     if row.state == AWAITING_CONFIRMATION:
         confirm = Button(t("button.confirm", lang), ActionKind.CONFIRM, style=ButtonStyle.PRIMARY)
@@ -141,7 +143,7 @@ def _buttons(row: Any, lang: str) -> tuple[Button, ...]:
     return ()
 
 
-def _gate_buttons(row: Any, gate: Any | None, lang: str) -> tuple[Button, ...]:
+def _gate_buttons(row: Run, gate: GateRun | None, lang: str) -> tuple[Button, ...]:
     if gate is None or row.action != "deploy":
         return ()
     ask = "button.rollback.canary_confirm" if row.stage == CANARY else "button.rollback.confirm"

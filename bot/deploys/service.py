@@ -1,5 +1,7 @@
-"""The deploy engine as the rest of Tocsin sees it: the incident Rollback button's hand-off
-(`bot.incidents.rollback.DeployService`), the run card's buttons, and rendering of run cards."""
+"""The run desk: the deploy engine as people and the rest of Tocsin meet it. Commands ask for
+runs and look them up here, the run card's buttons land here, run cards are drawn here, and the
+incident Rollback button's hand-off (`bot.incidents.rollback.RollbackHandoff`) is answered here.
+What it leaves to others: `Requests` records and answers runs, `Runner` runs them."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
     from bot.services import Context
 
 
-class Deploys:
+class RunDesk:
     def __init__(
         self,
         settings: Settings,
@@ -43,6 +45,14 @@ class Deploys:
     @property
     def configured(self) -> bool:
         return bool(self.backends)
+
+    async def ask(self, conn: AsyncConnection, ask: Ask, now: datetime) -> Run:
+        """Record the deploy or rollback someone asked for (validated); its card follows."""
+        return await self.requests.ask(conn, ask, now)
+
+    async def load(self, conn: AsyncConnection, run_id: int) -> Run:
+        """The run, locked for this transaction; `UserError` when there is none."""
+        return await self.requests.load(conn, run_id)
 
     async def request_rollback(
         self,

@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.escalation.pages import StoredPage
 from bot.i18n import t
 from bot.incidents.aggregate import Incident
 from bot.incidents.repository import IncidentRepository
@@ -148,7 +149,7 @@ class PageSender:
         jitter = timedelta(microseconds=random.randrange(1, 1000))
         return self.clock.now() + self.lease + jitter
 
-    async def _claim(self, busy: set[str]) -> tuple[Any, Claim] | None:
+    async def _claim(self, busy: set[str]) -> tuple[StoredPage, Claim] | None:
         """Take the next due page (a new one, or one whose lease ran out) alone, skipping the
         people this replica is sending to already (their rate windows are checked per send)."""
         now = self.clock.now()
@@ -166,7 +167,7 @@ class PageSender:
         )
         until = self._lease_end()
         rows = await self.db.claim(pages, stmt, status="sending", claimed_until=until)
-        return (rows[0], Claim(rows[0].id, [until])) if rows else None
+        return (StoredPage.of(rows[0]), Claim(rows[0].id, [until])) if rows else None
 
     async def _renew(self, claim: Claim) -> bool:
         """Move the lease on if the page is still ours; False when another replica has it."""
@@ -197,7 +198,7 @@ class PageSender:
             except Exception as exc:  # the next beat tries again while the lease lasts
                 log.warning("page lease not renewed", page=claim.page, error=str(exc))
 
-    async def _handle(self, row: Any, claim: Claim) -> None:
+    async def _handle(self, row: StoredPage, claim: Claim) -> None:
         now = self.clock.now()
         async with self.db.connect() as conn:
             found = await self.incidents.by_ids(conn, [row.incident_id])
@@ -226,7 +227,7 @@ class PageSender:
             await beat
         await self._record(row, claim, outcome, self.clock.now())
 
-    async def _send(self, row: Any, page: Page, now: datetime) -> Outcome:
+    async def _send(self, row: StoredPage, page: Page, now: datetime) -> Outcome:
         notifier = self.notifiers[row.channel]
         try:
             async with asyncio.timeout(self.send_timeout.total_seconds()):
@@ -244,7 +245,7 @@ class PageSender:
         return Outcome("sent", "", receipt.provider, receipt.message_id[:128])
 
     def _retry(
-        self, row: Any, reason: str, after: float | None, now: datetime, provider: str
+        self, row: StoredPage, reason: str, after: float | None, now: datetime, provider: str
     ) -> Outcome:
         if row.attempts + 1 >= self.settings.paging.max_attempts:
             return Outcome("failed", reason[:256], provider)
@@ -255,7 +256,7 @@ class PageSender:
         )
 
     async def _rate_free_at(
-        self, conn: AsyncConnection, row: Any, now: datetime
+        self, conn: AsyncConnection, row: StoredPage, now: datetime
     ) -> datetime | None:
         """When the person's channel has room again, or None if it has room now."""
         latest: datetime | None = None
@@ -280,7 +281,7 @@ class PageSender:
                 latest = free if latest is None else max(latest, free)
         return latest
 
-    def _page(self, row: Any, incident: Incident, now: datetime) -> Page:
+    def _page(self, row: StoredPage, incident: Incident, now: datetime) -> Page:
         user = self.users.get(row.recipient)
         lang = (user.language if user else None) or self.settings.tocsin.language
         dest = f"{row.channel}:@{row.recipient}"
@@ -307,7 +308,7 @@ class PageSender:
             ack_url=url,
         )
 
-    async def _record(self, row: Any, claim: Claim, outcome: Outcome, now: datetime) -> None:
+    async def _record(self, row: StoredPage, claim: Claim, outcome: Outcome, now: datetime) -> None:
         """Write what happened, if the claim is still ours: a replica that stalled past its
         lease finds the page taken over and records nothing."""
         values: dict[str, Any] = {

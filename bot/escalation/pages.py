@@ -1,10 +1,15 @@
-"""Questions about the pages already written."""
+"""The pages written, and questions about them."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.settings.oncall import Channel
 from bot.store.tables import pages
 
 
@@ -17,3 +22,35 @@ async def was_paged(conn: AsyncConnection, incident_id: int, user_id: str) -> bo
         .limit(1)
     )
     return (await conn.execute(stmt)).first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """One page to one person on one channel (`bot.store.tables.pages`), typed: written by an
+    escalation step, then claimed, sent and recorded by `bot.escalation.pager.PageSender`."""
+
+    id: int
+    incident_id: int
+    cycle: int
+    loop: int
+    step: int
+    recipient: str
+    """The Tocsin user paged."""
+    channel: Channel
+    """``sms``, ``voice`` or ``email``."""
+    address: str
+    status: str
+    """pending · sending · sent · failed · cancelled"""
+    reason: str
+    provider: str
+    provider_ref: str
+    attempts: int
+    next_attempt_at: datetime | None
+    claimed_until: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, row: Any) -> StoredPage:
+        """The page a full `pages` row (as selected or returned) stores."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})

@@ -26,6 +26,7 @@ from bot.deploys.run import Run
 from bot.errors import CommandError, DeliveryError, RetryableDelivery, UserError
 from bot.flights import Flights
 from bot.gates.analysis import Measurement, gate_verdict, judge, next_due, summary
+from bot.gates.gate_run import GateRun
 from bot.i18n import word
 from bot.ports import MetricsSource
 from bot.settings import Settings
@@ -101,9 +102,10 @@ class GateRunner:
             gate_runs.c.due_at <= now,
             gate_runs.c.id.not_in(self.flights.in_air),
         )
-        rows = await self.db.claim(
+        claimed = await self.db.claim(
             gate_runs, select(gate_runs).where(due).limit(min(BATCH, room)), due_at=lease
         )
+        rows = [GateRun.of(found) for found in claimed]
         for row in rows:
             if row.state == COUNTDOWN:  # a rollback may check artifacts with the backend
                 self.flights.spawn(self._countdown_ended(row, now, lease), row.id)
@@ -113,12 +115,12 @@ class GateRunner:
             await self.flights.drain()
         return len(rows)
 
-    async def _countdown_ended(self, row: Any, now: datetime, lease: datetime) -> None:
+    async def _countdown_ended(self, row: GateRun, now: datetime, lease: datetime) -> None:
         async with self.db.begin() as conn:
             if await self._ours(conn, row, lease):
                 await self._roll_back(conn, row, now, why="the countdown ran out")
 
-    async def _ours(self, conn: AsyncConnection, row: Any, lease: datetime) -> bool:
+    async def _ours(self, conn: AsyncConnection, row: GateRun, lease: datetime) -> bool:
         """Still in the state it was claimed in, under this pass's lease (not held meanwhile,
         not taken over by another replica after the lease ran out)."""
         stmt = self.db.for_update(
@@ -127,7 +129,7 @@ class GateRunner:
         found = (await conn.execute(stmt)).one()
         return bool(found.state == row.state and found.due_at == lease)
 
-    async def _measure(self, row: Any, now: datetime, lease: datetime) -> None:
+    async def _measure(self, row: GateRun, now: datetime, lease: datetime) -> None:
         gate = self.gate_for(row.service, row.environment)
         if gate is None:
             async with self.db.begin() as conn:
@@ -169,7 +171,7 @@ class GateRunner:
     async def _judge(
         self,
         conn: AsyncConnection,
-        row: Any,
+        row: GateRun,
         gate: Gate,
         taken: dict[str, list[Measurement]],
         now: datetime,
@@ -201,7 +203,7 @@ class GateRunner:
         else:
             await self._failed(conn, row, gate, now, note)
 
-    async def _take(self, metric: GateMetric, row: Any, now: datetime) -> Measurement:
+    async def _take(self, metric: GateMetric, row: GateRun, now: datetime) -> Measurement:
         try:
             value, why = await self._query(metric.query, row)
             traffic = None
@@ -215,7 +217,7 @@ class GateRunner:
             note = f"{note} ({why})"
         return Measurement(metric.name, now, value, outcome, note, traffic)
 
-    async def _query(self, query: str, row: Any) -> tuple[float | None, str]:
+    async def _query(self, query: str, row: GateRun) -> tuple[float | None, str]:
         assert self.metrics is not None
         try:
             async with asyncio.timeout(QUERY_LIMIT.total_seconds()):
@@ -228,7 +230,7 @@ class GateRunner:
         return result.single()
 
     async def _failed(
-        self, conn: AsyncConnection, row: Any, gate: Gate, now: datetime, note: str
+        self, conn: AsyncConnection, row: GateRun, gate: Gate, now: datetime, note: str
     ) -> None:
         if row.after_rollback:
             await self._decide(
@@ -255,13 +257,15 @@ class GateRunner:
         else:
             await self._decide(conn, row, now, FAILED, f"{note}{guard}")
 
-    async def _guard(self, conn: AsyncConnection, row: Any) -> str:
+    async def _guard(self, conn: AsyncConnection, row: GateRun) -> str:
         """Why an automatic rollback must not happen ("" when it may)."""
         return await auto_rollback_guard(
             conn, row.service, row.environment, self.settings.deploy.retention
         )
 
-    async def _roll_back(self, conn: AsyncConnection, row: Any, now: datetime, *, why: str) -> None:
+    async def _roll_back(
+        self, conn: AsyncConnection, row: GateRun, now: datetime, *, why: str
+    ) -> None:
         run = await self.requests.store.load(conn, row.run_id)
         newer = await ledger.superseded(conn, run)
         if newer is not None:
@@ -278,7 +282,7 @@ class GateRunner:
         await self._decide(conn, row, now, ROLLED_BACK, why, rollback_run_id=rollback.id)
 
     async def _canary_passed(
-        self, conn: AsyncConnection, row: Any, run: Run, gate: Gate, now: datetime, note: str
+        self, conn: AsyncConnection, row: GateRun, run: Run, gate: Gate, now: datetime, note: str
     ) -> None:
         """A canary passed: promote it now, or wait for someone to press Promote."""
         if gate.canary is not None and gate.canary.promote == "manual":
@@ -295,14 +299,15 @@ class GateRunner:
         stmt = self.db.for_update(
             select(gate_runs).where(gate_runs.c.run_id == run_id).order_by(gate_runs.c.id.desc())
         )
-        row = (await conn.execute(stmt.limit(1))).first()
+        found = (await conn.execute(stmt.limit(1))).first()
+        row = GateRun.of(found) if found is not None else None
         run = await self.requests.store.load(conn, run_id)
         if row is None or row.state not in (PASSED, INCONCLUSIVE) or not is_canary(run):
             raise UserError("gate.nothing_to_promote", id=run_id, why="")
         return await self._promote(conn, row, run, who, now, row.note)
 
     async def _promote(
-        self, conn: AsyncConnection, row: Any, run: Run, who: str, now: datetime, note: str
+        self, conn: AsyncConnection, row: GateRun, run: Run, who: str, now: datetime, note: str
     ) -> Run:
         newer = await ledger.superseded(conn, run)
         if newer is not None:
@@ -324,7 +329,7 @@ class GateRunner:
         return bool(result.rowcount)
 
     async def _decide(
-        self, conn: AsyncConnection, row: Any, now: datetime, state: str, note: str, **also: Any
+        self, conn: AsyncConnection, row: GateRun, now: datetime, state: str, note: str, **also: Any
     ) -> None:
         """The gate's verdict (`also`: the run it led to), shown on the run's card."""
         await conn.execute(
@@ -352,7 +357,7 @@ class GateRunner:
         )
         await self.requests.refresh(conn, run, now)
 
-    async def view(self, conn: AsyncConnection, run_id: int) -> tuple[Any | None, list[str]]:
+    async def view(self, conn: AsyncConnection, run_id: int) -> tuple[GateRun | None, list[str]]:
         """The run's latest gate and one line per metric, for its card."""
         gate_run = await latest_gate(conn, run_id)
         if gate_run is None:
@@ -399,9 +404,10 @@ async def measurements(conn: AsyncConnection, gate_run_id: int) -> dict[str, lis
     return found
 
 
-async def latest_gate(conn: AsyncConnection, run_id: int) -> Any | None:
+async def latest_gate(conn: AsyncConnection, run_id: int) -> GateRun | None:
     stmt = select(gate_runs).where(gate_runs.c.run_id == run_id).order_by(gate_runs.c.id.desc())
-    return (await conn.execute(stmt.limit(1))).first()
+    found = (await conn.execute(stmt.limit(1))).first()
+    return GateRun.of(found) if found is not None else None
 
 
 __all__ = ["GateRunner", "latest_gate", "measurements"]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
 from bot.incidents.aggregate import Incident
-from bot.incidents.rollback import DeployService
+from bot.incidents.rollback import RollbackHandoff
 from bot.incidents.service import IncidentService, Outcome
 from bot.incidents.status import card_ref
 from bot.model import ActionKind
@@ -36,7 +36,7 @@ class IncidentActions:
     def __init__(
         self,
         incidents: IncidentService,
-        deploys: DeployService,
+        deploys: RollbackHandoff,
         outbox: Outbox,
         escalation: Escalation,
     ) -> None:

@@ -1,6 +1,6 @@
 """The hand-off from an incident card's Rollback button to the deploy engine.
 
-This is not a port: both sides are core. `IncidentActions` asks, `bot.deploys.service.Deploys`
+This is not a port: both sides are core. `IncidentActions` asks, `bot.deploys.service.RunDesk`
 answers, and the only other implementations are test fakes. The rollback has to be requested
 in the transaction of the button press (the press, its audit row and the new run commit or
 fail together), so the hand-off takes the press's `AsyncConnection` as it is. Adapters never
@@ -29,7 +29,7 @@ class RollbackTicket:
     """True when no deploy backend exists to run it: the user is told so in their language."""
 
 
-class DeployService(Protocol):
+class RollbackHandoff(Protocol):
     """The hand-off from a card's Rollback button to whatever runs deploys, inside the press's
     transaction; the run's card goes to `destinations`."""
 

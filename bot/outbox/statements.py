@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Executable
 
 from bot.store.tables import card_posts, outbox
 
 
 @dataclass(frozen=True, slots=True)
 class Statements:
-    claim: Any
-    lease: Any
-    post_row: Any
-    newest: Any
-    done_group: Any
-    done: Any
-    remember: Any
+    """Built once, then only ever executed: typed as what `AsyncConnection.execute` takes."""
+
+    claim: Executable
+    lease: Executable
+    post_row: Executable
+    newest: Executable
+    done_group: Executable
+    done: Executable
+    remember: Executable
 
 
 PER_DESTINATION = 25

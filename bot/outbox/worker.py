@@ -18,7 +18,6 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from sqlalchemy import update
@@ -31,6 +30,7 @@ from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.model import Card, Destination
 from bot.outbox.budget import Budgets
+from bot.outbox.items import Posted, Queued
 from bot.outbox.statements import statements
 from bot.ports import ChatPlatform, PostedRef
 from bot.prefs import chat_scope, get_language
@@ -77,8 +77,8 @@ class OutboxWorker:
         rows = await self._claim(now)
         if not rows:
             return 0
-        by_destination: dict[str, list[list[Any]]] = defaultdict(list)
-        groups: dict[tuple[str, str], list[Any]] = {}
+        by_destination: dict[str, list[list[Queued]]] = defaultdict(list)
+        groups: dict[tuple[str, str], list[Queued]] = {}
         for row in rows:
             if row.kind == "card":
                 key = (row.destination, row.card_ref)
@@ -93,19 +93,19 @@ class OutboxWorker:
         )
         return sum(counts)
 
-    async def _claim(self, now: datetime) -> list[Any]:
+    async def _claim(self, now: datetime) -> list[Queued]:
         async with self.db.begin() as conn:
             found = await conn.execute(
                 self.sql.claim, {"b_now": now, "b_batch": self.settings.batch}
             )
-            rows = list(found.all())
+            rows = [Queued.of(row) for row in found.all()]
             if rows:
                 await conn.execute(
                     self.sql.lease, {"b_ids": [r.id for r in rows], "b_until": now + LEASE}
                 )
         return rows
 
-    async def _deliver_destination(self, destination: str, items: list[list[Any]]) -> int:
+    async def _deliver_destination(self, destination: str, items: list[list[Queued]]) -> int:
         """Deliver what the shared budget allows now; the rest waits for it (or for the end
         of a Retry-After this pass was answered with)."""
         delivered = 0
@@ -125,7 +125,7 @@ class OutboxWorker:
         return delivered
 
     async def _deliver_recorded(
-        self, destination: str, group: list[Any]
+        self, destination: str, group: list[Queued]
     ) -> tuple[int, datetime | None]:
         """1 if delivered; and the end of a Retry-After block if the platform asked for one."""
         try:
@@ -140,7 +140,7 @@ class OutboxWorker:
             await self._failed(group, RetryableDelivery(f"internal error: {exc!r}"))
         return 0, None
 
-    async def _deliver(self, destination: str, group: list[Any]) -> None:
+    async def _deliver(self, destination: str, group: list[Queued]) -> None:
         dest = Destination.parse(destination)
         platform = self.platforms.get(dest.platform)
         if platform is None:
@@ -157,7 +157,7 @@ class OutboxWorker:
             self._languages[destination] = stored or self.settings.default_language
         return self._languages[destination]
 
-    async def _deliver_text(self, platform: ChatPlatform, dest: Destination, row: Any) -> None:
+    async def _deliver_text(self, platform: ChatPlatform, dest: Destination, row: Queued) -> None:
         started = self.clock.now()
         async with self.db.connect() as conn:  # read, then let go before the network call
             lang = await self._language(conn, str(dest))
@@ -167,7 +167,7 @@ class OutboxWorker:
         self.metrics.cards_sent.labels(dest.platform, "text").inc()
         await self._done([row.id], started)
 
-    async def _deliver_card(self, platform: ChatPlatform, dest: Destination, first: Any) -> None:
+    async def _deliver_card(self, platform: ChatPlatform, dest: Destination, first: Queued) -> None:
         started, destination = self.clock.now(), str(dest)
         async with self.db.connect() as conn:  # read, then let go before the network call
             lang = await self._language(conn, destination)
@@ -199,7 +199,7 @@ class OutboxWorker:
         await self._done_group(destination, first.card_ref, newest or first.id, started)
 
     async def _text(
-        self, conn: AsyncConnection, destination: str, row: Any, lang: str
+        self, conn: AsyncConnection, destination: str, row: Queued, lang: str
     ) -> tuple[str, PostedRef | None]:
         payload = row.payload
         text = t(payload["key"], lang, **payload.get("params", {}))
@@ -209,11 +209,14 @@ class OutboxWorker:
                 return text, PostedRef(post.ref)
         return text, None
 
-    async def _post_row(self, conn: AsyncConnection, card_ref: str, destination: str) -> Any:
+    async def _post_row(
+        self, conn: AsyncConnection, card_ref: str, destination: str
+    ) -> Posted | None:
         found = await conn.execute(
             self.sql.post_row, {"b_card_ref": card_ref, "b_destination": destination}
         )
-        return found.first()
+        row = found.first()
+        return Posted.of(row) if row is not None else None
 
     async def _remember(
         self, card_ref: str, destination: str, ref: PostedRef, shown: str, now: datetime
@@ -249,7 +252,7 @@ class OutboxWorker:
                 },
             )
 
-    async def _release(self, rows: list[Any], when: datetime) -> None:
+    async def _release(self, rows: list[Queued], when: datetime) -> None:
         if not rows:
             return
         async with self.db.begin() as conn:
@@ -260,7 +263,7 @@ class OutboxWorker:
             )
 
     async def _failed(
-        self, group: list[Any], exc: DeliveryError, *, block: bool = False
+        self, group: list[Queued], exc: DeliveryError, *, block: bool = False
     ) -> datetime | None:
         """Record a failed attempt; with `block`, a Retry-After holds back the destination for
         every replica, and its end is returned."""

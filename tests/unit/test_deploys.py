@@ -264,7 +264,7 @@ async def test_rollback_command_defaults_to_last_verified_and_refuses_unverified
     assert not gone.ok and "v1" in gone.text
     mem.gone.clear()
     mem.check_hangs = True  # a registry that never answers cannot hold the request
-    app.services.deploys.requests.artifact_wait = 0.05
+    app.services.runs.requests.artifact_wait = 0.05
     number = await ask(app, "U-BOB", "/rollback orders staging")
     mem.check_hangs = False
     row = await run_row(app, number)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.deploy.fake import FakeDeployService
+from adapters.deploy.fake import FakeRollbackHandoff
 from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
 from bot.model import ActionKind, CardActionRequest, CommandRequest, Destination, Reply, Sender
@@ -191,9 +191,9 @@ async def test_rollback_press_says_honestly_that_nothing_ran(db: Any, clock: Fak
     from bot.bootstrap import bootstrap
     from tests.support import make_settings
 
-    deploys, chat = FakeDeployService(), RecordingPlatform()
+    deploys, chat = FakeRollbackHandoff(), RecordingPlatform()
     app = bootstrap(
-        make_settings(), clock=clock, platforms={"fake": chat}, database=db, deploys=deploys
+        make_settings(), clock=clock, platforms={"fake": chat}, database=db, rollbacks=deploys
     )
     number = await open_incident(app)
     reply = await press(app, "U-ALICE", ActionKind.ROLLBACK, f"incident:{number}")
@@ -212,9 +212,9 @@ async def test_an_accepted_rollback_is_told_to_the_chats_once(db: Any, clock: Fa
     from bot.bootstrap import bootstrap
     from tests.support import make_settings
 
-    deploys, chat = FakeDeployService(accept=True), RecordingPlatform()
+    deploys, chat = FakeRollbackHandoff(accept=True), RecordingPlatform()
     app = bootstrap(
-        make_settings(), clock=clock, platforms={"fake": chat}, database=db, deploys=deploys
+        make_settings(), clock=clock, platforms={"fake": chat}, database=db, rollbacks=deploys
     )
     number = await open_incident(app)
     reply = await press(app, "U-ALICE", ActionKind.ROLLBACK, f"incident:{number}")

@@ -121,7 +121,7 @@ async def test_a_hanging_metrics_source_holds_up_nothing_but_its_own_gate(
     app, mem = wire(db, clock, chat)
     metrics = app.engine.gates.metrics if app.engine.gates else None
     assert isinstance(metrics, HangingMetrics)
-    app.engine.start(0.01)
+    app.engine.start(0.01, coarse=0.01)
     try:
         # storefront v1 is verified healthy, then its errors climb
         verified = await ship(app, mem, clock, "storefront", "v1")

@@ -37,8 +37,10 @@ async def open_api(ws_server: FakeLongConnection) -> AsyncIterator[FakeOpenApi]:
 def make_tocsin(db: Database, clock: FakeClock, open_api: FakeOpenApi) -> Callable[..., Tocsin]:
     """Tocsin as `bootstrap` wires it from settings (no `platforms=`: the adapter is real)."""
 
-    def make(deploys: Any = None, **feishu: Any) -> Tocsin:
-        tocsin = bootstrap(settings(open_api, **feishu), clock=clock, database=db, deploys=deploys)
+    def make(rollbacks: Any = None, **feishu: Any) -> Tocsin:
+        tocsin = bootstrap(
+            settings(open_api, **feishu), clock=clock, database=db, rollbacks=rollbacks
+        )
         return tocsin
 
     return make

@@ -305,7 +305,7 @@ async def test_a_slow_press_is_answered_in_time_and_replied_to_later(
     mode: str,
 ) -> None:
     deploys = SlowDeploys()
-    tocsin = make_tocsin(mode=mode, deploys=deploys, answer_within="300ms")
+    tocsin = make_tocsin(mode=mode, rollbacks=deploys, answer_within="300ms")
     adapter = adapter_of(tocsin)
     async with running(tocsin) as feishu:
         card = await open_card(tocsin, open_api)
