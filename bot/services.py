@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Generic, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
+from typing_extensions import TypeVar
 
 from bot.alerts.seen import SeenCounts
 from bot.authz import Directory, Person
@@ -42,23 +43,29 @@ class Services:
     runs: RunDesk
 
 
+S = TypeVar("S", covariant=True, default=Services)
+
+
 @dataclass(frozen=True, slots=True)
-class Context:
-    """Everything a handler sees: one transaction, the person, their language and the chat."""
+class Context(Generic[S]):
+    """Everything a handler sees: one transaction, the person, their language and the chat,
+    and the services. A command module declares the few services it uses as a Protocol and
+    takes ``Context[ItsProtocol]``: mypy then refuses any other service it reaches for, while
+    the dispatcher passes the whole `Services`, which has them all."""
 
     conn: AsyncConnection
     person: Person
     lang: str
     chat: Destination
     now: datetime
-    services: Services
+    services: S
 
 
 class Actions(Protocol):
     """Runs an authorized card action on a locked incident (the dispatcher does)."""
 
     async def perform(
-        self, ctx: Context, incident: Incident, kind: ActionKind, value: str
+        self, ctx: Context[object], incident: Incident, kind: ActionKind, value: str
     ) -> Outcome: ...
 
 

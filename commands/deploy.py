@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.deploys import ledger, locks
 from bot.deploys.cards import recent_line
 from bot.deploys.ops import PARAM_KEY, VERSION
 from bot.deploys.requests import Ask
-from bot.deploys.service import describe
+from bot.deploys.service import RunDesk, describe
 from bot.errors import UserError
 from bot.grammar import Arg, CommandSpec, ParsedCommand, shown
 from bot.i18n import t
 from bot.model import ActionKind, Reply
 from bot.services import Command, Context, Handler, Scope
+from bot.settings import Settings
+from bot.store.db import Database
 
 SERVICE = Arg("service", "word", choices_from="service", help_en="a service", help_zh="服务名")
 PARAM_MAX = 256
@@ -19,7 +23,18 @@ PARAM_MAX = 256
 RUN = Arg("run", "int", help_en="run number, e.g. 7", help_zh="任务编号，例如 7")
 
 
-def _split(ctx: Context, service: str, rest: str) -> tuple[str, dict[str, str]]:
+class Uses(Protocol):
+    """The services these commands use."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def db(self) -> Database: ...
+    @property
+    def runs(self) -> RunDesk: ...
+
+
+def _split(ctx: Context[Uses], service: str, rest: str) -> tuple[str, dict[str, str]]:
     """The environment and the key=value parameters after a service."""
     env, params = "", {}
     for word in rest.split():
@@ -45,20 +60,20 @@ def _split(ctx: Context, service: str, rest: str) -> tuple[str, dict[str, str]]:
     return env, params
 
 
-async def _scope(ctx: Context, cmd: ParsedCommand) -> Scope:
+async def _scope(ctx: Context[Uses], cmd: ParsedCommand) -> Scope:
     env, _ = _split(ctx, cmd.args["service"], cmd.args.get("rest") or "")
     return (cmd.args["service"], env)
 
 
-async def _deploy(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _deploy(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     return await _ask(ctx, cmd, "deploy")
 
 
-async def _rollback(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _rollback(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     return await _ask(ctx, cmd, "rollback")
 
 
-async def _ask(ctx: Context, cmd: ParsedCommand, action: str) -> Reply:
+async def _ask(ctx: Context[Uses], cmd: ParsedCommand, action: str) -> Reply:
     """Record the deploy (its version an argument) or rollback (``to=<version>``, or the last
     verified one) that the command asks for; its card asks the requester to confirm."""
     service = cmd.args["service"]
@@ -70,7 +85,7 @@ async def _ask(ctx: Context, cmd: ParsedCommand, action: str) -> Reply:
     return Reply(describe(row, ctx.lang))
 
 
-async def _history(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _history(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     service, env = cmd.args["service"], (cmd.args.get("environment") or "")
     rows = await ledger.history(
         ctx.conn, service, env or None, ctx.services.settings.deploy.retention * 2
@@ -83,7 +98,7 @@ async def _history(ctx: Context, cmd: ParsedCommand) -> Reply:
     return Reply("\n".join(lines))
 
 
-async def _status(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _status(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     service = cmd.args["service"]
     lines = []
     retention = ctx.services.settings.deploy.retention
@@ -106,7 +121,7 @@ async def _status(ctx: Context, cmd: ParsedCommand) -> Reply:
     return Reply("\n".join(lines))
 
 
-def _lock_scope(ctx: Context, word: str) -> str:
+def _lock_scope(ctx: Context[Uses], word: str) -> str:
     settings = ctx.services.settings
     if word == "all":
         return locks.ALL
@@ -118,7 +133,7 @@ def _lock_scope(ctx: Context, word: str) -> str:
     raise UserError("deploy.lock.bad_scope")
 
 
-async def _lock(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _lock(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     words = (cmd.args.get("rest") or "").split(maxsplit=1)
     if not words:
         held = await locks.sticky(ctx.conn)
@@ -152,7 +167,7 @@ async def _lock(ctx: Context, cmd: ParsedCommand) -> Reply:
     )
 
 
-async def _unlock(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _unlock(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     words = (cmd.args.get("rest") or "").split()
     if not words:
         raise UserError("deploy.lock.bad_scope")
@@ -173,18 +188,18 @@ async def _unlock(ctx: Context, cmd: ParsedCommand) -> Reply:
 
 
 def _press(action: ActionKind) -> Handler:
-    async def handler(ctx: Context, cmd: ParsedCommand) -> Reply:
+    async def handler(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
         return await ctx.services.runs.press(ctx, cmd.args["run"], action)
 
     return handler
 
 
-async def _run_scope(ctx: Context, cmd: ParsedCommand) -> Scope:
+async def _run_scope(ctx: Context[Uses], cmd: ParsedCommand) -> Scope:
     row = await ctx.services.runs.load(ctx.conn, cmd.args["run"])
     return (row.service, row.environment)
 
 
-async def _drill(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _drill(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     drills = ctx.services.runs.drills
     if cmd.args["what"] != "rollback" or drills is None:
         raise UserError("drill.usage")
@@ -204,7 +219,7 @@ async def _drill(ctx: Context, cmd: ParsedCommand) -> Reply:
     )
 
 
-async def _drill_scope(ctx: Context, cmd: ParsedCommand) -> Scope:
+async def _drill_scope(ctx: Context[Uses], cmd: ParsedCommand) -> Scope:
     drill = ctx.services.settings.deploy.drills.get(cmd.args["service"])
     env = cmd.args.get("environment") or (drill.environment if drill else "*")
     return (cmd.args["service"], env)

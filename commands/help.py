@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.grammar import Arg, CommandSpec, ParsedCommand, help_lines
 from bot.i18n import t
 from bot.model import Reply
-from bot.services import Command, Context
+from bot.services import Command, Context, Registry
 
 
-async def _help(ctx: Context, cmd: ParsedCommand) -> Reply:
+class Uses(Protocol):
+    """The services this command uses."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+
+async def _help(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     specs = ctx.services.registry.specs
     name = cmd.args["command"]
     if name:

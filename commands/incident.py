@@ -4,26 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Protocol
 
 from bot.cards import incident_card
 from bot.errors import UserError
 from bot.escalation.explain import explain
 from bot.grammar import BIGINT_MAX, Arg, CommandSpec, ParsedCommand, whole_number
 from bot.i18n import t
+from bot.incidents.service import IncidentService
 from bot.incidents.status import display_status
 from bot.model import ActionKind, Reply
-from bot.services import Command, Context, Scope
+from bot.services import Actions, Command, Context, Scope
+from bot.settings import Settings
 
 INCIDENT = Arg("incident", "int", help_en="incident number, e.g. 42", help_zh="事件编号，例如 42")
 
 
-async def _incident_scope(ctx: Context, cmd: ParsedCommand) -> Scope:
+class Uses(Protocol):
+    """The services these commands use."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def incidents(self) -> IncidentService: ...
+    @property
+    def actions(self) -> Actions: ...
+
+
+async def _incident_scope(ctx: Context[Uses], cmd: ParsedCommand) -> Scope:
     row = await ctx.services.incidents.load(ctx.conn, cmd.args["incident"])
     return (row.service, row.environment)
 
 
 def _action(kind: ActionKind) -> Callable[[Context, ParsedCommand], Awaitable[Reply]]:
-    async def handler(ctx: Context, cmd: ParsedCommand) -> Reply:
+    async def handler(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
         row = await ctx.services.incidents.load(ctx.conn, cmd.args["incident"], lock=True)
         value = ""
         if isinstance(cmd.args.get("duration"), timedelta):
@@ -34,7 +48,7 @@ def _action(kind: ActionKind) -> Callable[[Context, ParsedCommand], Awaitable[Re
     return handler
 
 
-async def _show(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _show(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     if cmd.args["what"] == "list":
         rows = await ctx.services.incidents.list_open(ctx.conn)
         if not rows:

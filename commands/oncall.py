@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Protocol
 
-from bot.authz import Person
+from bot.authz import Directory, Person
 from bot.errors import PermissionDenied, UserError
 from bot.grammar import Arg, CommandSpec, ParsedCommand, shown
 from bot.i18n import t
 from bot.model import Reply
-from bot.oncall.service import local
+from bot.oncall.service import OnCallService, local
 from bot.services import Command, Context
+from bot.settings import Settings
 from bot.settings.durations import parse_duration
 from bot.web.schedules import feed_url
 
@@ -19,7 +21,18 @@ MIN_OVERRIDE, MAX_OVERRIDE = timedelta(minutes=15), timedelta(days=30)
 _MENTION = re.compile(r"<@([A-Za-z0-9_.-]+)(?:\|[^>]*)?>")
 
 
-async def _oncall(ctx: Context, cmd: ParsedCommand) -> Reply:
+class Uses(Protocol):
+    """The services these commands use."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def oncall(self) -> OnCallService: ...
+    @property
+    def directory(self) -> Directory: ...
+
+
+async def _oncall(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     what = (cmd.args.get("what") or "").strip()
     words = (cmd.args.get("rest") or "").split()
     if what in ("override", "替班"):
@@ -33,7 +46,7 @@ async def _oncall(ctx: Context, cmd: ParsedCommand) -> Reply:
     return await _show(ctx, [what] if what else list(ctx.services.settings.schedules))
 
 
-async def _show(ctx: Context, names: list[str]) -> Reply:
+async def _show(ctx: Context[Uses], names: list[str]) -> Reply:
     service = ctx.services.oncall
     if not names:
         return Reply(t("oncall.none_configured", ctx.lang))
@@ -65,7 +78,7 @@ async def _show(ctx: Context, names: list[str]) -> Reply:
     return Reply("\n".join(lines))
 
 
-async def _override(ctx: Context, words: list[str]) -> Reply:
+async def _override(ctx: Context[Uses], words: list[str]) -> Reply:
     if len(words) < 2:
         raise UserError("oncall.usage")
     who = _person(ctx, words[0])
@@ -109,7 +122,7 @@ async def _override(ctx: Context, words: list[str]) -> Reply:
     )
 
 
-async def _swap(ctx: Context, words: list[str]) -> Reply:
+async def _swap(ctx: Context[Uses], words: list[str]) -> Reply:
     if not words:
         raise UserError("oncall.usage")
     other = _person(ctx, words[0])
@@ -120,14 +133,14 @@ async def _swap(ctx: Context, words: list[str]) -> Reply:
     return Reply(t("oncall.swap_requested", ctx.lang, id=swap_id, other=other.display))
 
 
-def _ical(ctx: Context, words: list[str]) -> Reply:
+def _ical(ctx: Context[Uses], words: list[str]) -> Reply:
     name = _schedule(ctx, words, ctx.person.id)
     settings = ctx.services.settings
     url = feed_url(settings.tocsin.public_url, settings.tocsin.secret_key, name)
     return Reply(t("oncall.ical", ctx.lang, schedule=name, url=url), private=True)
 
 
-def _schedule(ctx: Context, words: list[str], user_id: str) -> str:
+def _schedule(ctx: Context[Uses], words: list[str], user_id: str) -> str:
     """The schedule named in `words`, else the only one, else the only one `user_id` is in."""
     service = ctx.services.oncall
     known = list(ctx.services.settings.schedules)
@@ -142,7 +155,7 @@ def _schedule(ctx: Context, words: list[str], user_id: str) -> str:
     raise UserError("oncall.which_schedule", known=", ".join(known) or "-")
 
 
-def _person(ctx: Context, text: str) -> Person:
+def _person(ctx: Context[Uses], text: str) -> Person:
     """A person named as ``@alice``, ``alice`` or a platform mention such as ``<@U024BE7LH>``."""
     directory = ctx.services.directory
     mention = _MENTION.fullmatch(text)
@@ -158,7 +171,7 @@ def _person(ctx: Context, text: str) -> Person:
     return found
 
 
-def _name(ctx: Context, user_id: str) -> str:
+def _name(ctx: Context[Uses], user_id: str) -> str:
     person = ctx.services.directory.get(user_id)
     return person.display if person else user_id
 

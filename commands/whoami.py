@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.errors import PermissionDenied
 from bot.grammar import Arg, CommandSpec, ParsedCommand
 from bot.i18n import t
 from bot.model import Reply
 from bot.prefs import chat_scope, set_language, user_scope
 from bot.services import Command, Context
+from bot.store.db import Database
 
 
-async def _whoami(ctx: Context, _cmd: ParsedCommand) -> Reply:
+class Uses(Protocol):
+    """The services this command uses."""
+
+    @property
+    def db(self) -> Database: ...
+
+
+async def _whoami(ctx: Context[Uses], _cmd: ParsedCommand) -> Reply:
     person = ctx.person
     roles = ", ".join(person.roles) or t("auth.no_roles", ctx.lang)
     return Reply(
@@ -19,7 +29,7 @@ async def _whoami(ctx: Context, _cmd: ParsedCommand) -> Reply:
     )
 
 
-async def _lang(ctx: Context, cmd: ParsedCommand) -> Reply:
+async def _lang(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     """Your own language, or with --chat the chat's (for everyone without their own setting)."""
     language = cmd.args["language"]
     if "chat" in cmd.flags:

@@ -91,7 +91,7 @@ class RunDesk:
             True, f"run #{row.id}: {row.previous or '?'} → {row.version}", run_id=str(row.id)
         )
 
-    async def press(self, ctx: Context, run_id: int, action: ActionKind) -> Reply:
+    async def press(self, ctx: Context[object], run_id: int, action: ActionKind) -> Reply:
         """A button on a run's card; each answer checks who may give it."""
         row = await self.requests.load(ctx.conn, run_id)
         requests, person, now = self.requests, ctx.person, ctx.now
@@ -112,7 +112,7 @@ class RunDesk:
         public = not key.startswith("deploy.already")
         return Reply(t(key, ctx.lang, id=run_id, user=person.display), private=not public)
 
-    async def _after_gate(self, ctx: Context, row: Run, action: ActionKind) -> Reply:
+    async def _after_gate(self, ctx: Context[object], row: Run, action: ActionKind) -> Reply:
         """Hold a countdown, or roll a failed release back now (both need the rollback grant)."""
         _require(ctx, "rollback", row)
         if action == ActionKind.HOLD:
@@ -132,7 +132,7 @@ class RunDesk:
             await self.gates.rolled_back(ctx.conn, row.id, rollback.id, ctx.now)
         return Reply(describe(rollback, ctx.lang))
 
-    async def _promote(self, ctx: Context, row: Run) -> Reply:
+    async def _promote(self, ctx: Context[object], row: Run) -> Reply:
         """Send a canary that passed (or could not be judged) to all traffic."""
         _require(ctx, "deploy", row)
         if self.gates is None:
@@ -162,7 +162,7 @@ class RunDesk:
         return run_card(row, approvals, self.requests.needed(row), lang, gate, lines)
 
 
-def _require(ctx: Context, action: str, row: Run) -> None:
+def _require(ctx: Context[object], action: str, row: Run) -> None:
     """Refuse a press by someone without the grant for `action` on the run's service."""
     if not ctx.person.may(action, row.service, row.environment):
         raise PermissionDenied(

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 MIN_SILENCE, MAX_SILENCE = timedelta(minutes=1), timedelta(days=7)
 
-Handler = Callable[["Context", Incident, str], Awaitable[Outcome]]
+Handler = Callable[["Context[object]", Incident, str], Awaitable[Outcome]]
 
 
 class Escalation(Protocol):
@@ -52,28 +52,28 @@ class IncidentActions:
         }
 
     async def perform(
-        self, ctx: Context, incident: Incident, kind: ActionKind, value: str
+        self, ctx: Context[object], incident: Incident, kind: ActionKind, value: str
     ) -> Outcome:
         """Run one action on an incident the caller has locked (the dispatcher lets through
         only the kinds in this table)."""
         return await self.handlers[kind](ctx, incident, value)
 
-    async def _ack(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+    async def _ack(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
         return await self.incidents.acknowledge(ctx.conn, incident, ctx.person.display, ctx.now)
 
-    async def _unack(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+    async def _unack(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
         return await self.incidents.unacknowledge(ctx.conn, incident, ctx.person.display, ctx.now)
 
-    async def _silence(self, ctx: Context, incident: Incident, value: str) -> Outcome:
+    async def _silence(self, ctx: Context[object], incident: Incident, value: str) -> Outcome:
         duration = silence_duration(value)
         return await self.incidents.silence(
             ctx.conn, incident, ctx.person.display, ctx.now, duration
         )
 
-    async def _resolve(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+    async def _resolve(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
         return await self.incidents.resolve(ctx.conn, incident, ctx.person.display, ctx.now)
 
-    async def _escalate(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+    async def _escalate(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
         """Run the next escalation step now; the incident's chats are told who pressed it."""
         params = {"id": incident.id, "user": ctx.person.display}
         try:
@@ -86,7 +86,7 @@ class IncidentActions:
         await self._tell(ctx, incident, key, params)
         return Outcome(True, key, params, announced=True)
 
-    async def _rollback(self, ctx: Context, incident: Incident, _value: str) -> Outcome:
+    async def _rollback(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
         """Hand the rollback to the deploy service and tell the incident's chats its answer."""
         if not (incident.service and incident.environment):
             return Outcome(False, "incident.no_rollback_target", {"id": incident.id})
@@ -111,7 +111,7 @@ class IncidentActions:
         return Outcome(ticket.accepted, key, params, announced=True)
 
     async def _tell(
-        self, ctx: Context, incident: Incident, key: str, params: dict[str, Any]
+        self, ctx: Context[object], incident: Incident, key: str, params: dict[str, Any]
     ) -> None:
         """A text to the incident's chats, threaded under its card."""
         await self.outbox.text(

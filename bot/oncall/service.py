@@ -146,7 +146,7 @@ class OnCallService:
         await self.outbox.card(conn, f"swap:{swap_id}", dests, priority=1, now=now)
         return swap_id
 
-    async def decide_swap(self, ctx: Context, swap_id: int, action: ActionKind) -> Reply:
+    async def decide_swap(self, ctx: Context[object], swap_id: int, action: ActionKind) -> Reply:
         row = (
             await ctx.conn.execute(
                 self.db.for_update(select(swap_requests).where(swap_requests.c.id == swap_id))
