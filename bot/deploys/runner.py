@@ -359,8 +359,8 @@ async def _bounded(call: Awaitable[T], what: str) -> T:
         async with asyncio.timeout(CALL_LIMIT.total_seconds()):
             return await call
     except TimeoutError as exc:
-        limit = int(CALL_LIMIT.total_seconds())
-        raise RetryableDelivery(f"the backend's {what} took over {limit} s") from exc
+        limit = CALL_LIMIT.total_seconds()
+        raise RetryableDelivery(f"the backend's {what} took over {limit:g} s") from exc
 
 
 def _ref_json(ref: RunRef) -> dict[str, Any]:

@@ -225,8 +225,8 @@ class GateRunner:
                     expand(query, row.service, row.environment, row.version)
                 )
         except TimeoutError as exc:
-            limit = int(QUERY_LIMIT.total_seconds())
-            raise RetryableDelivery(f"{self.metrics.name}: no answer in {limit} s") from exc
+            limit = QUERY_LIMIT.total_seconds()
+            raise RetryableDelivery(f"{self.metrics.name}: no answer in {limit:g} s") from exc
         return result.single()
 
     async def _failed(

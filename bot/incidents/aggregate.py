@@ -24,12 +24,9 @@ from typing import Any
 from bot.errors import CommandError, UserError
 from bot.incidents.events import (
     Announce,
-    EscalateNow,
     Event,
     RefreshCard,
     RefreshCardAt,
-    StartEscalation,
-    StopPages,
 )
 from bot.incidents.status import Status
 from bot.model import Tier
@@ -95,13 +92,13 @@ class Incident:
             acked_at=now,
             ack_expires_at=now + timeout if timeout else None,
         )
-        return Transition(self, after, (RefreshCard(), StopPages()))
+        return Transition(self, after, (RefreshCard(),))
 
     def unacknowledge(self, who: str, now: datetime) -> Transition:
         """Released by whoever held it: a new triggered episode, paged from the first step."""
         if self.status != Status.ACKNOWLEDGED:
             raise UserError("incident.not_acked", id=self.id)
-        return Transition(self, self._retriggered(now), (RefreshCard(), StartEscalation()))
+        return Transition(self, self._retriggered(now), (RefreshCard(),))
 
     def silence(self, who: str, now: datetime, duration: timedelta) -> Transition:
         """Mute the incident until `now + duration` (a later silence replaces an earlier)."""
@@ -112,13 +109,13 @@ class Incident:
     def resolve(self, who: str, now: datetime) -> Transition:
         """Closed by a person (or by `MONITORING`): timers of every kind stop with it."""
         self._refuse_resolved()
-        return Transition(self, self._resolved(who, now), (RefreshCard(), StopPages()))
+        return Transition(self, self._resolved(who, now), (RefreshCard(),))
 
     def escalate(self) -> Transition:
         """Ask for the next escalation step now; only a triggered incident escalates."""
         if self.status != Status.TRIGGERED:
             raise UserError("escalation.not_triggered", id=self.id)
-        return Transition(self, self, (EscalateNow(),))
+        return Transition(self, self)
 
     # -- what time does ---------------------------------------------------------------------
 
@@ -129,9 +126,7 @@ class Incident:
         if self.ack_expires_at is None or self.ack_expires_at > now:
             raise CommandError(f"incident #{self.id}: its acknowledgement has not expired")
         announce = Announce("incident.ack_expired", {"id": self.id, "user": self.acked_by})
-        return Transition(
-            self, self._retriggered(now), (RefreshCard(), announce, StartEscalation())
-        )
+        return Transition(self, self._retriggered(now), (RefreshCard(), announce))
 
     def end_silence(self, now: datetime) -> Transition:
         """The silence ran out: the card shows the live status, and a still-firing incident's
@@ -151,7 +146,7 @@ class Incident:
             raise CommandError(f"incident #{self.id}: not a flapping incident gone quiet")
         if self.firing_count <= 0:
             after = replace(self._resolved(MONITORING, now), flapping=False)
-            return Transition(self, after, (RefreshCard(), StopPages()))
+            return Transition(self, after, (RefreshCard(),))
         return Transition(self, self._next(now, flapping=False), (RefreshCard(),))
 
     # -- what alerts do ---------------------------------------------------------------------
@@ -187,12 +182,10 @@ class Incident:
         events: tuple[Event, ...] = ()
         if reopen and firing > 0 and self.status == Status.RESOLVED:
             after = replace(after, **_retriggered_values(now))
-            events = (StartEscalation(),)
             if not flapping:
-                events += (Announce("incident.retriggered", {"id": self.id}),)
+                events = (Announce("incident.retriggered", {"id": self.id}),)
         elif firing <= 0 and self.status != Status.RESOLVED and not flapping:
             after = replace(after, **_resolved_values(MONITORING, now))
-            events = (StopPages(),)
         minor = not new and after.status == self.status and tier == self.tier and not flapping_seen
         if minor:
             due = self.card_due_at or now + card_delay

@@ -1,7 +1,8 @@
 """What an incident's transition asks the world to do, as data.
 
 A transition decides; whoever saves the incident carries these out in the same transaction, so
-a change and its effects are committed (or rolled back) together.
+a change and its effects are committed (or rolled back) together. Escalation needs no event:
+its passes follow the stored status (a triggered episode is paged, any other is not).
 """
 
 from __future__ import annotations
@@ -30,19 +31,4 @@ class Announce:
     params: dict[str, object] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class StartEscalation:
-    """The incident became triggered (a new episode): the escalation pass opens its timers."""
-
-
-@dataclass(frozen=True, slots=True)
-class StopPages:
-    """The incident became acknowledged or resolved: the escalation pass stops its timers."""
-
-
-@dataclass(frozen=True, slots=True)
-class EscalateNow:
-    """Someone asked for the next escalation step now."""
-
-
-Event = RefreshCard | RefreshCardAt | Announce | StartEscalation | StopPages | EscalateNow
+Event = RefreshCard | RefreshCardAt | Announce
