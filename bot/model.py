@@ -65,6 +65,49 @@ class Field:
     value: str
 
 
+class Tone(enum.StrEnum):
+    """What a status means to the reader, which each platform shows in its own colours."""
+
+    ALERT = "alert"
+    """Something is wrong now and needs a person (red)."""
+    WAITING = "waiting"
+    """Waits for a person: a confirmation, an approval, an answer (orange/yellow)."""
+    WORKING = "working"
+    """In progress, nobody needs to act (blue)."""
+    GOOD = "good"
+    """Ended well (green)."""
+    BAD = "bad"
+    """Ended badly: failed, rolled back, denied (red)."""
+    MUTED = "muted"
+    """Put aside: silenced, cancelled, expired (grey)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    """A card's status as the reader sees it: the word in the card's language and its tone."""
+
+    word: str
+    tone: Tone
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link the reader may open (runbook, dashboard, source); renderers show it as a URL
+    button or a link, within the platform's limits."""
+
+    label: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A headed block of lines below a card's fields (a review's timeline, say). Lines are plain
+    text; a line starting with "[ ] " or "[x] " is a checklist item."""
+
+    title: str
+    lines: tuple[str, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Card:
     """A platform-neutral card. `ref` names what the card shows (e.g. ``incident:42``)."""
@@ -77,6 +120,10 @@ class Card:
     body: str = ""
     buttons: tuple[Button, ...] = ()
     footer: str = ""
+    badge: Badge | None = None
+    """`status` as words and tone; every card the core makes has one."""
+    links: tuple[Link, ...] = ()
+    sections: tuple[Section, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -98,6 +145,11 @@ class Card:
                 for b in self.buttons
             ],
             "footer": self.footer,
+            "badge": {"word": self.badge.word, "tone": self.badge.tone.value}
+            if self.badge
+            else None,
+            "links": [{"label": link.label, "url": link.url} for link in self.links],
+            "sections": [{"title": s.title, "lines": list(s.lines)} for s in self.sections],
         }
 
     @classmethod
@@ -121,6 +173,13 @@ class Card:
                 for b in data.get("buttons", ())
             ),
             footer=data.get("footer", ""),
+            badge=Badge(data["badge"]["word"], Tone(data["badge"]["tone"]))
+            if data.get("badge")
+            else None,
+            links=tuple(Link(k["label"], k["url"]) for k in data.get("links", ())),
+            sections=tuple(
+                Section(s["title"], tuple(s["lines"])) for s in data.get("sections", ())
+            ),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.texts import canary, core, deploy, drills, grammar, oncall
+from bot.texts import alerts, canary, core, deploy, drills, grammar, help, oncall, review, status
 
 CATALOGUE: dict[str, dict[str, str]] = {
     **core.TEXTS,
@@ -11,4 +11,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     **deploy.TEXTS,
     **drills.TEXTS,
     **canary.TEXTS,
+    **status.TEXTS,
+    **alerts.TEXTS,
+    **review.TEXTS,
+    **help.TEXTS,
 }

@@ -2,11 +2,6 @@
 
 TEXTS: dict[str, dict[str, str]] = {
     "raw": {"en": "{text}"},
-    # statuses
-    "status.triggered": {"en": "Triggered", "zh": "告警中"},
-    "status.acknowledged": {"en": "Acknowledged", "zh": "已认领"},
-    "status.resolved": {"en": "Resolved", "zh": "已恢复"},
-    "status.silenced": {"en": "Silenced", "zh": "已静默"},
     # card fields and buttons
     "card.service": {"en": "Service", "zh": "服务"},
     "card.environment": {"en": "Environment", "zh": "环境"},

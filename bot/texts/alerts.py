@@ -1,0 +1,3 @@
+"""Texts: alerts."""
+
+TEXTS: dict[str, dict[str, str]] = {}

@@ -1,0 +1,3 @@
+"""Texts: help."""
+
+TEXTS: dict[str, dict[str, str]] = {}

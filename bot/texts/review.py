@@ -1,0 +1,3 @@
+"""Texts: review."""
+
+TEXTS: dict[str, dict[str, str]] = {}
