@@ -165,7 +165,9 @@ def bootstrap(
         settings.outbox.storm_horizon.total_seconds(),
         fold=frozenset(tier.rank for tier in settings.outbox.storm_tiers),
     )
-    incidents = IncidentService(db, outbox, ack_timeout=settings.incidents.ack_timeout)
+    incidents = IncidentService(
+        db, outbox, ack_timeout=settings.incidents.ack_timeout, posts_to=frozenset(chat)
+    )
     pagers = dict(notifiers) if notifiers is not None else _notifiers(settings, clock)
     direct = [name for name, p in chat.items() if p.capabilities.direct_messages]
     escalator = Escalator(
@@ -224,6 +226,8 @@ def bootstrap(
             base_backoff=settings.outbox.base_backoff,
             max_backoff=settings.outbox.max_backoff,
             default_language=settings.tocsin.language,
+            default_timezone=settings.tocsin.timezone,
+            languages={u.id: u.language for u in settings.users if u.language},
         ),
         metrics,
     )
@@ -286,7 +290,16 @@ def bootstrap(
             fire = partial(_fire_demo_alert, ingest, clock, engine)
         tocsin.background.append(ConsoleFollower(db, hub, clock).run)
         routes += console_routes(
-            console, hub, dispatcher, settings.console, settings.users, clock, fire, metrics
+            console,
+            hub,
+            dispatcher,
+            settings.console,
+            settings.users,
+            clock,
+            fire,
+            metrics,
+            default_language=settings.tocsin.language,
+            default_timezone=settings.tocsin.timezone,
         )
         routes.append(Route("/", lambda _r: RedirectResponse("/console")))
     # inside Starlette's own error handling, so a database outage is a 503 and not a 500

@@ -10,20 +10,20 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import reviews
+from bot.alerts.facts import AlertFacts, facts
 from bot.deploys import ledger
 from bot.deploys.cards import recent_line
 from bot.i18n import t
 from bot.incidents.status import Status, card_ref, display_status, parse_card_ref
-from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Tier
+from bot.incidents.times import stamp
+from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Link, Section, Tier
 from bot.oncall.swaps import render_swap
 from bot.settings.durations import format_duration
+from bot.statuses import badge
 from bot.store.tables import digests, incidents
 
 RunCards = Callable[[AsyncConnection, int, str], Awaitable[Card | None]]
-
-
-def when(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def incident_card(
@@ -35,7 +35,13 @@ def incident_card(
     escalate: bool = False,
     recent: Sequence[str] = (),
     rollback_to: str = "",
+    tz: str = "UTC",
+    facts: AlertFacts | None = None,
 ) -> Card:
+    """The card of incident `row` (a stored row or an `Incident`) for a reader of `lang` in
+    zone `tz`; `facts` are its alerts' links, description and start, `recent` its service's
+    recent runs, one line each."""
+    facts = facts or AlertFacts()
     status = display_status(row, now)
     fields = []
     if row.service:
@@ -49,16 +55,19 @@ def incident_card(
             t("card.firing", lang, firing=row.firing_count, total=row.alert_count),
         )
     )
-    fields.append(Field(t("card.started", lang), when(row.created_at)))
+    started = facts.started or row.created_at
+    fields.append(Field(t("card.started", lang), stamp(started, now, tz, lang)))
     if row.status == Status.ACKNOWLEDGED and row.acked_by:
         fields.append(Field(t("card.acked_by", lang), row.acked_by))
     if row.status == Status.RESOLVED and row.resolved_by:
         fields.append(Field(t("card.resolved_by", lang), row.resolved_by))
     if status == "silenced":
-        fields.append(Field(t("card.silenced_until", lang), when(row.silenced_until)))
+        until = stamp(row.silenced_until, now, tz, lang)
+        fields.append(Field(t("card.silenced_until", lang), until))
+    sections: tuple[Section, ...] = ()
     if recent:
-        fields.append(Field(t("card.recent_deploys", lang), "\n".join(recent)))
-    body = row.summary
+        sections = (Section(t("card.recent_deploys", lang), tuple(recent)),)
+    body = "\n".join(part for part in (row.summary, facts.description) if part and part.strip())
     if row.flapping:
         body = f"{body}\n{t('card.flapping', lang)}".strip()
     return Card(
@@ -70,6 +79,9 @@ def incident_card(
         body=body,
         buttons=_buttons(row, lang, silence_choices, escalate, rollback_to),
         footer=t("card.footer", lang, id=row.id, route=row.route),
+        badge=badge(status, lang),
+        links=tuple(Link(t(f"card.link.{k.kind}", lang), k.url) for k in facts.links),
+        sections=sections,
     )
 
 
@@ -100,12 +112,6 @@ def _buttons(
                 ActionKind.ROLLBACK,
                 value=f"{row.service}/{row.environment}",
                 style=ButtonStyle.DANGER,
-                confirm=t(
-                    "button.rollback.confirm",
-                    lang,
-                    service=row.service,
-                    environment=row.environment,
-                ),
             )
         )
     return tuple(buttons)
@@ -129,7 +135,7 @@ def digest_card(digest_id: int, incidents: Sequence[Any], now: datetime, lang: s
         ),
         Field(
             t("card.status", lang),
-            f"{len(open_rows)}/{len(incidents)} {t('status.triggered', lang)}",
+            t("digest.open", lang, open=len(open_rows), total=len(incidents)),
         ),
     )
     lines = [
@@ -142,14 +148,16 @@ def digest_card(digest_id: int, incidents: Sequence[Any], now: datetime, lang: s
             Button(t("button.ack_all", lang), ActionKind.ACK, style=ButtonStyle.PRIMARY),
             Button(t("button.silence_all", lang, duration="2h"), ActionKind.SILENCE, value="2h"),
         )
+    status = "triggered" if open_rows else "resolved"
     return Card(
         ref=f"digest:{digest_id}",
         title=t("digest.title", lang, count=len(incidents)),
         tier=worst,
-        status="triggered" if open_rows else "resolved",
+        status=status,
         fields=fields,
         body=body,
         buttons=buttons,
+        badge=badge(status, lang),
     )
 
 
@@ -166,9 +174,13 @@ async def render(
     recent_window: timedelta = timedelta(hours=1),
     retention: int = 5,
     deployable: frozenset[str] | None = None,
+    tz: str = "UTC",
 ) -> Card | None:
-    """The card for `ref` as of now, or None when what it showed no longer exists.
-    `deployable`: the services that can have releases; other incidents skip the ledger."""
+    """The card for `ref` as of now, for a reader of `lang` in zone `tz`, or None when what it
+    showed no longer exists. `deployable`: the services that can have releases; other incidents
+    skip the ledger."""
+    if ref.startswith(reviews.REF):
+        return await reviews.render(conn, ref, lang, tz)
     kind, number = parse_card_ref(ref)
     if kind == "incident":
         row = (await conn.execute(select(incidents).where(incidents.c.id == number))).first()
@@ -179,7 +191,7 @@ async def render(
         releases = deployable is None or row.service in deployable
         if runs is not None and row.service and row.environment and releases:
             found = await ledger.recent(conn, row.service, row.environment, now - recent_window)
-            recent = [recent_line(r, lang) for r in found]
+            recent = [recent_line(r, lang, tz=tz) for r in found]
             _current, rollback_to = await ledger.rollback_target(
                 conn, row.service, row.environment, retention
             )
@@ -191,6 +203,8 @@ async def render(
             escalate=escalate,
             recent=recent,
             rollback_to=rollback_to,
+            tz=tz,
+            facts=await facts(conn, row.id, row.summary),
         )
     if kind == "run":
         return await runs(conn, number, lang) if runs is not None else None

@@ -1,4 +1,4 @@
-"""The `tocsin` command line: run, demo, check, secret, db, audit, alert."""
+"""The `tocsin` command line: run, demo, check, secret, db, audit, incident, oncall, alert."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import asyncio
 import os
 import sys
 import time
+import tomllib
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -20,84 +22,162 @@ from bot.settings.safety import Review, new_secret, review
 DEFAULT_DEMO_DIR = "tocsin-demo"
 
 
+EPILOG = """\
+examples:
+  tocsin demo                                  try it: SQLite and the web console on :8080
+  tocsin check config/tocsin.yaml              name every problem in a configuration
+  tocsin db upgrade --config tocsin.yaml       create or migrate the database schema
+  tocsin run --config tocsin.yaml              run for real
+  tocsin audit verify --config tocsin.yaml     check the audit log for tampering
+  tocsin alert fire --demo                     send the demo a realistic alert
+
+exit status: 0 done, 1 failed while running, 2 wrong usage or configuration,
+3 the database schema is missing or behind (run 'tocsin db upgrade').
+'tocsin COMMAND --help' explains a command and its options."""
+
+CONFIG_HELP = "the YAML configuration file (see config/example.yaml)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tocsin", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    parser = argparse.ArgumentParser(
+        prog="tocsin",
+        description="Tocsin: chat-ops for release safety and on-call.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version()}", help="print the version"
+    )
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        help="on an unexpected error, print the full Python traceback",
+    )
+    sub = parser.add_subparsers(dest="cmd", required=True, title="commands", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run Tocsin with a configuration file")
-    run.add_argument("--config", required=True, help="the YAML configuration")
+    run = sub.add_parser(
+        "run", help="run Tocsin with a configuration file", description="Run Tocsin for real."
+    )
+    run.add_argument("--config", required=True, help=CONFIG_HELP)
 
-    demo = sub.add_parser("demo", help="run the embedded demo (SQLite + web console)")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8080)
+    demo = sub.add_parser(
+        "demo",
+        help="run the embedded demo (SQLite + web console)",
+        description="Run the demo: SQLite, the web console, three people and three services.",
+    )
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    demo.add_argument(
+        "--port", type=int, default=8080, help="port to listen on (default %(default)s)"
+    )
     demo.add_argument(
         "--data-dir",
         default=DEFAULT_DEMO_DIR,
         help=f"where the demo keeps its database (default ./{DEFAULT_DEMO_DIR})",
     )
 
-    check = sub.add_parser("check", help="validate a configuration file")
-    check.add_argument("--config", required=True)
+    check = sub.add_parser(
+        "check",
+        help="validate a configuration file",
+        description="Validate a configuration: every problem is named with its key path.",
+        epilog="example: tocsin check config/tocsin.yaml",
+    )
+    check.add_argument("file", nargs="?", help=CONFIG_HELP)
+    check.add_argument("--config", help="the same, given as an option")
 
-    sub.add_parser("secret", help="print a fresh random secret for the configuration")
+    sub.add_parser(
+        "secret",
+        help="print a fresh random secret for the configuration",
+        description="Print a fresh random secret, e.g. for TOCSIN_SECRET_KEY.",
+    )
 
-    db = sub.add_parser("db", help="database schema")
-    db_sub = db.add_subparsers(dest="db_cmd", required=True)
+    db = sub.add_parser("db", help="database schema: upgrade, current, prune")
+    db_sub = db.add_subparsers(dest="db_cmd", required=True, title="commands", metavar="COMMAND")
     for name, text in (
-        ("upgrade", "migrate to the newest schema"),
+        ("upgrade", "migrate to the newest schema (creates it on an empty database)"),
         ("current", "show the schema revision"),
     ):
-        p = db_sub.add_parser(name, help=text)
-        p.add_argument("--config", required=True)
+        p = db_sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        p.add_argument("--config", required=True, help=CONFIG_HELP)
     prune = db_sub.add_parser(
         "prune", help="delete what the retention settings let go (also done by the engine)"
     )
-    prune.add_argument("--config", required=True)
+    prune.add_argument("--config", required=True, help=CONFIG_HELP)
     prune.add_argument(
         "--dry-run", action="store_true", help="count what would be deleted; delete nothing"
     )
 
-    audit = sub.add_parser("audit", help="the audit log")
-    audit_sub = audit.add_subparsers(dest="audit_cmd", required=True)
+    audit = sub.add_parser("audit", help="the audit log: verify")
+    audit_sub = audit.add_subparsers(
+        dest="audit_cmd", required=True, title="commands", metavar="COMMAND"
+    )
     verify = audit_sub.add_parser("verify", help="check the keyed hash chain for tampering")
-    verify.add_argument("--config", required=True)
+    verify.add_argument("--config", required=True, help=CONFIG_HELP)
     verify.add_argument(
         "--require-keyed",
         action="store_true",
         help="fail when no entry is keyed yet (a plain SHA-256 chain anyone can recompute)",
     )
 
-    incident = sub.add_parser("incident", help="incidents")
+    incident = sub.add_parser("incident", help="incidents: export a rollback review")
     incident_sub = incident.add_subparsers(dest="incident_cmd", required=True)
     export = incident_sub.add_parser(
-        "export", help="write the root-cause review draft of an incident's (or a run's) rollback"
+        "export", help="write the review of an incident's (or a run's) rollback"
     )
     export.add_argument("--config", required=True)
     export.add_argument("id", help="an incident number, or run:<number> for a rollback run")
     export.add_argument("--out", help="a file to write (default: standard output)")
+    export.add_argument(
+        "--format", choices=("md", "text"), default="md", help="Markdown (default) or plain text"
+    )
+    export.add_argument(
+        "--lang", choices=("en", "zh"), help="the language (default: tocsin.language)"
+    )
 
-    oncall = sub.add_parser("oncall", help="on-call schedules")
-    oncall_sub = oncall.add_subparsers(dest="oncall_cmd", required=True)
+    oncall = sub.add_parser("oncall", help="on-call schedules: import overrides")
+    oncall_sub = oncall.add_subparsers(
+        dest="oncall_cmd", required=True, title="commands", metavar="COMMAND"
+    )
     imports = oncall_sub.add_parser(
         "import", help="add overrides to a schedule from the events of an .ics file"
     )
-    imports.add_argument("--config", required=True)
-    imports.add_argument("--schedule", required=True)
+    imports.add_argument("--config", required=True, help=CONFIG_HELP)
+    imports.add_argument(
+        "--schedule", required=True, help="the schedule's name in the configuration"
+    )
     imports.add_argument("file", help="an iCalendar file; each event puts its person on call")
 
-    alert = sub.add_parser("alert", help="alerts")
-    alert_sub = alert.add_subparsers(dest="alert_cmd", required=True)
+    alert = sub.add_parser("alert", help="alerts: fire a test alert")
+    alert_sub = alert.add_subparsers(
+        dest="alert_cmd", required=True, title="commands", metavar="COMMAND"
+    )
     fire = alert_sub.add_parser("fire", help="send an alert to a running Tocsin")
     fire.add_argument("--demo", action="store_true", help="a realistic demo alert")
-    fire.add_argument("--url", default="http://127.0.0.1:8080/api/v1/alerts/generic")
+    fire.add_argument(
+        "--url",
+        default="http://127.0.0.1:8080/api/v1/alerts/generic",
+        help="Tocsin's generic alert endpoint (default %(default)s)",
+    )
     fire.add_argument("--token", help="bearer token (default: the demo's, from --data-dir)")
-    fire.add_argument("--data-dir", default=DEFAULT_DEMO_DIR)
+    fire.add_argument(
+        "--data-dir",
+        default=DEFAULT_DEMO_DIR,
+        help="the demo's data folder, where its token is (default ./%(default)s)",
+    )
     fire.add_argument("--file", help="a JSON file in the generic alert format")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """Run one command; problems are told in a line or two, never with a traceback (unless
+    ``--traceback``), with the exit status the epilog gives."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.cmd == "check":
+        args.config = args.config or args.file
+        if not args.config:
+            parser.error("check needs a configuration file, e.g. tocsin check config/tocsin.yaml")
     try:
         return _dispatch(args)
     except ConfigError as exc:
@@ -106,13 +186,92 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {problem}", file=sys.stderr)
         return 2
     except DatabaseNotReady as exc:
-        print(f"Tocsin cannot start: {exc}", file=sys.stderr)
+        config = getattr(args, "config", None) or "FILE"
+        print(f"tocsin: {str(exc).replace('--config FILE', f'--config {config}')}", file=sys.stderr)
         return 3
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if args.traceback:
+            raise
+        code, text = _explain(exc, args)
+        print(f"tocsin: {text}", file=sys.stderr)
+        return code
+
+
+def _explain(exc: Exception, args: argparse.Namespace) -> tuple[int, str]:
+    """An error no command handled, as an exit status and one line."""
+    from bot.store.outage import classify
+
+    config = getattr(args, "config", None)
+    if config and _missing_table(exc):
+        return 3, _not_migrated(config)
+    if config and (down := classify(exc)) is not None:
+        url = _database_url(config)
+        return 1, f"cannot reach the database {url}: {down}"
+    return 1, f"unexpected error: {type(exc).__name__}: {exc} (--traceback shows where)"
+
+
+def _missing_table(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return (
+        "no such table" in text
+        or "undefinedtable" in text.replace(" ", "")
+        or ("relation" in text and "does not exist" in text)
+    )
+
+
+def _not_migrated(config: str) -> str:
+    return (
+        "the database has no Tocsin tables yet (or is behind): "
+        f"run `tocsin db upgrade --config {config}`"
+    )
+
+
+def _database_url(config: str) -> str:
+    """The configured database URL without its password."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = load_settings(config).database.url
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # the URL is only there to help; never fail for it
+        return "(see database.url)"
+
+
+def version() -> str:
+    """The installed package's version, else the source tree's (pyproject.toml)."""
+    try:
+        return metadata.version("tocsin")
+    except metadata.PackageNotFoundError:
+        pass
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+_READS_DATABASE = frozenset({"audit", "incident", "oncall"})
+"""Commands that read Tocsin's tables: they first check the schema is there and current."""
+
+
+async def _require_schema(settings: Settings, config: str) -> None:
+    from bot.store.db import Database
+    from bot.store.migrate import current_revision, head_revision
+
+    db = Database(settings.database.url)
+    try:
+        current = await current_revision(db)
+    finally:
+        await db.dispose()
+    if current != head_revision():
+        raise DatabaseNotReady(_not_migrated(config))
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.cmd in _READS_DATABASE:
+        asyncio.run(_require_schema(load_settings(args.config), args.config))
     if args.cmd == "check":
         from bot.bootstrap import check_adapters
 
@@ -151,7 +310,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.cmd == "audit":
         return asyncio.run(_audit(load_settings(args.config), args.require_keyed))
     if args.cmd == "incident":
-        text = asyncio.run(_export(load_settings(args.config), args.id))
+        text = asyncio.run(_export(load_settings(args.config), args.id, args.format, args.lang))
         if text is None:
             print(
                 f"no review draft for {args.id} (it is written when a rollback ends)",
@@ -316,26 +475,30 @@ async def _audit(settings: Settings, require_keyed: bool = False) -> int:
     return 0
 
 
-async def _export(settings: Settings, wanted: str) -> str | None:
-    from sqlalchemy import select
-
+async def _export(
+    settings: Settings, wanted: str, fmt: str = "md", lang: str | None = None
+) -> str | None:
+    """The review of rollback run ``run:<n>`` or of incident ``<n>``'s latest rollback, as
+    ``md`` or ``text`` in `lang` (default: the configured language); None when there is none."""
+    from bot.reviews import find
     from bot.store.db import Database
-    from bot.store.tables import rca_drafts
 
     kind, _, number = wanted.partition(":")
-    column = rca_drafts.c.run_id if kind == "run" else rca_drafts.c.incident_id
     value = number if kind == "run" else kind
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         return None
     db = Database(settings.database.url)
     try:
         async with db.connect() as conn:
-            stmt = select(rca_drafts.c.markdown).where(column == int(value))
-            found = await conn.execute(stmt.order_by(rca_drafts.c.created_at.desc()).limit(1))
-            markdown = found.scalar()
+            if kind == "run":
+                stored = await find(conn, run_id=int(value))
+            else:
+                stored = await find(conn, incident_id=int(value))
     finally:
         await db.dispose()
-    return str(markdown) if markdown is not None else None
+    if stored is None:
+        return None
+    return stored.document(fmt, lang or settings.tocsin.language)
 
 
 async def _import_overrides(settings: Settings, args: argparse.Namespace, text: str) -> int:

@@ -295,9 +295,22 @@ def demo_alert(now: datetime, pick: int | None = None) -> AlertEvent:
         fingerprint=label_fingerprint(labels),
         status=AlertStatus.FIRING,
         labels=labels,
-        annotations={"summary": scenario["summary"], "description": scenario["description"]},
+        annotations={
+            "summary": scenario["summary"],
+            "description": scenario["description"],
+            **_links(scenario),
+        },
         starts_at=now,
     )
+
+
+def _links(scenario: dict[str, Any]) -> dict[str, str]:
+    """The runbook and dashboard a real alert rule would name (example addresses)."""
+    service, name, env = scenario["service"], scenario["alertname"], scenario["env"]
+    return {
+        "runbook_url": f"https://runbooks.example.com/{service}/{name}",
+        "dashboard_url": f"https://grafana.example.com/d/{service}?var-env={env}",
+    }
 
 
 def demo_alert_json(pick: int | None = None) -> dict[str, Any]:
@@ -312,4 +325,5 @@ def demo_alert_json(pick: int | None = None) -> dict[str, Any]:
         "labels": {"instance": f"{scenario['service']}-{random.randrange(16**6):06x}"},
         "summary": scenario["summary"],
         "description": scenario["description"],
+        "annotations": _links(scenario),
     }

@@ -13,6 +13,7 @@ that share of them; a canary rollback takes it away.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -40,10 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         print("dry run: nothing changed")
         print("RESULT status=succeeded message=dry run: would roll out 3 replicas")
         return 0
-    for step in range(1, STEPS + 1):
+    for line in progress(args.action, args.version, _stage(), _weight()):
         time.sleep(PAUSE)
-        print(f"replica {step}/{STEPS} updated to {args.version}", flush=True)
-        if "broken" in args.version and step == 2:
+        print(line, flush=True)
+        if "broken" in args.version and line.startswith("replica 2/"):
             print("replica 3 crashed on start: CrashLoopBackOff", flush=True)
             print("RESULT status=failed message=replica 3 of 3 failed to start")
             return 1
@@ -54,11 +55,40 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def progress(action: str, version: str, stage: str, weight: int) -> list[str]:
+    """The lines a rollout prints, one per replica it changes: all of them, or for a canary
+    only its share (20 % of 5 replicas: "replica 1/5 updated to v2 (canary 20 %)")."""
+    if stage != "canary":
+        return [f"replica {step}/{STEPS} updated to {version}" for step in range(1, STEPS + 1)]
+    total, share = canary_replicas(weight)
+    if action == "rollback":
+        return [f"canary replica {step}/{share} removed" for step in range(1, share + 1)]
+    return [
+        f"replica {step}/{total} updated to {version} (canary {weight} %)"
+        for step in range(1, share + 1)
+    ]
+
+
+def canary_replicas(weight: int) -> tuple[int, int]:
+    """(replicas, of which on the canary) so that the canary's share is `weight` percent, or as
+    near as twenty replicas allow."""
+    total = 100 // math.gcd(weight, 100) if weight else 1
+    total = min(total, 20)
+    return total, max(1, round(weight * total / 100))
+
+
+def _stage() -> str:
+    return os.environ.get("TOCSIN_STAGE", "")
+
+
+def _weight() -> int:
+    return int(os.environ.get("TOCSIN_CANARY_WEIGHT", "0") or 0)
+
+
 def record(base: Path, args: argparse.Namespace) -> str:
     """Write what now runs (the stable version, and a canary with its weight) and the error
     ratio it gives; returns what is live, in words."""
-    stage = os.environ.get("TOCSIN_STAGE", "")
-    weight = int(os.environ.get("TOCSIN_CANARY_WEIGHT", "0") or 0)
+    stage, weight = _stage(), _weight()
     stable_file, canary_file = _file(base, "version"), _file(base, "canary")
     if stage == "canary" and args.action == "deploy":
         canary_file.write_text(f"{args.version} {weight}\n")

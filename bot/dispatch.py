@@ -4,7 +4,7 @@ Order, the same for both kinds of request, all inside one transaction:
 
 1. de-duplicate on the platform's event id (a re-delivery changes nothing and says nothing);
 2. identify the person (platform user id → Tocsin user; strangers are refused);
-3. choose the language (the person's setting, the chat's, then the default);
+3. choose the language and time zone (the person's setting, the chat's, then the default);
 4. parse (commands) or resolve the card (actions);
 5. authorize against the person's grants, scoped by service and environment;
 6. run the handler; 7. write the audit row (allowed, denied, invalid or failed);
@@ -33,13 +33,13 @@ from bot.audit import AuditEntry, append
 from bot.authz import Person
 from bot.errors import CommandError, PermissionDenied
 from bot.escalation.pages import was_paged
-from bot.grammar import GrammarError, parse, split_command
+from bot.grammar import GrammarError, asks_for_help, parse, split_command
 from bot.i18n import t, word
 from bot.inbox import Inbox, Request, Resume, Resumer
 from bot.inbox.codec import Json
 from bot.incidents.status import Status, parse_card_ref
 from bot.model import ActionKind, CardActionRequest, CommandRequest, Reply, Sender
-from bot.prefs import chat_scope, get_language, user_scope
+from bot.prefs import Reader, reader
 from bot.services import Context, Services
 from bot.store.tables import digests, inbound_events
 
@@ -118,7 +118,7 @@ class Dispatcher:
             request.chat,
             request.event_id,
             request.text,
-            lambda conn, person, lang: self._command(conn, person, lang, request),
+            lambda conn, person, who: self._command(conn, person, who, request),
         )
 
     async def action(self, request: CardActionRequest) -> Reply:
@@ -128,7 +128,7 @@ class Dispatcher:
             request.chat,
             request.event_id,
             _target(request),
-            lambda conn, person, lang: self._action(conn, person, lang, request),
+            lambda conn, person, who: self._action(conn, person, who, request),
         )
 
     # -- the chain ----------------------------------------------------------------------------
@@ -140,7 +140,7 @@ class Dispatcher:
         chat: Any,
         event_id: str,
         target: str,
-        body: Callable[[AsyncConnection, Person, str], Awaitable[tuple[Reply, str, str]]],
+        body: Callable[[AsyncConnection, Person, Reader], Awaitable[tuple[Reply, str, str]]],
     ) -> Reply:
         started = time.perf_counter()
         now = self.s.clock.now()
@@ -154,7 +154,8 @@ class Dispatcher:
                     outcome = "duplicate"
                     return Reply("", private=True, extra={"duplicate": True})
                 person = self.s.directory.by_identity(sender.platform, sender.platform_user_id)
-                lang = await self._language(conn, person, str(chat))
+                who = await self._reader(conn, person, str(chat))
+                lang = who.lang
                 if person is None:
                     outcome = "denied"
                     await self._audit(
@@ -171,7 +172,7 @@ class Dispatcher:
                         ok=False,
                     )
                 try:
-                    reply, action, outcome = await body(conn, person, lang)
+                    reply, action, outcome = await body(conn, person, who)
                 except _Denied as denied:
                     reply, action, outcome = denied.reply, kind, denied.outcome
                 await self._audit(conn, sender, person, action, target, outcome, {})
@@ -195,12 +196,17 @@ class Dispatcher:
         )
         return (await conn.execute(stmt)).first() is not None
 
-    async def _language(self, conn: AsyncConnection, person: Person | None, chat: str) -> str:
-        if person is not None:
-            stored = await get_language(conn, user_scope(person.id))
-            if stored or person.language:
-                return stored or person.language or "en"
-        return await get_language(conn, chat_scope(chat)) or self.s.settings.tocsin.language
+    async def _reader(self, conn: AsyncConnection, person: Person | None, chat: str) -> Reader:
+        """The person's language and zone (their choice, then their configured language),
+        else the chat's, else the configured default."""
+        general = self.s.settings.tocsin
+        return await reader(
+            conn,
+            user=person.id if person else None,
+            chat=chat,
+            default=Reader(general.language, general.timezone),
+            configured=person.language if person else None,
+        )
 
     async def _audit(
         self,
@@ -231,7 +237,7 @@ class Dispatcher:
         async with self.s.db.begin() as conn:
             await self.inbox.finish(conn, sender.platform, event_id)
             person = self.s.directory.by_identity(sender.platform, sender.platform_user_id)
-            lang = await self._language(conn, person, str(chat))
+            lang = (await self._reader(conn, person, str(chat))).lang
             if isinstance(exc, CommandError):
                 await self._audit(
                     conn, sender, person, kind, target, "failed", {"error": exc.message[:500]}
@@ -253,15 +259,17 @@ class Dispatcher:
     # -- commands -------------------------------------------------------------------------------
 
     async def _command(
-        self, conn: AsyncConnection, person: Person, lang: str, request: CommandRequest
+        self, conn: AsyncConnection, person: Person, who: Reader, request: CommandRequest
     ) -> tuple[Reply, str, str]:
+        lang = who.lang
         body = split_command(request.text, self.bot_names, direct=True) or request.text.strip()
+        body = "help" if asks_for_help(body) else body
         try:
             parsed = parse(body, self.s.registry.specs, self._vocabulary(), lang)
         except GrammarError as exc:
             raise _Denied(Reply(exc.message, private=True, ok=False), "invalid") from None
         command = self.s.registry.get(parsed.spec.name)
-        ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s)
+        ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s, who.tz)
         action = f"command:{parsed.spec.name}"
         service, environment = await command.scope(ctx, parsed)
         if not person.may(parsed.spec.permission, service, environment):
@@ -281,8 +289,9 @@ class Dispatcher:
     # -- card actions ---------------------------------------------------------------------------
 
     async def _action(
-        self, conn: AsyncConnection, person: Person, lang: str, request: CardActionRequest
+        self, conn: AsyncConnection, person: Person, who: Reader, request: CardActionRequest
     ) -> tuple[Reply, str, str]:
+        lang = who.lang
         action = f"button:{request.action.value}"
         try:
             kind, number = parse_card_ref(request.card_ref)
@@ -290,7 +299,7 @@ class Dispatcher:
             raise _Denied(
                 Reply(t("error.bad_card", lang), private=True, ok=False), "invalid"
             ) from None
-        ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s)
+        ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s, who.tz)
         return await self.cards[kind](ctx, number, request), action, "allowed"
 
     async def _incident_action(

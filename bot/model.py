@@ -38,6 +38,8 @@ class ActionKind(enum.StrEnum):
     CANCEL = "cancel"
     HOLD = "hold"
     PROMOTE = "promote"
+    RETRY = "retry"
+    REVIEW = "review"
 
 
 class ButtonStyle(enum.StrEnum):

@@ -59,6 +59,8 @@ class Context(Generic[S]):
     chat: Destination
     now: datetime
     services: S
+    tz: str = "UTC"
+    """The IANA zone the person reads times in (`/tz`, else the chat's, else the default)."""
 
 
 class Actions(Protocol):

@@ -24,6 +24,7 @@ TONES: dict[str, Tone] = {
     "run.succeeded": Tone.GOOD,
     "run.verifying": Tone.WORKING,
     "run.verified": Tone.GOOD,
+    "run.unverified": Tone.WAITING,
     "run.gate_failed": Tone.ALERT,
     "run.rolling_back": Tone.ALERT,
     "run.rolled_back": Tone.BAD,

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from bot.deploys import ledger, locks
 from bot.deploys.cards import recent_line
-from bot.deploys.ops import PARAM_KEY, VERSION
+from bot.deploys.ops import ENDED, PARAM_KEY, VERSION
 from bot.deploys.requests import Ask
 from bot.deploys.service import RunDesk, describe
 from bot.errors import UserError
@@ -93,32 +93,49 @@ async def _history(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     if not rows:
         return Reply(t("deploy.history.empty", ctx.lang, service=service))
     where = f" ({env})" if env else ""
+    keys = await ledger.outcomes(ctx.conn, rows)
+    tz = ctx.tz
     lines = [t("deploy.history.header", ctx.lang, service=service, where=where)]
-    lines += [f"{recent_line(r, ctx.lang)} · {r.environment} · {r.requested_by}" for r in rows]
+    lines += [
+        f"{recent_line(r, ctx.lang, tz=tz, status=keys[r.id])} · {r.environment}" for r in rows
+    ]
     return Reply("\n".join(lines))
 
 
 async def _status(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     service = cmd.args["service"]
     lines = []
-    retention = ctx.services.settings.deploy.retention
+    tz = ctx.tz
     for env in ctx.services.settings.service_environments(service):
-        current, _ = await ledger.rollback_target(ctx.conn, service, env, retention)
         verified = await ledger.verified_versions(ctx.conn, service, env, 1)
+        found = await ledger.standing(ctx.conn, service, env)
         lines.append(
-            t(
-                "deploy.status.line",
-                ctx.lang,
-                service=service,
-                environment=env,
-                version=current or "?",
-                verified=verified[0] if verified else "-",
-            )
+            _standing_line(service, env, found, verified[0] if verified else "-", ctx.lang)
         )
         for row in await ledger.history(ctx.conn, service, env, 3):
-            if row.state not in ("succeeded", "failed", "cancelled", "denied", "expired"):
-                lines.append(f"  {recent_line(row, ctx.lang)}")
+            if row.state not in ENDED:
+                lines.append(f"  {recent_line(row, ctx.lang, tz=tz)}")
     return Reply("\n".join(lines))
+
+
+def _standing_line(service: str, env: str, found: ledger.Standing, verified: str, lang: str) -> str:
+    """One environment's line of /status: its version, a mix, or unknown (and why)."""
+    about = {"service": service, "environment": env, "verified": verified}
+    if found.run is None:
+        return t("deploy.status.line", lang, version=found.version or "?", **about)
+    why = t(f"deploy.status.why.{found.run.state}", lang, run=found.run.id)
+    if found.share is None:
+        return t("deploy.status.unknown", lang, why=why, **about)
+    return t(
+        "deploy.status.mixed",
+        lang,
+        new=found.run.version,
+        new_share=found.share,
+        old=found.run.previous or "?",
+        old_share=100 - found.share,
+        why=why,
+        **about,
+    )
 
 
 def _lock_scope(ctx: Context[Uses], word: str) -> str:
@@ -225,7 +242,26 @@ async def _drill_scope(ctx: Context[Uses], cmd: ParsedCommand) -> Scope:
     return (cmd.args["service"], env)
 
 
-REST = Arg("rest", "rest", required=False, default="")
+LOCK_WHAT = Arg(
+    "rest",
+    "rest",
+    required=False,
+    default="",
+    help_en="a service, service:environment, an environment or all, then why; none lists the locks",
+    help_zh="服务、服务:环境、环境或 all，然后是原因；省略则列出现有锁",
+    label="[service|environment|all] [reason…]",
+    label_zh="[服务|环境|all] [原因…]",
+)
+UNLOCK_WHAT = Arg(
+    "rest",
+    "rest",
+    required=False,
+    default="",
+    help_en="a service, service:environment, an environment or all",
+    help_zh="服务、服务:环境、环境或 all",
+    label="<service|environment|all>",
+    label_zh="<服务|环境|all>",
+)
 
 COMMANDS = [
     Command(
@@ -246,8 +282,10 @@ COMMANDS = [
                     "rest",
                     required=False,
                     default="",
-                    help_en="[env] [key=value…]",
-                    help_zh="[环境] [key=value…]",
+                    help_en="the environment, then deploy parameters as key=value",
+                    help_zh="环境，以及 key=value 形式的发布参数",
+                    label="[environment] [key=value…]",
+                    label_zh="[环境] [key=value…]",
                 ),
             ),
             "deploy",
@@ -257,6 +295,12 @@ COMMANDS = [
             "（canary_weight=N 指定权重，0 跳过）。",
             aliases=("发布",),
             flags=("dry-run",),
+            topic="deploys",
+            examples=(
+                "/deploy orders v1.4.2 prod",
+                "/deploy orders v1.4.2 prod --dry-run",
+                "/deploy storefront v3.2.1 staging canary_weight=20",
+            ),
         ),
         _deploy,
         _scope,
@@ -271,8 +315,11 @@ COMMANDS = [
                     "rest",
                     required=False,
                     default="",
-                    help_en="[env] [to=<version>]",
-                    help_zh="[环境] [to=<版本>]",
+                    help_en="the environment, and to=<version> for a version other than the last "
+                    "verified one",
+                    help_zh="环境；如需回滚到其他版本，加 to=<版本>",
+                    label="[environment] [to=version]",
+                    label_zh="[环境] [to=版本]",
                 ),
             ),
             "rollback",
@@ -280,6 +327,8 @@ COMMANDS = [
             "回滚到最近一次验证通过的版本（或 to=<版本>）。",
             aliases=("回滚",),
             flags=("dry-run",),
+            topic="deploys",
+            examples=("/rollback orders prod", "/rollback orders staging to=v1.4.1"),
         ),
         _rollback,
         _scope,
@@ -291,6 +340,8 @@ COMMANDS = [
             "view",
             "A service's deploys and rollbacks.",
             "查看服务的发布与回滚记录。",
+            topic="deploys",
+            examples=("/history orders", "/history orders prod"),
         ),
         _history,
     ),
@@ -301,22 +352,34 @@ COMMANDS = [
             "view",
             "What runs where, and what is in flight.",
             "查看服务当前版本与进行中的任务。",
+            topic="deploys",
+            examples=("/status orders",),
         ),
         _status,
     ),
     Command(
         CommandSpec(
             "lock",
-            (REST,),
+            (LOCK_WHAT,),
             "lock",
             "Lock a service, an environment or all deploys.",
             "锁定服务、环境或全部发布。",
             aliases=("freeze",),
+            topic="deploys",
+            examples=("/lock", "/lock orders:prod release freeze", "/lock all"),
         ),
         _lock,
     ),
     Command(
-        CommandSpec("unlock", (REST,), "lock", "Release a lock.", "解除锁定。"),
+        CommandSpec(
+            "unlock",
+            (UNLOCK_WHAT,),
+            "lock",
+            "Release a lock.",
+            "解除锁定。",
+            topic="deploys",
+            examples=("/unlock orders:prod", "/unlock all"),
+        ),
         _unlock,
     ),
     Command(
@@ -331,17 +394,35 @@ COMMANDS = [
             "Rehearse a rollback: a known-bad release the gate must catch.",
             "回滚演练：发布已知有问题的版本，检验健康检查与回滚。",
             aliases=("演练",),
+            topic="deploys",
+            examples=("/drill rollback orders", "/drill rollback orders staging"),
         ),
         _drill,
         _drill_scope,
     ),
     Command(
-        CommandSpec("approve", (RUN,), "approve", "Approve a run.", "批准任务。"),
+        CommandSpec(
+            "approve",
+            (RUN,),
+            "approve",
+            "Approve a run.",
+            "批准任务。",
+            topic="deploys",
+            examples=("/approve 7",),
+        ),
         _press(ActionKind.APPROVE),
         _run_scope,
     ),
     Command(
-        CommandSpec("deny", (RUN,), "approve", "Deny a run.", "拒绝任务。"),
+        CommandSpec(
+            "deny",
+            (RUN,),
+            "approve",
+            "Deny a run.",
+            "拒绝任务。",
+            topic="deploys",
+            examples=("/deny 7",),
+        ),
         _press(ActionKind.DENY),
         _run_scope,
     ),
@@ -352,6 +433,8 @@ COMMANDS = [
             "view",
             "Cancel a run (yours, or where you may deploy).",
             "取消任务（本人或有发布权限者）。",
+            topic="deploys",
+            examples=("/cancel 7",),
         ),
         _press(ActionKind.CANCEL),
         _run_scope,

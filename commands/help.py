@@ -1,4 +1,4 @@
-"""/help: the commands the asking person may run, or the details of one."""
+"""/help: the commands the asking person may run, grouped by topic, or one of them in full."""
 
 from __future__ import annotations
 
@@ -19,15 +19,17 @@ class Uses(Protocol):
 
 async def _help(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     specs = ctx.services.registry.specs
-    name = cmd.args["command"]
+    name = str(cmd.args["command"] or "").lstrip("/／").casefold()
+    header = [t("cmd.help_header", ctx.lang)]
     if name:
-        spec = specs.get(str(name).lstrip("/").lower())
+        spec = specs.get(name)
         if spec is not None and ctx.person.may(spec.permission):
             return Reply("\n".join(spec.details(ctx.lang)), private=True)
+        header = [t("help.no_such", ctx.lang, command=name)]
     lines = help_lines(specs, ctx.lang, lambda spec: ctx.person.may(spec.permission))
     if not lines:
         return Reply(t("cmd.help_none", ctx.lang), private=True)
-    return Reply("\n".join([t("cmd.help_header", ctx.lang), *lines]), private=True)
+    return Reply("\n".join([*header, *lines, t("help.footer", ctx.lang)]), private=True)
 
 
 COMMANDS = [
@@ -39,6 +41,8 @@ COMMANDS = [
             "Show what you can do here.",
             "显示您可以使用的命令。",
             aliases=("帮助",),
+            topic="you",
+            examples=("/help", "/help deploy"),
         ),
         _help,
     ),

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Protocol
 
+from bot.alerts.facts import facts
 from bot.cards import incident_card
 from bot.errors import UserError
 from bot.escalation.explain import explain
@@ -25,6 +26,7 @@ class Uses(Protocol):
 
     @property
     def settings(self) -> Settings: ...
+
     @property
     def incidents(self) -> IncidentService: ...
     @property
@@ -61,17 +63,27 @@ async def _show(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
     number = cmd.args["incident"] or whole_number(cmd.args["what"])
     if number is None or not 1 <= number <= BIGINT_MAX:
         raise UserError("incident.usage")
-    row = await ctx.services.incidents.load(ctx.conn, number)
     if cmd.args["what"] == "why":
-        return Reply(await explain(ctx.conn, row, ctx.lang), private=True)
-    card = incident_card(
-        row, ctx.now, ctx.lang, silence_choices=ctx.services.settings.incidents.silence_choices
+        row = await ctx.services.incidents.load(ctx.conn, number)
+        return Reply(await explain(ctx.conn, row, ctx.lang, ctx.now, ctx.tz), private=True)
+    row = await ctx.services.incidents.load(ctx.conn, number, lock=True)
+    if await ctx.services.incidents.show_in(ctx.conn, row, str(ctx.chat), ctx.now):
+        return Reply(t("incident.card_posted", ctx.lang, id=row.id, title=row.title))
+    card = incident_card(  # a chat only answered, never posted to: a copy as of now
+        row,
+        ctx.now,
+        ctx.lang,
+        silence_choices=ctx.services.settings.incidents.silence_choices,
+        tz=ctx.tz,
+        facts=await facts(ctx.conn, row.id, row.summary),
     )
     return Reply(f"#{row.id} {row.title}", card=card)
 
 
 def _spec(name: str, permission: str, en: str, zh: str, *extra: Arg) -> CommandSpec:
-    return CommandSpec(name, (INCIDENT, *extra), permission, en, zh)
+    return CommandSpec(
+        name, (INCIDENT, *extra), permission, en, zh, topic="incidents", examples=(f"/{name} 42",)
+    )
 
 
 COMMANDS = [
@@ -129,6 +141,7 @@ COMMANDS = [
                     default="list",
                     help_en="list, show, why, or an incident number",
                     help_zh="list、show、why 或事件编号",
+                    label="[list|show|why]",
                 ),
                 Arg("incident", "int", required=False),
             ),
@@ -136,6 +149,8 @@ COMMANDS = [
             "List open incidents or show one.",
             "列出未恢复的事件或查看某个事件。",
             aliases=("incidents",),
+            topic="incidents",
+            examples=("/incident", "/incident 42", "/incident why 42"),
         ),
         _show,
     ),

@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.authz import Directory, Person
+from bot.deploys.moments import stamp
 from bot.errors import PermissionDenied, UserError
 from bot.grammar import Arg, CommandSpec, ParsedCommand, shown
 from bot.i18n import t
 from bot.model import Reply
-from bot.oncall.service import OnCallService, local
+from bot.oncall.service import OnCallService
 from bot.services import Command, Context
 from bot.settings import Settings
 from bot.settings.durations import parse_duration
@@ -52,7 +53,6 @@ async def _show(ctx: Context[Uses], names: list[str]) -> Reply:
         return Reply(t("oncall.none_configured", ctx.lang))
     lines = []
     for name in names:
-        zone = service.schedule(name).time_zone
         current, upcoming = await service.who(ctx.conn, name, ctx.now)
         if current is None or current.user is None:
             lines.append(t("oncall.now_nobody", ctx.lang, schedule=name))
@@ -63,7 +63,7 @@ async def _show(ctx: Context[Uses], names: list[str]) -> Reply:
                     ctx.lang,
                     schedule=name,
                     user=_name(ctx, current.user),
-                    until=local(current.end, zone),
+                    until=stamp(current.end, ctx.lang, ctx.tz),
                 )
             )
         if upcoming is not None and upcoming.user is not None:
@@ -72,7 +72,7 @@ async def _show(ctx: Context[Uses], names: list[str]) -> Reply:
                     "oncall.next",
                     ctx.lang,
                     user=_name(ctx, upcoming.user),
-                    start=local(upcoming.start, zone),
+                    start=stamp(upcoming.start, ctx.lang, ctx.tz),
                 )
             )
     return Reply("\n".join(lines))
@@ -108,14 +108,13 @@ async def _override(ctx: Context[Uses], words: list[str]) -> Reply:
         reason="/oncall override",
         now=ctx.now,
     )
-    zone = service.schedule(name).time_zone
     return Reply(
         t(
             "oncall.overridden",
             ctx.lang,
             user=who.display,
             schedule=name,
-            until=local(until, zone),
+            until=stamp(until, ctx.lang, ctx.tz),
             id=found,
             by=ctx.person.display,
         )
@@ -188,13 +187,26 @@ COMMANDS = [
                     default="",
                     help_en="a schedule, or override / swap / ical",
                     help_zh="排班名，或 override / swap / ical",
+                    label="[schedule|override|swap|ical]",
+                    label_zh="[排班|override|swap|ical]",
                 ),
-                Arg("rest", "rest", required=False, default=""),
+                Arg(
+                    "rest",
+                    "rest",
+                    required=False,
+                    default="",
+                    help_en="override: @user and how long; swap: @user; then the schedule if "
+                    "there are several",
+                    help_zh="override：@用户 和时长；swap：@用户；有多个排班时再加排班名",
+                    label="[…]",
+                ),
             ),
             "view",
             "Who is on call now and next; overrides, swaps and the calendar feed.",
             "查看当前与下一位值班人；临时替班、换班和日历订阅。",
             aliases=("值班",),
+            topic="oncall",
+            examples=("/oncall", "/oncall override @bob 1h", "/oncall swap @alice"),
         ),
         _oncall,
     ),

@@ -5,10 +5,13 @@ Only the fields Tocsin uses are read: `groupKey` and, per alert, `status`, `labe
 (`version`, `commonLabels`, and keys newer Alertmanagers add) is ignored, so a
 payload is judged by the shape of what is read rather than by its version string.
 `truncatedAlerts` (alerts Alertmanager left out past the receiver's `max_alerts`) is reported.
+`externalURL` (Alertmanager's own address) is kept as each alert's annotation
+``alertmanager_url``, unless the rule defines one, so a card can link to a new silence.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from adapters.sources._common import (
@@ -29,9 +32,15 @@ def parse(payload: Any, source: str) -> Parsed:
     a bad alert is rejected alone, naming its field."""
     body = require_object(payload, "payload")
     group_key = optional_str(body, "groupKey", "")
-    parsed = each_alert(
-        body, lambda alert, where: parse_alert(alert, where, source=source, group_key=group_key)
-    )
+    external = optional_str(body, "externalURL", "")
+
+    def one(alert: dict[str, Any], where: str) -> AlertEvent:
+        event = parse_alert(alert, where, source=source, group_key=group_key)
+        if not external or "alertmanager_url" in event.annotations:
+            return event
+        return replace(event, annotations={**event.annotations, "alertmanager_url": external})
+
+    parsed = each_alert(body, one)
     parsed.truncated = truncated_alerts(body)
     return parsed
 

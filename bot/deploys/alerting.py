@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deploys import ledger
 from bot.deploys.canary import rollback_ask
+from bot.deploys.messages import said
 from bot.deploys.ops import SUCCEEDED
 from bot.deploys.requests import Requests
 from bot.deploys.run import Run
@@ -115,8 +116,14 @@ class AlertRollbacks:
                 self.settings,
                 run,
                 "tocsin",
-                f"incident #{incident.id} [{incident.tier}] {minutes} min after "
-                f"run #{run.id} deployed {run.version}",
+                said(
+                    "deploy.reason.incident",
+                    id=incident.id,
+                    tier=incident.tier,
+                    minutes=minutes,
+                    run=run.id,
+                    version=run.version,
+                ),
                 destinations=incident.destinations,
                 incident_id=incident.id,
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from bot.deploys.messages import said
 from bot.deploys.ops import CANARY, Ask, target_for
 from bot.deploys.run import Run
 from bot.ports import DeployBackend
@@ -31,8 +32,10 @@ def rollback_ask(
     *,
     destinations: Sequence[str] | None = None,
     incident_id: int | None = None,
+    confirm: bool = False,
 ) -> Ask:
-    """The rollback that undoes `run`, already confirmed (a button or the gate asked for it).
+    """The rollback that undoes `run`, already confirmed (the gate asked for it) unless
+    `confirm` (a person pressed a button: they confirm on the rollback's own card).
 
     A canary is taken away (weight 0) and the stable release it ran beside stays: the ledger's
     last verified version is not needed, and nothing else is redeployed. Any other run is
@@ -47,7 +50,7 @@ def rollback_ask(
         False,
         requested_by,
         list(destinations if destinations is not None else run.destinations),
-        confirm=False,
+        confirm=confirm,
         reason=reason,
         incident_id=incident_id if incident_id is not None else run.incident_id,
         stage=CANARY if canary else None,
@@ -70,7 +73,7 @@ def promotion_ask(settings: Settings, run: Run, requested_by: str) -> Ask:
         requested_by,
         run.destinations,
         confirm=False,
-        reason=f"promotion of canary run #{run.id}",
+        reason=said("deploy.reason.promotion", id=run.id),
         incident_id=run.incident_id,
         stage="",
         parent_id=run.id,

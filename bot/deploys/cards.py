@@ -1,37 +1,27 @@
 """The card of a run, edited in place as it moves: asked → confirmed → approved → running →
-succeeded / failed / cancelled."""
+ended, and then as its health gate judges it and its rollback ends. Its badge is the run's
+honest outcome (`bot.deploys.outcome`): a release the gate failed never reads as a success."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.deploys.ops import (
-    ACTIVE,
-    AWAITING_APPROVAL,
-    AWAITING_CONFIRMATION,
-    CANARY,
-    QUEUED,
-    SUCCEEDED,
-)
+from bot.deploys.messages import shown
+from bot.deploys.moments import Zone, clock_time, stamp
+from bot.deploys.next_steps import buttons
+from bot.deploys.ops import ACTIVE, CANARY, SUCCEEDED
+from bot.deploys.outcome import outcome_path, run_key
 from bot.deploys.run import Run
 from bot.gates.gate_run import GateRun
 from bot.i18n import t
-from bot.model import ActionKind, Button, ButtonStyle, Card, Field
-
-STATUS = {
-    "awaiting_confirmation": "triggered",
-    "awaiting_approval": "triggered",
-    "queued": "triggered",
-    "starting": "acknowledged",
-    "running": "acknowledged",
-    "cancelling": "acknowledged",
-}
+from bot.model import Card, Field
+from bot.statuses import badge
 
 
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
+def when(moment: datetime | None, lang: str = "en", tz: Zone = UTC) -> str:
+    return stamp(moment, lang, tz)
 
 
 def run_card(
@@ -41,13 +31,20 @@ def run_card(
     lang: str,
     gate: GateRun | None = None,
     gate_lines: Sequence[str] = (),
+    *,
+    rollback: Run | None = None,
+    review: bool = False,
+    tz: Zone = UTC,
 ) -> Card:
-    versions = f"{row.previous or '?'} → {row.version}"
+    """`rollback`: the run that rolled this one back (its gate's), `review`: a review draft of
+    that rollback exists; times are shown in `tz` (a zone or its IANA name)."""
+    key = run_key(row, gate, rollback)
     fields = [
         Field(t("card.service", lang), row.service),
         Field(t("card.environment", lang), row.environment),
-        Field(t("deploy.card.versions", lang), versions),
-        Field(t("card.status", lang), t(f"deploy.state.{row.state}", lang)),
+        Field(t("deploy.card.versions", lang), versions(row, lang)),
+        Field(t("card.status", lang), badge(key, lang).word),
+        Field(t("deploy.card.outcome", lang), outcome_path(row, gate, rollback, lang, tz)),
         Field(t("deploy.card.requested_by", lang), row.requested_by),
         Field(t("deploy.card.backend", lang), row.backend),
     ]
@@ -69,18 +66,19 @@ def run_card(
             )
         )
     if row.started_at:
-        fields.append(Field(t("deploy.card.started", lang), when(row.started_at)))
+        fields.append(Field(t("deploy.card.started", lang), when(row.started_at, lang, tz)))
     if row.finished_at:
-        fields.append(Field(t("deploy.card.finished", lang), when(row.finished_at)))
+        fields.append(Field(t("deploy.card.finished", lang), when(row.finished_at, lang, tz)))
     if row.progress is not None and row.state in ACTIVE:
         fields.append(Field(t("deploy.card.progress", lang), f"{row.progress}%"))
     if gate is not None:
-        fields.append(Field(t("gate.title", lang), _gate_state(row, gate, lang)))
-    body = "\n".join(p for p in (row.message, _tail(row.log_tail), *gate_lines) if p)
+        fields.append(Field(t("gate.title", lang), _gate_state(row, gate, lang, tz)))
+    message = shown(row.message, lang)
+    body = "\n".join(p for p in (message, _tail(row.log_tail), *gate_lines) if p)
     if row.url:
         body = f"{body}\n{t('deploy.card.log', lang, url=row.url)}".strip()
     if row.reason:
-        body = f"{row.reason}\n{body}".strip()
+        body = f"{shown(row.reason, lang)}\n{body}".strip()
     title_key = "deploy.card.title_dry" if row.dry_run else f"deploy.card.title.{row.action}"
     return Card(
         ref=f"run:{row.id}",
@@ -90,15 +88,24 @@ def run_card(
             service=row.service,
             environment=row.environment,
             version=row.version,
-            action=row.action,
+            action=t(f"deploy.action.{row.action}", lang),
         ),
         tier=None,
-        status=STATUS.get(row.state, "resolved"),
+        status=key,
         fields=tuple(fields),
         body=body,
-        buttons=_buttons(row, lang) + _gate_buttons(row, gate, lang),
+        buttons=buttons(row, gate, rollback, lang, review=review),
         footer=t("deploy.card.footer", lang, id=row.id),
+        badge=badge(key, lang),
     )
+
+
+def versions(row: Any, lang: str) -> str:
+    """``v1.4.1 → v1.4.2``, or the new version and why there is no old one."""
+    if row.previous:
+        return f"{row.previous} → {row.version}"
+    key = "deploy.versions.first" if row.action == "deploy" else "deploy.versions.unknown"
+    return t(key, lang, version=row.version)
 
 
 def _stage(row: Run, lang: str) -> str:
@@ -114,12 +121,12 @@ def _stage(row: Run, lang: str) -> str:
     return ""
 
 
-def _gate_state(row: Run, gate: GateRun, lang: str) -> str:
+def _gate_state(row: Run, gate: GateRun, lang: str, tz: Zone) -> str:
     key = f"gate.state.{gate.state}"
     if row.stage == CANARY and gate.state in ("passed", "rolled_back"):
         key = f"gate.state.canary_{gate.state}"
     done = gate.promote_run_id or gate.rollback_run_id
-    return t(key, lang, until=when(gate.due_at), run=done)
+    return t(key, lang, until=when(gate.due_at, lang, tz), run=done)
 
 
 def _tail(text: str) -> str:
@@ -127,72 +134,31 @@ def _tail(text: str) -> str:
     return "\n".join(lines)
 
 
-def _buttons(row: Run, lang: str) -> tuple[Button, ...]:
-    cancel = Button(t("button.cancel", lang), ActionKind.CANCEL)
-    if row.state == AWAITING_CONFIRMATION:
-        confirm = Button(t("button.confirm", lang), ActionKind.CONFIRM, style=ButtonStyle.PRIMARY)
-        return (confirm, cancel)
-    if row.state == AWAITING_APPROVAL:
-        return (
-            Button(t("button.approve", lang), ActionKind.APPROVE, style=ButtonStyle.PRIMARY),
-            Button(t("button.deny", lang), ActionKind.DENY, style=ButtonStyle.DANGER),
-            cancel,
-        )
-    if row.state == QUEUED or row.state in ACTIVE:
-        return (cancel,)
-    return ()
-
-
-def _gate_buttons(row: Run, gate: GateRun | None, lang: str) -> tuple[Button, ...]:
-    if gate is None or row.action != "deploy":
-        return ()
-    ask = "button.rollback.canary_confirm" if row.stage == CANARY else "button.rollback.confirm"
-    rollback = Button(
-        t("button.rollback", lang),
-        ActionKind.ROLLBACK,
-        style=ButtonStyle.DANGER,
-        confirm=t(
-            ask,
-            lang,
-            service=row.service,
-            environment=row.environment,
-            previous=row.previous or "?",
-        ),
-    )
-    if gate.state == "countdown":
-        return (
-            Button(t("button.hold", lang), ActionKind.HOLD, style=ButtonStyle.PRIMARY),
-            rollback,
-        )
-    if row.stage == CANARY and gate.state in ("passed", "inconclusive"):
-        promote = Button(
-            t("button.promote", lang),
-            ActionKind.PROMOTE,
-            style=ButtonStyle.PRIMARY,
-            confirm=t(
-                "button.promote.confirm",
-                lang,
-                service=row.service,
-                environment=row.environment,
-                version=row.version,
-            ),
-        )
-        return (promote, rollback)
-    if gate.state in ("failed", "inconclusive", "held"):
-        return (rollback,)
-    return ()
-
-
-def recent_line(row: Any, lang: str) -> str:
-    """One line about a run for an incident's card."""
-    state = t(f"deploy.state.{row.state}", lang)
-    mark = " ✓" if row.verified else ""
+def recent_line(row: Any, lang: str, *, tz: Zone = UTC, status: str | None = None) -> str:
+    """One line about a run for an incident's card or /history: number, what, versions, its
+    status word, who and when (HH:MM in `tz`). `status` is the run's honest key
+    (`bot.deploys.ledger.outcomes`); without it the run's own state and verification say it.
+    `tz`: the reader's zone, or its IANA name."""
+    key = status or _own_key(row)
+    words = t(f"status.{key}", lang)
     if row.stage == CANARY and row.action == "deploy":
-        mark += f" · canary {row.canary_weight}%"
-    moment = (row.finished_at or row.created_at).strftime("%H:%M UTC")
-    return (
-        f"#{row.id} {row.action} {row.previous or '?'} → {row.version} · {state}{mark} · {moment}"
+        words += " · " + t("deploy.recent.canary", lang, weight=row.canary_weight)
+    return t(
+        "deploy.recent.line",
+        lang,
+        id=row.id,
+        action=t(f"deploy.action.{row.action}", lang),
+        versions=versions(row, lang),
+        status=words,
+        user=row.requested_by,
+        time=clock_time(row.finished_at or row.created_at, lang, tz),
     )
 
 
-__all__ = ["SUCCEEDED", "recent_line", "run_card"]
+def _own_key(row: Any) -> str:
+    if row.state == SUCCEEDED:
+        return "run.verified" if row.verified else "run.succeeded"
+    return f"run.{row.state}"
+
+
+__all__ = ["recent_line", "run_card", "versions"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,20 +11,21 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.deploys.ops import CANCELLED, DENIED, EXPIRED, FAILED, SUCCEEDED
+from bot.deploys.outcome import run_key
 from bot.deploys.run import Run
 from bot.deploys.run_store import from_row
-from bot.store.tables import runs
+from bot.gates.gate_run import GateRun
+from bot.store.tables import gate_runs, rca_drafts, runs
 
 
 def _target(service: str, environment: str) -> Any:
     return and_(runs.c.service == service, runs.c.environment == environment)
 
 
-async def current_version(conn: AsyncConnection, service: str, environment: str) -> str:
-    """The version the last real run that reached the backend was rolling out ("" when none
-    did). A failed or cancelled run counts: it may have left part of the service on it."""
-    stmt = (
-        select(runs.c.version)
+def _last_real(service: str, environment: str) -> Any:
+    """The last real run that reached the backend and ended."""
+    return (
+        select(runs)
         .where(
             _target(service, environment),
             runs.c.state.in_([SUCCEEDED, FAILED, CANCELLED]),
@@ -32,7 +35,39 @@ async def current_version(conn: AsyncConnection, service: str, environment: str)
         .order_by(runs.c.started_at.desc(), runs.c.id.desc())
         .limit(1)
     )
-    return str((await conn.execute(stmt)).scalar() or "")
+
+
+async def current_version(conn: AsyncConnection, service: str, environment: str) -> str:
+    """The version the last real run that reached the backend was rolling out ("" when none
+    did). A failed or cancelled run counts: it may have left part of the service on it."""
+    found = (await conn.execute(_last_real(service, environment))).first()
+    return str(found.version) if found is not None else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What runs in one place as far as the ledger can tell: one `version`, or, after `run`
+    ended part way, a mix (`share`: the percentage on `run.version`, the rest on
+    `run.previous`) or nothing known (`share` None)."""
+
+    version: str
+    run: Run | None = None
+    share: int | None = None
+
+
+async def standing(conn: AsyncConnection, service: str, environment: str) -> Standing:
+    """What runs in `service`'s `environment`. A run that failed or was cancelled after it
+    changed part of the service leaves it mixed when its backend said how far it got, and
+    unknown when not; it never reads as the old version, nor as the new one."""
+    found = (await conn.execute(_last_real(service, environment))).first()
+    if found is None:
+        return Standing("")
+    run = from_row(found)
+    if run.state == SUCCEEDED or (run.progress is not None and run.progress >= 100):
+        return Standing(run.version)
+    if run.progress == 0:
+        return Standing(run.previous)
+    return Standing("", run, run.progress)
 
 
 async def verified_versions(
@@ -132,3 +167,41 @@ async def superseded(conn: AsyncConnection, run: Run) -> Run | None:
     )
     found = (await conn.execute(stmt)).first()
     return from_row(found) if found is not None else None
+
+
+async def outcomes(conn: AsyncConnection, rows: Sequence[Any]) -> dict[int, str]:
+    """The honest status key of each run in `rows` (`bot.deploys.outcome`), by run id: from the
+    run, its latest health gate and the rollback that gate led to."""
+    ids = [row.id for row in rows]
+    gates: dict[int, GateRun] = {}
+    if ids:
+        stmt = select(gate_runs).where(gate_runs.c.run_id.in_(ids)).order_by(gate_runs.c.id)
+        for found in await conn.execute(stmt):
+            gates[found.run_id] = GateRun.of(found)
+    rollback_ids = [g.rollback_run_id for g in gates.values() if g.rollback_run_id is not None]
+    rollbacks: dict[int, Run] = {}
+    if rollback_ids:
+        for found in await conn.execute(select(runs).where(runs.c.id.in_(rollback_ids))):
+            rollbacks[found.id] = from_row(found)
+    keys = {}
+    for row in rows:
+        gate = gates.get(row.id)
+        rollback = rollbacks.get(gate.rollback_run_id or 0) if gate is not None else None
+        keys[row.id] = run_key(from_row(row), gate, rollback)
+    return keys
+
+
+async def reviewed(conn: AsyncConnection, run_id: int) -> int | None:
+    """The rollback run whose review covers run `run_id`: the run itself (a rollback), or the
+    rollback its health gate led to; None when no review was written."""
+    undone_by = select(gate_runs.c.rollback_run_id).where(
+        gate_runs.c.run_id == run_id, gate_runs.c.rollback_run_id.is_not(None)
+    )
+    stmt = (
+        select(rca_drafts.c.run_id)
+        .where(or_(rca_drafts.c.run_id == run_id, rca_drafts.c.run_id.in_(undone_by)))
+        .order_by(rca_drafts.c.created_at.desc(), rca_drafts.c.run_id.desc())
+        .limit(1)
+    )
+    found = (await conn.execute(stmt)).scalar()
+    return int(found) if found is not None else None

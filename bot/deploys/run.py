@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.deploys.messages import said
 from bot.deploys.ops import (
     ACTIVE,
     AWAITING_APPROVAL,
@@ -124,7 +125,11 @@ class Run:
     def deny(self, who: str, now: datetime) -> Change:
         self.may_decide(who)
         change = self._to(
-            now, state=DENIED, finished_at=now, due_at=None, message=f"denied by {who}"
+            now,
+            state=DENIED,
+            finished_at=now,
+            due_at=None,
+            message=said("deploy.msg.denied", user=who),
         )
         return change.answering("deploy.denied")
 
@@ -144,10 +149,16 @@ class Run:
             raise UserError("deploy.not_yours", user=self.requested_by)
         if self.state in WAITING:
             change = self._to(
-                now, state=CANCELLED, finished_at=now, due_at=None, message=f"cancelled by {who}"
+                now,
+                state=CANCELLED,
+                finished_at=now,
+                due_at=None,
+                message=said("deploy.msg.cancelled", user=who),
             )
             return change.answering("deploy.cancelled")
-        change = self._to(now, state=CANCELLING, due_at=now, message=f"cancel asked by {who}")
+        change = self._to(
+            now, state=CANCELLING, due_at=now, message=said("deploy.msg.cancel_asked", user=who)
+        )
         return change.answering("deploy.cancelling")
 
     # -- the engine's moves -----------------------------------------------------------------
@@ -155,9 +166,9 @@ class Run:
     def lapse(self, now: datetime) -> Change:
         """Nobody confirmed or approved it in time."""
         self._require(AWAITING_CONFIRMATION, AWAITING_APPROVAL)
-        what = "confirmation" if self.state == AWAITING_CONFIRMATION else "approval"
+        what = "no_confirmation" if self.state == AWAITING_CONFIRMATION else "no_approval"
         return self._to(
-            now, state=EXPIRED, finished_at=now, due_at=None, message=f"no {what} in time"
+            now, state=EXPIRED, finished_at=now, due_at=None, message=said(f"deploy.msg.{what}")
         )
 
     def approvals_lapsed(self, now: datetime, approval_ttl: timedelta) -> Change:
@@ -167,7 +178,7 @@ class Run:
             now,
             state=AWAITING_APPROVAL,
             due_at=now + approval_ttl,
-            message="the approvals lapsed; approve again",
+            message=said("deploy.msg.approvals_lapsed"),
         )
 
     def wait(self, now: datetime, why: str, every: timedelta) -> Change:
@@ -178,9 +189,12 @@ class Run:
         return Change(self, frozenset(), ())._also(due_at=now + every)
 
     def claim(self, now: datetime, lease: datetime) -> Change:
-        """This replica starts it (or takes over a dead replica's start) until `lease`."""
+        """This replica starts it (or takes over a dead replica's start) until `lease`. The card
+        is not refreshed (nor `updated_at` moved) for this: it changes again at once, when the
+        backend takes the run or refuses it."""
+        del now
         self._require(QUEUED, STARTING)
-        return Change(self, frozenset(), ())._also(state=STARTING, due_at=lease, updated_at=now)
+        return Change(self, frozenset(), ())._also(state=STARTING, due_at=lease)
 
     def started(self, now: datetime, ref: Mapping[str, Any], url: str, every: timedelta) -> Change:
         """The backend took it; poll it in `every`."""
@@ -191,7 +205,7 @@ class Run:
             started_at=now,
             ref=ref,
             url=url,
-            message="started",
+            message=said("deploy.msg.started"),
             due_at=now + every,
         )
 
@@ -209,7 +223,7 @@ class Run:
         self._require(*ACTIVE)
         state = QUEUED if self.state == STARTING else self.state
         return self._to(
-            now, state=state, due_at=now + wait, message=f"backend: {why[:200]}; trying again"
+            now, state=state, due_at=now + wait, message=said("deploy.msg.retrying", why=why[:200])
         )
 
     def opens_gate(self, state: str) -> bool:
@@ -217,11 +231,19 @@ class Run:
         return state == SUCCEEDED and not self.dry_run
 
     def end(
-        self, now: datetime, state: str, status: Mapping[str, Any], message: str, *, gated: bool
+        self,
+        now: datetime,
+        state: str,
+        status: Mapping[str, Any],
+        message: str,
+        *,
+        gated: bool,
+        watch: timedelta | None = None,
     ) -> Change:
         """The backend's run ended in `state` (`status`: the columns it gives, `message` its
         word for the chats). A real success is verified, unless it is a canary or `gated`
-        (its health gate decides)."""
+        (its health gate decides, for about `watch`): the chats are then told it is deployed
+        and watched, not that it succeeded."""
         self._require(*ACTIVE)
         verified = state == SUCCEEDED and not self.dry_run and self.stage != CANARY
         change = self._to(
@@ -235,15 +257,20 @@ class Run:
         events: list[Event] = [ReleaseLock()]
         if self.action == "rollback" and not self.dry_run and state in (SUCCEEDED, FAILED):
             events.append(Review())
-        params = {
+        params: dict[str, object] = {
             "id": self.id,
-            "action": self.action,
             "service": self.service,
             "environment": self.environment,
             "version": self.version,
             "message": message[:300],
         }
-        events.append(Tell(f"deploy.ended.{state}", params))
+        key = f"deploy.ended.{self.action}.{state}"
+        if self.dry_run and state == SUCCEEDED:
+            key = "deploy.ended.dry"
+        elif gated and state == SUCCEEDED and self.action == "deploy":
+            key = "deploy.ended.gated"
+            params["minutes"] = max(1, round((watch or timedelta(0)).total_seconds() / 60))
+        events.append(Tell(key, params))
         return replace(change, events=(*change.events, *events))
 
     # -- one place for refusals -------------------------------------------------------------

@@ -19,8 +19,10 @@ import structlog
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import reviews
 from bot.clock import Clock
 from bot.deploys import locks
+from bot.deploys.messages import said
 from bot.deploys.ops import (
     ACTIVE,
     AWAITING_APPROVAL,
@@ -37,18 +39,23 @@ from bot.deploys.run import Change, ReleaseLock, Review, Run, Tell
 from bot.deploys.run_store import from_row, run_ref
 from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.flights import Flights
-from bot.gates import rca
 from bot.ports import DeployBackend, DeployRequest, Phase, RunRef, RunStatus
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.tables import rca_drafts, runs
+from bot.store.tables import runs
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 
 class Gates(Protocol):
-    async def begin(self, conn: AsyncConnection, run: Run, now: datetime) -> bool: ...
+    async def begin(self, conn: AsyncConnection, run: Run, now: datetime) -> timedelta | None:
+        """Open the run's health gate; how long it watches (None: the run has no gate)."""
+        ...
+
+    async def rollback_ended(self, conn: AsyncConnection, rollback: Run, now: datetime) -> None:
+        """A rollback ended: the card of the run its gate rolled back shows it."""
+        ...
 
 
 LEASE = timedelta(seconds=60)
@@ -155,7 +162,9 @@ class Runner:
         """Locks and approvals allow it; else it waits (saying why) or lapses."""
         held = await locks.blocking(conn, run.service, run.environment, run.requested_by)
         if held is not None:
-            return await self._wait(conn, run, now, f"locked by {held.holder}: {held.reason}")
+            return await self._wait(
+                conn, run, now, said("deploy.msg.locked", user=held.holder, reason=held.reason)
+            )
         if self.requests.needed(run) and not await self.requests.approved(conn, run, now):
             lapsed = run.approvals_lapsed(now, self.settings.deploy.approval_ttl)
             await self.store.save(conn, lapsed, now)
@@ -169,7 +178,9 @@ class Runner:
                 await conn.execute(select(runs.c.state).where(runs.c.id == lock.run_id))
             ).scalar()
             if holder in ACTIVE:
-                return await self._wait(conn, run, now, f"waiting for run #{lock.run_id}")
+                return await self._wait(
+                    conn, run, now, said("deploy.msg.waiting_for", id=lock.run_id)
+                )
             await locks.release(conn, scope, run_id=lock.run_id)  # left by a run that ended
             lock = await locks.take(
                 self.db, conn, scope, run.requested_by, now, sticky=False, run_id=run.id
@@ -244,7 +255,9 @@ class Runner:
             log.exception("deploy backend poll failed", run=run.id, backend=run.backend)
             return await self._retry(run, lease, type(exc).__name__, None)
         if run.state == CANCELLING and not status.phase.done:
-            status = RunStatus(Phase.RUNNING, "cancelling…", status.progress, status.url)
+            status = RunStatus(
+                Phase.RUNNING, said("deploy.msg.cancelling"), status.progress, status.url
+            )
         if status.phase.done:
             return await self._end(run, lease, status, ref)
         async with self.db.begin() as conn:
@@ -276,11 +289,14 @@ class Runner:
             if not await self._ours(conn, run, lease, *ACTIVE):
                 return
             gates = self.gates if run.opens_gate(state) else None
-            gated = gates is not None and await gates.begin(conn, run, now)
+            watch = await gates.begin(conn, run, now) if gates is not None else None
             values = _status_values(status, ref)
-            ended = run.end(now, state, values, status.message, gated=gated)
+            gated = watch is not None
+            ended = run.end(now, state, values, status.message, gated=gated, watch=watch)
             await self.store.save(conn, ended, now)
             await self._follow(conn, ended, now)
+            if run.action == "rollback" and self.gates is not None:
+                await self.gates.rollback_ended(conn, ended.run, now)
         if state == FAILED:
             log.warning("deploy run failed", run=run.id, message=status.message)
 
@@ -305,21 +321,11 @@ class Runner:
                 )
 
     async def _review(self, conn: AsyncConnection, run: Run, now: datetime) -> None:
-        """A rollback ended: write the review draft, keep it, and post it where the run is."""
-        markdown = await rca.draft(conn, self.settings, run.id)
-        await conn.execute(
-            self.db.insert(rca_drafts)
-            .values(run_id=run.id, incident_id=run.incident_id, markdown=markdown, created_at=now)
-            .on_conflict_do_nothing()
-        )
-        await self.requests.outbox.text(
-            conn,
-            run.destinations,
-            "raw",
-            {"text": markdown},
-            now=now,
-            reply_to_card=f"run:{run.id}",
-            priority=2,
+        """A rollback ended: keep its review (a drill's report, for a drill) and post it as a
+        card where the run is; each chat reads it in its own language."""
+        await reviews.keep(conn, self.db, self.settings, run.id, now)
+        await self.requests.outbox.card(
+            conn, reviews.review_ref(run.id), run.destinations, priority=2, now=now
         )
 
     async def _ours(self, conn: AsyncConnection, run: Run, lease: datetime, *states: str) -> bool:

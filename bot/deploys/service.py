@@ -6,17 +6,24 @@ What it leaves to others: `Requests` records and answers runs, `Runner` runs the
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot import reviews
 from bot.deploys.canary import rollback_ask
-from bot.deploys.cards import run_card
+from bot.deploys.cards import run_card, versions
+from bot.deploys.ledger import reviewed
+from bot.deploys.messages import said
+from bot.deploys.moments import Zone
+from bot.deploys.next_steps import retryable
+from bot.deploys.ops import ENDED, SUCCEEDED
 from bot.deploys.requests import Ask, Requests
 from bot.deploys.run import Run
 from bot.errors import CommandError, PermissionDenied, UserError
 from bot.gates.drills import Drills
+from bot.gates.gate_run import GateRun
 from bot.gates.runner import PROMOTED, ROLLED_BACK, GateRunner, latest_gate
 from bot.i18n import t, word
 from bot.incidents.rollback import RollbackTicket
@@ -66,8 +73,10 @@ class RunDesk:
         incident_id: int | None,
         now: datetime,
     ) -> RollbackTicket:
-        """The Rollback button: a rollback to the last verified version, already confirmed by
-        the button's own confirmation dialog; the environment's approval policy still holds."""
+        """An incident card's Rollback button: a rollback to the last verified version. The
+        press was authorized before anything asked; the run then waits for the presser's Confirm
+        on its own card, and the environment's approval policy still holds. (The button has no
+        platform dialog: that would ask before the grant is checked.)"""
         if not self.configured:
             return RollbackTicket(False, "no deploy backend is configured", unavailable=True)
         ask = Ask(
@@ -79,7 +88,7 @@ class RunDesk:
             False,
             requested_by,
             destinations,
-            confirm=False,
+            confirm=True,
             reason=reason,
             incident_id=incident_id,
         )
@@ -88,7 +97,7 @@ class RunDesk:
         except CommandError as exc:
             return RollbackTicket(False, word(exc, "en"))
         return RollbackTicket(
-            True, f"run #{row.id}: {row.previous or '?'} → {row.version}", run_id=str(row.id)
+            True, f"#{row.id}: {row.previous or '?'} → {row.version}", run_id=str(row.id)
         )
 
     async def press(self, ctx: Context[object], run_id: int, action: ActionKind) -> Reply:
@@ -107,13 +116,19 @@ class RunDesk:
             return await self._after_gate(ctx, row, action)
         elif action == ActionKind.PROMOTE:
             return await self._promote(ctx, row)
+        elif action == ActionKind.RETRY:
+            return await self._retry(ctx, row)
+        elif action == ActionKind.REVIEW:
+            return await self._review(ctx, row)
         else:
             raise UserError("error.bad_card")
         public = not key.startswith("deploy.already")
         return Reply(t(key, ctx.lang, id=run_id, user=person.display), private=not public)
 
     async def _after_gate(self, ctx: Context[object], row: Run, action: ActionKind) -> Reply:
-        """Hold a countdown, or roll a failed release back now (both need the rollback grant)."""
+        """Hold a countdown, or ask to roll the release back (both need the rollback grant,
+        checked before anything is asked: the rollback then waits for the presser's Confirm
+        on its own card)."""
         _require(ctx, "rollback", row)
         if action == ActionKind.HOLD:
             if self.gates is None or not await self.gates.hold(
@@ -125,12 +140,56 @@ class RunDesk:
             gate = await latest_gate(ctx.conn, row.id)
             if gate is not None and gate.state in (ROLLED_BACK, PROMOTED):
                 done = gate.promote_run_id or gate.rollback_run_id
-                return Reply(t(f"gate.state.{gate.state}", ctx.lang, run=done), private=True)
-        ask = rollback_ask(self.settings, row, ctx.person.id, f"after run #{row.id}")
+                if not await self._undone(ctx.conn, done):
+                    return Reply(t(f"gate.state.{gate.state}", ctx.lang, run=done), private=True)
+        ask = rollback_ask(
+            self.settings, row, ctx.person.id, said("deploy.reason.after", id=row.id), confirm=True
+        )
         rollback = await self.requests.ask(ctx.conn, ask, ctx.now)
         if self.gates is not None:
             await self.gates.rolled_back(ctx.conn, row.id, rollback.id, ctx.now)
         return Reply(describe(rollback, ctx.lang))
+
+    async def _undone(self, conn: AsyncConnection, run_id: int | None) -> bool:
+        """The run a gate led to ended without doing its work (so it may be asked for again)."""
+        if run_id is None:
+            return False
+        done = await self.requests.store.load(conn, run_id)
+        return done.state in ENDED and done.state != SUCCEEDED
+
+    async def _retry(self, ctx: Context[object], row: Run) -> Reply:
+        """Ask for the same run again; it waits for its requester's Confirm and its approvals
+        like any other."""
+        if not retryable(row) or row.state not in ENDED:
+            raise UserError("deploy.retry.refused", id=row.id)
+        _require(ctx, row.action, row)
+        ask = Ask(
+            row.action,
+            row.service,
+            row.environment,
+            row.version,
+            dict(row.params),
+            False,
+            ctx.person.id,
+            [str(ctx.chat), *row.destinations],
+            reason=said("deploy.reason.retry", id=row.id),
+            incident_id=row.incident_id,
+        )
+        again = await self.requests.ask(ctx.conn, ask, ctx.now)
+        return Reply(describe(again, ctx.lang))
+
+    async def _review(self, ctx: Context[object], row: Run) -> Reply:
+        """The review draft of the rollback that undid the run (or of the rollback itself),
+        to the presser alone."""
+        _require(ctx, "view", row)
+        rollback = await reviewed(ctx.conn, row.id)
+        stored = await reviews.find(ctx.conn, run_id=rollback) if rollback is not None else None
+        if rollback is None or stored is None:
+            return Reply(t("deploy.review.none", ctx.lang, id=row.id), private=True)
+        card = await reviews.render(ctx.conn, reviews.review_ref(rollback), ctx.lang, ctx.tz)
+        if card is None:  # kept before its facts were: only its Markdown is left
+            return Reply(stored.markdown, private=True)
+        return Reply(card.title, private=True, card=card)
 
     async def _promote(self, ctx: Context[object], row: Run) -> Reply:
         """Send a canary that passed (or could not be judged) to all traffic."""
@@ -149,17 +208,34 @@ class RunDesk:
             )
         )
 
-    async def card(self, conn: AsyncConnection, run_id: int, lang: str) -> Card | None:
+    async def card(
+        self, conn: AsyncConnection, run_id: int, lang: str, tz: Zone = UTC
+    ) -> Card | None:
+        """The run's card for a reader of `lang` in zone `tz` (None: there is no such run)."""
         try:
             row = await self.requests.load(conn, run_id)
         except UserError:
             return None
         approvals = await self.requests.approvals(conn, run_id)
-        gate: Any = None
+        gate: GateRun | None = None
         lines: list[str] = []
         if self.gates is not None:
-            gate, lines = await self.gates.view(conn, run_id)
-        return run_card(row, approvals, self.requests.needed(row), lang, gate, lines)
+            gate, lines = await self.gates.view(conn, run_id, lang)
+        rollback = None
+        if gate is not None and gate.rollback_run_id is not None:
+            rollback = await self.requests.store.load(conn, gate.rollback_run_id)
+        review = row.state in ENDED and await reviewed(conn, run_id) is not None
+        return run_card(
+            row,
+            approvals,
+            self.requests.needed(row),
+            lang,
+            gate,
+            lines,
+            rollback=rollback,
+            review=review,
+            tz=tz,
+        )
 
 
 def _require(ctx: Context[object], action: str, row: Run) -> None:
@@ -178,9 +254,8 @@ def describe(row: Run, lang: str) -> str:
         "deploy.asked",
         lang,
         id=row.id,
-        action=row.action,
+        action=t(f"deploy.action.{row.action}", lang),
         service=row.service,
         environment=row.environment,
-        version=row.version,
-        previous=row.previous or "?",
+        versions=versions(row, lang),
     )

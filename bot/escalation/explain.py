@@ -1,8 +1,11 @@
 """`/incident why`: who was paged for an incident, when, on which channels, and why not others,
-read back from the escalation log and the pages."""
+read back from the escalation log and the pages — with times in the reader's zone, and, once
+someone acknowledged, resolved or silenced it, that escalation stopped or paused and why
+(rather than a next step that will never run)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
@@ -10,16 +13,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.escalation.delivered import chat_delivery
 from bot.i18n import t
-from bot.incidents.aggregate import Incident
+from bot.incidents.aggregate import MONITORING, Incident
+from bot.incidents.status import Status
+from bot.incidents.times import clock
 from bot.store.tables import escalation_log, escalations, pages
 
+Sent = dict[tuple[int, ...], dict[str, list[dict[str, Any]]]]
+_VIA = re.compile(r"^(\w+):(.+?)(?: \((.+) → (\d{4}-\d\d-\d\d \d\d:\d\d) UTC\))?$")
+_REASONS = ("acknowledged", "resolved", "triggered", "gone")
 
-def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "-"
 
-
-async def explain(conn: AsyncConnection, incident: Incident, lang: str) -> str:
+async def explain(
+    conn: AsyncConnection, incident: Incident, lang: str, now: datetime, tz: str = "UTC"
+) -> str:
+    say = _Say(lang, now, tz)
     lines = [t("why.header", lang, id=incident.id, route=incident.route, tier=incident.tier)]
     esc = (
         await conn.execute(select(escalations).where(escalations.c.incident_id == incident.id))
@@ -38,21 +47,61 @@ async def explain(conn: AsyncConnection, incident: Incident, lang: str) -> str:
         .order_by(escalation_log.c.id)
     )
     for entry in entries:
-        lines += _entry(entry, sent, lang)
-    if esc.state == "active" and esc.next_at is not None:
-        lines.append(t("why.next", lang, due=_when(esc.next_at)))
+        lines += _entry(entry, sent, say)
+    if esc.state == "active":
+        lines.append(_ahead(incident, esc.next_at, say))
     elif esc.state == "exhausted":
         lines.append(t("why.exhausted", lang))
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
 
 
-def _entry(
-    entry: Any, sent: dict[tuple[int, ...], dict[str, list[dict[str, Any]]]], lang: str
-) -> list[str]:
-    detail = entry.detail
+class _Say:
+    """The reader: language, and moments in their zone."""
+
+    def __init__(self, lang: str, now: datetime, tz: str) -> None:
+        self.lang, self.now, self.tz = lang, now, tz
+
+    def when(self, moment: datetime | None) -> str:
+        return clock(moment, self.now, self.tz, self.lang) if moment else "-"
+
+
+def _ahead(incident: Incident, next_at: datetime | None, say: _Say) -> str:
+    """What comes next for a running escalation, as the incident stands now."""
+    lang = say.lang
+    if incident.status == Status.ACKNOWLEDGED:
+        return t(
+            "why.stopped.acknowledged",
+            lang,
+            ran=say.when(incident.acked_at),
+            by=incident.acked_by or "-",
+        )
+    if incident.status == Status.RESOLVED:
+        return _resolved(say, say.when(incident.resolved_at), incident.resolved_by or "")
+    silenced = incident.silenced_until
+    if silenced is not None and silenced > say.now:
+        return t("why.paused", lang, until=say.when(silenced))
+    return t("why.next", lang, due=say.when(next_at)) if next_at is not None else ""
+
+
+def _resolved(say: _Say, ran: str, by: str) -> str:
+    if by in ("", MONITORING):
+        return t("why.stopped.recovered", say.lang, ran=ran)
+    return t("why.stopped.resolved", say.lang, ran=ran, by=by)
+
+
+def _stopped(detail: dict[str, Any], ran: str, say: _Say) -> str:
+    why, by = str(detail.get("why", "resolved")), str(detail.get("by", ""))
+    if why == "acknowledged":
+        return t("why.stopped.acknowledged", say.lang, ran=ran, by=by or "-")
+    if why == "triggered":
+        return t("why.stopped.triggered", say.lang, ran=ran)
+    return _resolved(say, ran, by)
+
+
+def _entry(entry: Any, sent: Sent, say: _Say) -> list[str]:
+    detail, lang = entry.detail, say.lang
     if entry.kind == "stopped":
-        why = t(f"status.{detail.get('why', 'resolved')}", lang)
-        return [t("why.stopped", lang, ran=_when(entry.ran_at), why=why, by=detail.get("by", ""))]
+        return [_stopped(detail, say.when(entry.ran_at), say)]
     if entry.kind != "step":
         return []
     out = [
@@ -61,14 +110,15 @@ def _entry(
             lang,
             step=entry.step + 1,
             loop=entry.loop + 1,
-            ran=_when(entry.ran_at),
-            due=_when(entry.due_at),
+            ran=say.when(entry.ran_at),
+            due=say.when(entry.due_at),
         )
     ]
     for person in detail.get("recipients", []):
         channels = sent.get((entry.cycle, entry.loop, entry.step), {}).get(person["id"], [])
-        words = ", ".join(_channel(c, lang) for c in channels) or "-"
-        out.append(t("why.paged", lang, who=person["id"], via=person["via"], channels=words))
+        words = t("why.list_sep", lang).join(_channel(c, say) for c in channels) or "-"
+        via = _via(str(person["via"]), say)
+        out.append(t("why.paged", lang, who=person["id"], via=via, channels=words))
     if not detail.get("recipients"):
         out.append(t("why.nobody_paged", lang))
     for note in detail.get("notes", []):
@@ -80,27 +130,62 @@ def _entry(
     return out
 
 
-def _channel(page: dict[str, Any], lang: str) -> str:
+def _via(via: str, say: _Say) -> str:
+    """How a person came to be paged (``schedule:primary (daily → 2026-01-05 09:00 UTC)``),
+    in the reader's words and zone."""
+    found = _VIA.match(via)
+    if found is None:
+        return via
+    kind, name, source, until = found.groups()
+    if kind not in ("schedule", "user", "group", "owner", "chat"):
+        return via
+    if kind == "schedule" and source and until:
+        moment = datetime.fromisoformat(f"{until}+00:00")
+        return t("why.via.shift", say.lang, name=name, source=source, until=say.when(moment))
+    return t(f"why.via.{kind}", say.lang, name=name)
+
+
+def _channel(page: dict[str, Any], say: _Say) -> str:
+    lang = say.lang
     status = t(f"why.status.{page['status']}", lang)
-    extra = page["reason"] or page["provider_ref"]
-    text = f"{t('channel.' + page['channel'], lang)} {status}"
-    return f"{text} ({extra})" if extra else text
+    extra = _reason(page, say)
+    channel = t("channel." + page["channel"], lang)
+    if extra:
+        return t("why.channel_because", lang, channel=channel, status=status, extra=extra)
+    return t("why.channel", lang, channel=channel, status=status)
 
 
-async def _pages(
-    conn: AsyncConnection, incident_id: int
-) -> dict[tuple[int, ...], dict[str, list[dict[str, Any]]]]:
-    found: dict[tuple[int, ...], dict[str, list[dict[str, Any]]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
+def _reason(page: dict[str, Any], say: _Say) -> str:
+    """Why a page is as it is, in words: who stopped it, when it arrived, or the provider's
+    own message (quoted as it came) and reference."""
+    if page["status"] == "delivered":
+        return say.when(page["at"])
+    reason = str(page["reason"])
+    state, _, who = reason.partition(" ")
+    if page["status"] == "cancelled" and state == "resolved" and who in ("", MONITORING):
+        return t("why.reason.recovered", say.lang)
+    if page["status"] == "cancelled" and state in _REASONS:
+        return t(f"why.reason.{state}", say.lang, by=who or "-")
+    if reason in ("throttled", "provider timeout"):
+        return t(f"why.reason.{reason.replace(' ', '_')}", say.lang)
+    return reason or str(page["provider_ref"])
+
+
+async def _pages(conn: AsyncConnection, incident_id: int) -> Sent:
+    found: Sent = defaultdict(lambda: defaultdict(list))
     rows = await conn.execute(
         select(pages).where(pages.c.incident_id == incident_id).order_by(pages.c.id)
     )
-    for row in rows:
+    for row in rows.all():
+        status, at = row.status, row.sent_at
+        if row.channel == "chat" and status == "queued":
+            delivery = await chat_delivery(conn, incident_id, row)
+            status, at = delivery.status, delivery.at
         found[(row.cycle, row.loop, row.step)][row.recipient].append(
             {
                 "channel": row.channel,
-                "status": row.status,
+                "status": status,
+                "at": at,
                 "reason": row.reason,
                 "provider_ref": row.provider_ref,
             }

@@ -51,6 +51,7 @@ from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.model import ActionKind
 from bot.ports import Notifier, Page
+from bot.prefs import get_language, user_scope
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.tables import pages
@@ -204,6 +205,7 @@ class PageSender:
             found = await self.incidents.by_ids(conn, [row.incident_id])
             incident = found.get(row.incident_id)
             free_at = await self._rate_free_at(conn, row, now)
+            chosen = await get_language(conn, user_scope(row.recipient))
         if incident is None or incident.status != Status.TRIGGERED:
             who = incident.acked_by or incident.resolved_by if incident is not None else ""
             state = "gone" if incident is None else str(incident.status)
@@ -214,7 +216,7 @@ class PageSender:
             return await self._record(
                 row, claim, Outcome("pending", "throttled", retry_at=free_at), now
             )
-        page = self._page(row, incident, now)
+        page = self._page(row, incident, now, chosen)
         if not await self._renew(claim):
             log.warning("page claim lost before sending", page=row.id)
             return
@@ -281,9 +283,12 @@ class PageSender:
                 latest = free if latest is None else max(latest, free)
         return latest
 
-    def _page(self, row: StoredPage, incident: Incident, now: datetime) -> Page:
+    def _page(
+        self, row: StoredPage, incident: Incident, now: datetime, chosen: str | None = None
+    ) -> Page:
+        """The page in the person's language: `chosen` with `/lang`, else configured."""
         user = self.users.get(row.recipient)
-        lang = (user.language if user else None) or self.settings.tocsin.language
+        lang = chosen or (user.language if user else None) or self.settings.tocsin.language
         dest = f"{row.channel}:@{row.recipient}"
         token = self.signer.token(
             ActionKind.ACK, card_ref(incident.id), "", dest, row.recipient, now

@@ -32,9 +32,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
+from bot.deploys.messages import said, shown
+from bot.i18n import t
 from bot.settings.gates import Gate, GateMetric, format_number
 
 Outcome = Literal["success", "failure", "inconclusive", "error"]
@@ -72,17 +74,17 @@ def judge(
 ) -> tuple[Outcome, str]:
     """Judge one measured value (and the traffic guard's value, when the metric has one)."""
     if error:
-        return "error", f"error: {_one_line(error)}"
-    shown = "no data" if value is None else format_number(value)
+        return "error", said("gate.note.error", error=_one_line(error))
+    shown = said("gate.note.no_data") if value is None else format_number(value)
     guard = metric.traffic
     if guard is not None:
         if traffic is None or math.isnan(traffic):
-            return "inconclusive", f"no traffic data, value {shown}"
+            return "inconclusive", said("gate.note.no_traffic", value=shown)
         if traffic < guard.minimum:
-            low = f"{format_number(traffic)} < {format_number(guard.minimum)}"
-            return "inconclusive", f"traffic {low}, value {shown}"
+            low = {"traffic": format_number(traffic), "minimum": format_number(guard.minimum)}
+            return "inconclusive", said("gate.note.low_traffic", value=shown, **low)
     if value is None:
-        return "inconclusive", "no data"
+        return "inconclusive", said("gate.note.no_data")
     if math.isnan(value):
         return "inconclusive", "NaN"
     outcome: Outcome = "success" if metric.success.holds(value) else "failure"
@@ -234,22 +236,36 @@ def summary(
     *,
     after_rollback: bool = False,
 ) -> list[str]:
-    """One line per metric for a card, e.g. ``error_rate: 2/5 measured, last 0.071 > 0.05 ✗``.
-    English only for now (`lang` is accepted for the card renderer's sake)."""
+    """One line per metric for a card in `lang`, e.g. ``error_rate: 2/5 measured, last 0.071 >
+    0.05 ✗``."""
     lines = []
     for name, tally in _verdicts(gate, by_metric, after_rollback).items():
         needed = measurements_needed(gate, gate.metric(name), after_rollback=after_rollback)
-        parts = [f"{name}: {min(tally.counted, needed)}/{needed} measured"]
+        done = min(tally.counted, needed)
+        parts = [t("gate.line.measured", lang, name=name, done=done, needed=needed)]
         if tally.failures:
-            parts.append(f"{tally.failures} failed")
+            parts.append(t("gate.line.failures", lang, count=tally.failures))
         if tally.unsure:
-            parts.append(f"{tally.unsure} inconclusive")
+            parts.append(t("gate.line.unsure", lang, count=tally.unsure))
         taken = by_metric.get(name, ())
         if taken:
             last = max(taken, key=lambda m: m.at)
-            parts.append(f"last {last.note.removesuffix(' (failed)')} {_MARKS[last.outcome]}")
+            note = shown(last.note.removesuffix(" (failed)"), lang)
+            parts.append(t("gate.line.last", lang, note=note, mark=_MARKS[last.outcome]))
         else:
-            parts.append("waiting")
-        line = ", ".join(parts)
-        lines.append(line if tally.verdict == "running" else f"{line} → {tally.verdict}")
+            parts.append(t("gate.line.waiting", lang))
+        line = t("gate.line.join", lang).join(parts)
+        if tally.verdict != "running":
+            line = f"{line} → {t(f'gate.verdict.{tally.verdict}', lang)}"
+        lines.append(line)
     return lines
+
+
+def watch_time(gate: Gate, *, after_rollback: bool = False) -> timedelta:
+    """How long the gate watches a run at least before it can pass: its initial delay, then
+    each metric's measurements one interval apart (the slowest metric decides)."""
+    spans = [
+        metric.interval * (measurements_needed(gate, metric, after_rollback=after_rollback) - 1)
+        for metric in gate.metrics
+    ]
+    return gate.initial_delay + max(spans, default=timedelta(0))

@@ -6,12 +6,14 @@ pages them until a drill passes (`bot.gates.drill_pages`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+import structlog
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.deploys.messages import said
 from bot.deploys.requests import Ask, Requests
 from bot.errors import UserError
 from bot.gates.drill_pages import DrillPages, Outcome
@@ -20,7 +22,11 @@ from bot.store.db import Database
 from bot.store.tables import drills, gate_runs, runs
 
 RUNNING, PASSED, FAILED = "running", "passed", "failed"
+SCHEDULED = "scheduled"
+"""A drill's first slot, kept until it comes (its `started_at` is when it will start)."""
 DRILL_PARAM = "drill"
+
+log = structlog.get_logger(__name__)
 
 
 class Drills:
@@ -78,7 +84,7 @@ class Drills:
             requested_by,
             destinations,
             confirm=False,
-            reason=f"rollback drill #{row.id}",
+            reason=said("deploy.reason.drill", id=row.id),
         )
         run = await self.requests.ask(conn, ask, now)
         await conn.execute(update(drills).where(drills.c.id == row.id).values(run_id=run.id))
@@ -126,25 +132,80 @@ class Drills:
         return found
 
     async def _scheduled(self, conn: AsyncConnection, now: datetime) -> int:
+        """Start the scheduled drills that are due. A drill never starts the first time Tocsin
+        sees it: its first slot is one period away, kept as a ``scheduled`` row and announced
+        to its owner, so turning drills on never pages anyone at once."""
         started = 0
         for service, drill in self.settings.deploy.drills.items():
             if drill.every is None:
                 continue
             last = (
                 await conn.execute(
-                    select(drills.c.started_at)
+                    select(drills)
                     .where(
                         and_(drills.c.service == service, drills.c.environment == drill.environment)
                     )
-                    .order_by(drills.c.started_at.desc())
+                    .order_by(drills.c.started_at.desc(), drills.c.id.desc())
                     .limit(1)
                 )
-            ).scalar()
-            if last is None or last + drill.every <= now:
-                chats = self._owner_chats(service)
-                await self.start(conn, service, None, "tocsin", chats, now)
+            ).first()
+            if last is None:
+                await self._schedule(conn, service, drill.environment, now + drill.every, now)
+            elif last.state == SCHEDULED and last.started_at <= now:
+                await conn.execute(delete(drills).where(drills.c.id == last.id))
+                await self.start(conn, service, None, "tocsin", self._owner_chats(service), now)
+                started += 1
+            elif last.state != SCHEDULED and last.started_at + drill.every <= now:
+                await self.start(conn, service, None, "tocsin", self._owner_chats(service), now)
                 started += 1
         return started
+
+    async def _schedule(
+        self, conn: AsyncConnection, service: str, environment: str, at: datetime, now: datetime
+    ) -> None:
+        """Keep the first slot of `service`'s drill and tell its owner (and the log) when it is."""
+        drill = self.settings.deploy.drills[service]
+        chats = self._owner_chats(service)
+        await conn.execute(
+            drills.insert().values(
+                service=service,
+                environment=environment,
+                version=drill.version,
+                state=SCHEDULED,
+                requested_by="tocsin",
+                destinations=chats,
+                started_at=at,
+                note="",
+            )
+        )
+        log.info("first rollback drill scheduled", service=service, environment=environment, at=at)
+        every = drill.every or timedelta(0)
+        days, hours = divmod(round(every.total_seconds() / 3600), 24)
+        params = {
+            "service": service,
+            "environment": environment,
+            "at": at.strftime("%Y-%m-%d %H:%M"),
+            "every": days if not hours else days * 24 + hours,
+        }
+        key = "drill.scheduled.days" if not hours else "drill.scheduled.hours"
+        await self.requests.outbox.text(conn, chats, key, params, now=now, priority=2)
+
+    async def next_slot(self, conn: AsyncConnection, service: str) -> datetime | None:
+        """When `service`'s next scheduled drill starts (None: none is scheduled)."""
+        drill = self.settings.deploy.drills.get(service)
+        if drill is None or drill.every is None:
+            return None
+        stmt = (
+            select(drills.c.state, drills.c.started_at)
+            .where(and_(drills.c.service == service, drills.c.environment == drill.environment))
+            .order_by(drills.c.started_at.desc(), drills.c.id.desc())
+            .limit(1)
+        )
+        last = (await conn.execute(stmt)).first()
+        if last is None:
+            return None
+        at: datetime = last.started_at
+        return at if last.state == SCHEDULED else at + drill.every
 
     async def _follow(self, conn: AsyncConnection, drill: Any, now: datetime) -> int:
         run = (await conn.execute(select(runs).where(runs.c.id == drill.run_id))).first()

@@ -21,11 +21,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock
 from bot.deploys import ledger
 from bot.deploys.canary import is_canary, promotion_ask, rollback_ask
+from bot.deploys.messages import said as ledger_text
+from bot.deploys.messages import shown
 from bot.deploys.requests import Requests
 from bot.deploys.run import Run
 from bot.errors import CommandError, DeliveryError, RetryableDelivery, UserError
 from bot.flights import Flights
-from bot.gates.analysis import Measurement, gate_verdict, judge, next_due, summary
+from bot.gates.alarms import Alarms, failing
+from bot.gates.analysis import (
+    Measurement,
+    gate_verdict,
+    judge,
+    next_due,
+    summary,
+    watch_time,
+)
 from bot.gates.gate_run import GateRun
 from bot.i18n import word
 from bot.ports import MetricsSource
@@ -59,6 +69,7 @@ class GateRunner:
         self.settings, self.db, self.clock = settings, db, clock
         self.requests, self.metrics = requests, metrics
         self.flights = Flights("metrics queries", CALLS)
+        self.alarms = Alarms(requests.outbox)
 
     def gate_for(self, service: str, environment: str) -> Gate | None:
         spec = self.settings.services.get(service)
@@ -66,11 +77,12 @@ class GateRunner:
             return None
         return spec.gate.get(environment) or spec.gate.get("*")
 
-    async def begin(self, conn: AsyncConnection, run: Run, now: datetime) -> bool:
-        """Open the gate of a run that just succeeded; False when its service has none."""
+    async def begin(self, conn: AsyncConnection, run: Run, now: datetime) -> timedelta | None:
+        """Open the gate of a run that just succeeded; how long it watches the run at least
+        (None when its service has no gate)."""
         gate = self.gate_for(run.service, run.environment)
         if gate is None or run.dry_run:
-            return False
+            return None
         await conn.execute(
             gate_runs.insert().values(
                 run_id=run.id,
@@ -85,7 +97,13 @@ class GateRunner:
                 note="",
             )
         )
-        return True
+        return watch_time(gate, after_rollback=run.action == "rollback")
+
+    async def rollback_ended(self, conn: AsyncConnection, rollback: Run, now: datetime) -> None:
+        """A rollback ended: the card of each run whose gate led to it shows how."""
+        stmt = select(gate_runs.c.run_id).where(gate_runs.c.rollback_run_id == rollback.id)
+        for run_id in (await conn.execute(stmt)).scalars().all():
+            await self._refresh(conn, run_id, now)
 
     async def run_once(self, *, wait: bool = True) -> int:
         """Measure what is due and end countdowns that ran out; returns how much it claimed.
@@ -134,7 +152,7 @@ class GateRunner:
         if gate is None:
             async with self.db.begin() as conn:
                 if await self._ours(conn, row, lease):
-                    await self._decide(conn, row, now, INCONCLUSIVE, "the gate is gone")
+                    await self._decide(conn, row, now, INCONCLUSIVE, ledger_text("gate.note.gone"))
             return
         async with self.db.connect() as conn:
             taken = await measurements(conn, row.id)
@@ -198,10 +216,11 @@ class GateRunner:
                 return
             await conn.execute(update(runs).where(runs.c.id == row.run_id).values(verified=True))
             await self._decide(conn, row, now, PASSED, note)
+            await self.alarms.verified(conn, run, now)
         elif verdict == "inconclusive":
             await self._decide(conn, row, now, INCONCLUSIVE, note)
         else:
-            await self._failed(conn, row, gate, now, note)
+            await self._failed(conn, row, gate, now, note, failing(taken))
 
     async def _take(self, metric: GateMetric, row: GateRun, now: datetime) -> Measurement:
         try:
@@ -230,23 +249,25 @@ class GateRunner:
         return result.single()
 
     async def _failed(
-        self, conn: AsyncConnection, row: GateRun, gate: Gate, now: datetime, note: str
+        self, conn: AsyncConnection, row: GateRun, gate: Gate, now: datetime, note: str, what: str
     ) -> None:
+        """The gate failed: act by its mode, and say so aloud in the run's chats."""
+        run = await self.requests.store.load(conn, row.run_id)
         if row.after_rollback:
             await self._decide(
                 conn,
                 row,
                 now,
                 FAILED,
-                f"{note} — the rollback's own checks "
-                "failed: nothing more is rolled back automatically",
+                ledger_text("gate.note.after_rollback", note=note),
             )
+            await self.alarms.failed(conn, run, what, now, after_rollback=True)
             return
         guard = await self._guard(conn, row)
-        run = (await conn.execute(select(runs.c.params).where(runs.c.id == row.run_id))).one()
-        mode = "auto" if "drill" in (run.params or {}) else gate.mode  # a drill expects it
+        mode = "auto" if "drill" in run.params else gate.mode  # a drill expects it
         if mode == "auto" and not guard:
-            await self._roll_back(conn, row, now, why=note)
+            rollback = await self._roll_back(conn, row, now, why=note)
+            await self.alarms.failed(conn, run, what, now, rollback=rollback)
         elif mode == "semi" and gate.semi_default == "rollback" and not guard:
             await conn.execute(
                 update(gate_runs)
@@ -254,8 +275,10 @@ class GateRunner:
                 .values(state=COUNTDOWN, due_at=now + gate.countdown, note=note, decided_at=now)
             )
             await self._refresh(conn, row.run_id, now)
+            await self.alarms.failed(conn, run, what, now, countdown=gate.countdown)
         else:
             await self._decide(conn, row, now, FAILED, f"{note}{guard}")
+            await self.alarms.failed(conn, run, what, now)
 
     async def _guard(self, conn: AsyncConnection, row: GateRun) -> str:
         """Why an automatic rollback must not happen ("" when it may)."""
@@ -265,21 +288,32 @@ class GateRunner:
 
     async def _roll_back(
         self, conn: AsyncConnection, row: GateRun, now: datetime, *, why: str
-    ) -> None:
+    ) -> Run | None:
+        """Roll the gate's run back; the rollback, or None when it may not be (a newer run
+        came, or there is nothing to roll back to)."""
         run = await self.requests.store.load(conn, row.run_id)
         newer = await ledger.superseded(conn, run)
         if newer is not None:
             await self._decide(
-                conn, row, now, FAILED, f"{why} — not rolled back: run #{newer.id} came since"
+                conn, row, now, FAILED, ledger_text("gate.note.superseded", note=why, id=newer.id)
             )
-            return
-        ask = rollback_ask(self.settings, run, "tocsin", f"health gate of run #{run.id}: {why}")
+            return None
+        ask = rollback_ask(
+            self.settings, run, "tocsin", ledger_text("deploy.reason.gate", id=run.id, why=why)
+        )
         try:
             rollback = await self.requests.ask(conn, ask, now)
         except CommandError as exc:
-            await self._decide(conn, row, now, FAILED, f"{why} — no rollback: {said(exc)}")
-            return
+            await self._decide(
+                conn,
+                row,
+                now,
+                FAILED,
+                ledger_text("gate.note.no_rollback", note=why, why=said(exc)),
+            )
+            return None
         await self._decide(conn, row, now, ROLLED_BACK, why, rollback_run_id=rollback.id)
+        return rollback
 
     async def _canary_passed(
         self, conn: AsyncConnection, row: GateRun, run: Run, gate: Gate, now: datetime, note: str
@@ -291,7 +325,13 @@ class GateRunner:
         try:
             await self._promote(conn, row, run, "tocsin", now, note)
         except CommandError as exc:
-            await self._decide(conn, row, now, PASSED, f"{note} — not promoted: {said(exc)}")
+            await self._decide(
+                conn,
+                row,
+                now,
+                PASSED,
+                ledger_text("gate.note.not_promoted", note=note, why=said(exc)),
+            )
 
     async def promote(self, conn: AsyncConnection, run_id: int, who: str, now: datetime) -> Run:
         """The Promote button: a canary whose gate passed (or could not tell) goes to all
@@ -323,7 +363,11 @@ class GateRunner:
         result = await conn.execute(
             update(gate_runs)
             .where(and_(gate_runs.c.run_id == run_id, gate_runs.c.state == COUNTDOWN))
-            .values(state=HELD, due_at=None, note=gate_runs.c.note + f" — held by {who}")
+            .values(
+                state=HELD,
+                due_at=None,
+                note=gate_runs.c.note + ledger_text("gate.note.held", note="", user=who),
+            )
         )
         await self._refresh(conn, run_id, now)
         return bool(result.rowcount)
@@ -357,16 +401,18 @@ class GateRunner:
         )
         await self.requests.refresh(conn, run, now)
 
-    async def view(self, conn: AsyncConnection, run_id: int) -> tuple[GateRun | None, list[str]]:
-        """The run's latest gate and one line per metric, for its card."""
+    async def view(
+        self, conn: AsyncConnection, run_id: int, lang: str = "en"
+    ) -> tuple[GateRun | None, list[str]]:
+        """The run's latest gate and one line per metric, for its card in `lang`."""
         gate_run = await latest_gate(conn, run_id)
         if gate_run is None:
             return None, []
         gate = self.gate_for(gate_run.service, gate_run.environment)
         taken = await measurements(conn, gate_run.id)
-        lines = summary(gate, taken, after_rollback=gate_run.after_rollback) if gate else []
+        lines = summary(gate, taken, lang, after_rollback=gate_run.after_rollback) if gate else []
         if gate_run.note and gate_run.state != MEASURING:
-            lines.append(gate_run.note)
+            lines.append(shown(gate_run.note, lang))
         return gate_run, lines
 
 
@@ -386,10 +432,7 @@ async def auto_rollback_guard(
     marked = await ledger.irreversible_since(conn, service, environment, target)
     if marked is None:
         return ""
-    return (
-        f" — run #{marked.id} ({marked.version}) carries an irreversible migration: "
-        "roll back by hand"
-    )
+    return ledger_text("gate.note.irreversible", note="", id=marked.id, version=marked.version)
 
 
 async def measurements(conn: AsyncConnection, gate_run_id: int) -> dict[str, list[Measurement]]:

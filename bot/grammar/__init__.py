@@ -5,6 +5,9 @@ Pure and synchronous. The flow for one chat message is::
     body = split_command(text, bot_names)      # None: chatter not addressed to the bot
     cmd = parse(body, specs, vocab, lang)      # GrammarError: text for the user, in `lang`
 
+`asks_for_help` tells a bare ``help`` / ``帮助`` (no slash needed in a direct chat); `help_lines`
+and `details` are what `/help` shows, from each spec's `topic`, `examples` and argument texts.
+
 Rules of `parse`:
 
 - the first word names the command or an alias, case-insensitively;
@@ -31,18 +34,30 @@ Input rules, each failing with its own `GrammarError` (never an exception of ano
 """
 
 from bot.grammar.errors import GrammarError
-from bot.grammar.lexer import split_command, tokenize
-from bot.grammar.parser import help_lines, parse, shown, whole_number
-from bot.grammar.spec import BIGINT_MAX, Arg, CommandSpec, Kind, ParsedCommand, Vocabulary
+from bot.grammar.help import details, help_lines
+from bot.grammar.lexer import asks_for_help, split_command, tokenize
+from bot.grammar.parser import parse, shown, whole_number
+from bot.grammar.spec import (
+    BIGINT_MAX,
+    TOPICS,
+    Arg,
+    CommandSpec,
+    Kind,
+    ParsedCommand,
+    Vocabulary,
+)
 
 __all__ = [
     "BIGINT_MAX",
+    "TOPICS",
     "Arg",
     "CommandSpec",
     "GrammarError",
     "Kind",
     "ParsedCommand",
     "Vocabulary",
+    "asks_for_help",
+    "details",
     "help_lines",
     "parse",
     "shown",

@@ -12,6 +12,7 @@ _SLACK_MENTION = re.compile(r"<@[^>\s]+>")
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "＂": "＂"}
 _SEPARATORS = ":：,，"
 SLASHES = ("/", "／")
+_ASKS_FOR_HELP = re.compile(r"[/／]?\s*(?:help|帮助)\s*[?？]?", re.IGNORECASE)
 
 
 @dataclass
@@ -45,6 +46,12 @@ def split_command(text: str, bot_names: Sequence[str], *, direct: bool = False) 
     if rest.startswith(SLASHES):
         return rest[1:].lstrip()
     return rest if addressed else None
+
+
+def asks_for_help(text: str) -> bool:
+    """Whether `text` is only ``help`` or ``帮助`` (any case, a slash and one ``?`` allowed):
+    in a direct chat, that is a request for `/help` even without the slash."""
+    return _ASKS_FOR_HELP.fullmatch(text.replace("\u3000", " ").strip()) is not None
 
 
 def _mention_size(text: str, names: Sequence[str]) -> int:

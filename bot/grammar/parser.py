@@ -1,11 +1,11 @@
-"""`parse` and `help_lines`: words against specs, with helpful errors and suggestions."""
+"""`parse`: words against specs, with helpful errors and suggestions."""
 
 from __future__ import annotations
 
 import difflib
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -44,18 +44,6 @@ def parse(
     raw, flags = _Binder(spec, body, lang).bind(tokens)
     args = {arg.name: _convert(arg, raw[arg.name], spec, vocab, lang) for arg in spec.args}
     return ParsedCommand(spec, args, frozenset(flags), text)
-
-
-def help_lines(
-    specs: Mapping[str, CommandSpec], lang: str, allowed: Callable[[CommandSpec], bool]
-) -> list[str]:
-    """Lines "usage — summary" for the commands the person may run, sorted by name."""
-    unique = {spec.name: spec for spec in specs.values()}
-    return [
-        f"{spec.usage(lang)} — {spec.summary(lang)}"
-        for _, spec in sorted(unique.items())
-        if allowed(spec)
-    ]
 
 
 def _find_command(word: str, specs: Mapping[str, CommandSpec], lang: str) -> CommandSpec:
@@ -98,7 +86,9 @@ class _Binder:
                 self._flag(flag.group(1))
             elif self._positional(token):
                 break
-        missing = [a.placeholder for a in self.spec.args if a.required and self.raw[a.name] is None]
+        missing = [
+            a.shown(self.lang) for a in self.spec.args if a.required and self.raw[a.name] is None
+        ]
         if missing:
             which = "grammar.missing_arg" if len(missing) == 1 else "grammar.missing_args"
             _fail(which, self.lang, self.usage, (), args=_join(missing, self.lang))
@@ -136,14 +126,14 @@ class _Binder:
 
     def _set(self, arg: Arg, value: str) -> None:
         if self.raw[arg.name] is not None:
-            _fail("grammar.duplicate_arg", self.lang, self.usage, (), arg=arg.placeholder)
+            _fail("grammar.duplicate_arg", self.lang, self.usage, (), arg=arg.shown(self.lang))
         self.raw[arg.name] = value
 
 
 def _convert(arg: Arg, value: str | None, spec: CommandSpec, vocab: Vocabulary, lang: str) -> Any:
     if value is None:
         return arg.default
-    usage, params = spec.usage(lang), {"arg": arg.placeholder, "value": value}
+    usage, params = spec.usage(lang), {"arg": arg.shown(lang), "value": value}
     if value == "":
         _fail("grammar.empty_value", lang, usage, (), **params)
     allowed = _LINES if arg.kind == "rest" else frozenset()

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
 
-from bot.settings.durations import format_duration, parse_duration
+from bot.settings.durations import parse_duration
+from bot.texts import CATALOGUE
 
 Kind = Literal["word", "int", "duration", "choice", "rest"]
 Vocabulary = Mapping[str, Sequence[str]]
@@ -20,6 +21,8 @@ BIGINT_MAX = 2**63 - 1
 WORD_MAX, REST_MAX = 128, 2000
 """Default longest word argument, and longest rest-of-line argument, in characters."""
 DURATION_MAX = timedelta(days=366)
+TOPICS = ("incidents", "deploys", "oncall", "you")
+"""The topics `/help` groups commands by, in its order."""
 _ARG_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _FLAG_NAME = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -46,6 +49,10 @@ class Arg:
     minimum: int = 1
     maximum: int = BIGINT_MAX
     """Bounds of an int argument (ids are BIGINT and start at 1)."""
+    label: str = ""
+    """How usage shows the argument when its name does not say it, brackets included, e.g.
+    ``[environment] [key=value…]`` for a rest-of-line argument; `label_zh` in Chinese."""
+    label_zh: str = ""
 
     def __post_init__(self) -> None:
         problems = [
@@ -83,18 +90,30 @@ class Arg:
 
     @property
     def placeholder(self) -> str:
-        """``<incident>``, ``<fast|safe>`` or ``<text...>``: how the value is shown in usage."""
+        """``<incident>``, ``<fast|safe>`` or ``<text...>``: the argument named in English."""
         if self.kind == "choice":
             return "<" + "|".join(self.choices) + ">"
         return f"<{self.name}...>" if self.kind == "rest" else f"<{self.name}>"
 
-    def usage(self) -> str:
-        if self.default is not None:
-            shown = self.default
-            if isinstance(shown, timedelta):
-                shown = format_duration(shown)
-            return f"[{self.name}={shown}]"
-        text = f"{self.name}={self.placeholder}" if self.keyword else self.placeholder
+    def shown(self, lang: str) -> str:
+        """How an error message names the argument: ``<incident>``, ``<事件编号>``, ``zh|en``."""
+        if self.kind == "choice":
+            return "|".join(self.choices)
+        return f"<{_named(self.name, lang)}{'…' if self.kind == 'rest' else ''}>"
+
+    def usage(self, lang: str = "en") -> str:
+        """The argument as people type it: ``<incident>``, ``[duration]``, ``[reason…]``,
+        ``[to=…]``, ``zh|en``; a choice of one word is that word (``rollback``). In Chinese the
+        placeholder is named in Chinese (``<事件编号>``, from ``help.name.<name>``)."""
+        if label := (self.label_zh if lang == "zh" else "") or self.label:
+            return label
+        if self.kind == "choice":
+            text = "|".join(self.choices)
+        elif self.keyword:
+            text = f"{self.name}=…"
+        else:
+            text = _named(self.name, lang) + ("…" if self.kind == "rest" else "")
+            text = f"<{text}>" if self.required else text
         return text if self.required else f"[{text}]"
 
     def help(self, lang: str) -> str:
@@ -110,6 +129,11 @@ class CommandSpec:
     summary_zh: str
     aliases: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
+    topic: str = ""
+    """Where `/help` lists the command: one of `TOPICS` (empty: with the others, last)."""
+    examples: tuple[str, ...] = ()
+    """One to three commands as people type them, e.g. ``/ack 42``; the first is the one
+    `/help` shows beside the command."""
 
     def __post_init__(self) -> None:
         for word in (self.name, *self.aliases):
@@ -126,22 +150,31 @@ class CommandSpec:
         kinds = [arg.required for arg in positional]
         if kinds != sorted(kinds, reverse=True):
             raise ValueError(f"command {self.name!r}: required arguments go before optional ones")
+        if self.topic and self.topic not in TOPICS:
+            raise ValueError(f"command {self.name!r}: topic must be one of {TOPICS}")
+        if len(self.examples) > 3 or not all(e.startswith("/") for e in self.examples):
+            raise ValueError(f"command {self.name!r}: at most 3 examples, each starting with /")
 
     def usage(self, lang: str) -> str:
-        """``/silence <incident> [duration=30m] [--dry-run]``; the syntax is the same in every
-        language because argument names are what people type in ``name=value``."""
-        del lang
-        parts = [f"/{self.name}", *(arg.usage() for arg in self.args)]
+        """``/silence <incident> [duration] [--dry-run]``: as people type it; in Chinese the
+        placeholders are Chinese words (``/silence <事件编号> [时长]``)."""
+        parts = [f"/{self.name}", *(arg.usage(lang) for arg in self.args)]
         return " ".join(parts + [f"[--{flag}]" for flag in self.flags])
 
     def summary(self, lang: str) -> str:
         return (self.summary_zh if lang == "zh" else "") or self.summary_en
 
     def details(self, lang: str) -> list[str]:
-        """For ``/help <command>``: usage, summary, then one line per documented argument."""
-        lines = [self.usage(lang), self.summary(lang)]
-        lines += [f"  {a.placeholder} — {a.help(lang)}" for a in self.args if a.help(lang)]
-        return lines
+        """For ``/help <command>``: usage, summary, each argument and flag, aliases, examples."""
+        from bot.grammar.help import details
+
+        return details(self, lang)
+
+
+def _named(name: str, lang: str) -> str:
+    """An argument's name as usage shows it in `lang` (``help.name.<name>``, else the name)."""
+    entry = CATALOGUE.get(f"help.name.{name}", {})
+    return entry.get(lang) or name
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
@@ -18,10 +19,12 @@ from bot.incidents.aggregate import Incident, Transition
 from bot.incidents.events import Announce, RefreshCard
 from bot.incidents.repository import IncidentRepository
 from bot.incidents.status import card_destinations, card_ref
+from bot.incidents.times import clock
 from bot.model import Reply
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import format_duration
 from bot.store.db import Database
+from bot.store.tables import card_posts, incidents
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,10 +46,21 @@ class Outcome:
 
 
 class IncidentService:
-    def __init__(self, db: Database, outbox: Outbox, *, ack_timeout: timedelta | None) -> None:
+    """`posts_to`: the chat platforms the outbox posts to (None: every one); a chat elsewhere
+    (a reply-only bot) cannot be given a live card."""
+
+    def __init__(
+        self,
+        db: Database,
+        outbox: Outbox,
+        *,
+        ack_timeout: timedelta | None,
+        posts_to: frozenset[str] | None = None,
+    ) -> None:
         self.db = db
         self.outbox = outbox
         self.ack_timeout = ack_timeout
+        self.posts_to = posts_to
         self.repository = IncidentRepository(db)
 
     async def load(
@@ -88,6 +102,32 @@ class IncidentService:
             now=now,
         )
 
+    async def show_in(
+        self, conn: AsyncConnection, incident: Incident, destination: str, now: datetime
+    ) -> bool:
+        """Post the incident's live card in `destination` (a `/incident show`): from then on
+        it is one of the chats its card is shown in, so every change edits it in place. Where
+        the card was shown already, the new post takes over (the old one stops changing).
+        False when the outbox cannot post there (the caller answers with a copy instead)."""
+        platform = destination.partition(":")[0]
+        if self.posts_to is not None and platform not in self.posts_to:
+            return False
+        ref = card_ref(incident.id)
+        if destination in card_destinations(incident):
+            await conn.execute(
+                delete(card_posts).where(
+                    and_(card_posts.c.card_ref == ref, card_posts.c.destination == destination)
+                )
+            )
+        else:
+            await conn.execute(
+                update(incidents)
+                .where(incidents.c.id == incident.id)
+                .values(page_destinations=[*incident.page_destinations, destination])
+            )
+        await self.outbox.card(conn, ref, [destination], priority=incident.tier.rank, now=now)
+        return True
+
     async def _act(
         self,
         conn: AsyncConnection,
@@ -124,12 +164,15 @@ class IncidentService:
         who: str,
         now: datetime,
         duration: timedelta,
+        *,
+        tz: str = "UTC",
     ) -> Outcome:
+        """Silence for `duration`; the answer says until when in zone `tz`."""
         params = {
             "id": incident.id,
             "user": who,
             "duration": format_duration(duration),
-            "until": (now + duration).strftime("%Y-%m-%d %H:%M UTC"),
+            "until": clock(now + duration, now, tz),
         }
         done = Outcome(True, "incident.silenced", params)
         return await self._act(conn, lambda: incident.silence(who, now, duration), now, done)

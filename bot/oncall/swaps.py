@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.deploys.moments import Zone, stamp
 from bot.i18n import t
 from bot.model import ActionKind, Button, ButtonStyle, Card, Field
+from bot.statuses import badge
 from bot.store.tables import swap_requests
 
 
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+def when(moment: datetime | None, lang: str = "en", tz: Zone = UTC) -> str:
+    return stamp(moment, lang, tz)
 
 
-def swap_card(row: Any, now: datetime, lang: str, names: Mapping[str, str] | None = None) -> Card:
+def swap_card(
+    row: Any,
+    now: datetime,
+    lang: str,
+    names: Mapping[str, str] | None = None,
+    *,
+    tz: Zone = UTC,
+) -> Card:
+    """The card of a swap request as of `now`, times in `tz` (a zone or its IANA name)."""
     names = names or {}
     requester, other = names.get(row.requester, row.requester), names.get(row.other, row.other)
     status = row.status
@@ -28,17 +38,18 @@ def swap_card(row: Any, now: datetime, lang: str, names: Mapping[str, str] | Non
         Field(t("swap.schedule", lang), row.schedule),
         Field(
             t("swap.gives", lang, user=requester),
-            f"{when(row.shift_start)} → {when(row.shift_end)}",
+            f"{when(row.shift_start, lang, tz)} → {when(row.shift_end, lang, tz)}",
         ),
     ]
     if row.other_start is not None:
         fields.append(
             Field(
                 t("swap.gives", lang, user=other),
-                f"{when(row.other_start)} → {when(row.other_end)}",
+                f"{when(row.other_start, lang, tz)} → {when(row.other_end, lang, tz)}",
             )
         )
-    fields.append(Field(t("card.status", lang), t(f"swap.status.{status}", lang)))
+    key = f"swap.{status}"
+    fields.append(Field(t("card.status", lang), badge(key, lang).word))
     buttons: tuple[Button, ...] = ()
     if status == "pending":
         buttons = (
@@ -50,11 +61,12 @@ def swap_card(row: Any, now: datetime, lang: str, names: Mapping[str, str] | Non
         ref=f"swap:{row.id}",
         title=t(kind, lang, requester=requester, other=other),
         tier=None,
-        status="resolved" if status != "pending" else "triggered",
+        status=key,
         fields=tuple(fields),
         body=t("swap.body", lang, other=other) if status == "pending" else "",
         buttons=buttons,
         footer=t("swap.footer", lang, id=row.id),
+        badge=badge(key, lang),
     )
 
 
@@ -64,6 +76,8 @@ async def render_swap(
     now: datetime,
     lang: str,
     names: Mapping[str, str] | None = None,
+    *,
+    tz: Zone = UTC,
 ) -> Card | None:
     row = (await conn.execute(select(swap_requests).where(swap_requests.c.id == swap_id))).first()
-    return swap_card(row, now, lang, names) if row is not None else None
+    return swap_card(row, now, lang, names, tz=tz) if row is not None else None

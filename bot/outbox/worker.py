@@ -9,15 +9,21 @@ Before sending, a pass takes the sends it needs for each destination from that d
 shared budget (`bot.outbox.budget`, in the database), all at once; what the budget cannot carry
 now waits for the time the budget names. A Retry-After answer blocks the destination for every
 replica.
+
+Each destination is written for its reader (`bot.prefs.reader_of`): a direct chat
+(``slack:@bob``) in its person's language and time zone, any other chat in the chat's. A pass
+reads each destination's reader once and forgets it at the next pass, so a change of `/lang`
+or `/tz` made through any replica shows from the next pass on.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import structlog
 from sqlalchemy import update
@@ -33,14 +39,22 @@ from bot.outbox.budget import Budgets
 from bot.outbox.items import Posted, Queued
 from bot.outbox.statements import statements
 from bot.ports import ChatPlatform, PostedRef
-from bot.prefs import chat_scope, get_language
+from bot.prefs import Reader, reader_of
 from bot.store.db import Database
 from bot.store.outage import classify
 from bot.store.tables import outbox
 
 log = structlog.get_logger(__name__)
 
-Renderer = Callable[[AsyncConnection, str, datetime, str], Awaitable[Card | None]]
+
+class Renderer(Protocol):
+    """Renders card `ref` as of `now` for a reader of `lang` in zone `tz` (None: it is gone)."""
+
+    async def __call__(
+        self, conn: AsyncConnection, ref: str, now: datetime, lang: str, *, tz: str = ...
+    ) -> Card | None: ...
+
+
 LEASE = timedelta(seconds=60)
 
 
@@ -51,6 +65,9 @@ class WorkerSettings:
     max_backoff: timedelta
     default_language: str
     batch: int = 200
+    default_timezone: str = "UTC"
+    languages: Mapping[str, str] = field(default_factory=dict)
+    """The language each user configured (user id -> ``zh``/``en``), for their direct chats."""
 
 
 class OutboxWorker:
@@ -68,12 +85,12 @@ class OutboxWorker:
         self.db, self.clock, self.platforms, self.budgets = db, clock, platforms, budgets
         self.render, self.links, self.settings, self.metrics = render, links, settings, metrics
         self.sql = statements(db.is_sqlite)
-        self._languages: dict[str, str] = {}
+        self._readers: dict[str, Reader] = {}
 
     async def run_once(self) -> int:
         """One pass; returns the number of deliveries made."""
         now = self.clock.now()
-        self._languages.clear()
+        self._readers.clear()
         rows = await self._claim(now)
         if not rows:
             return 0
@@ -150,17 +167,19 @@ class OutboxWorker:
         else:
             await self._deliver_card(platform, dest, group[0])
 
-    async def _language(self, conn: AsyncConnection, destination: str) -> str:
-        """The chat's language, read once per pass."""
-        if destination not in self._languages:
-            stored = await get_language(conn, chat_scope(destination))
-            self._languages[destination] = stored or self.settings.default_language
-        return self._languages[destination]
+    async def _reader(self, conn: AsyncConnection, destination: str) -> Reader:
+        """Who reads `destination` (its person for a direct chat), read once per pass."""
+        if destination not in self._readers:
+            default = Reader(self.settings.default_language, self.settings.default_timezone)
+            self._readers[destination] = await reader_of(
+                conn, destination, self.settings.languages, default
+            )
+        return self._readers[destination]
 
     async def _deliver_text(self, platform: ChatPlatform, dest: Destination, row: Queued) -> None:
         started = self.clock.now()
         async with self.db.connect() as conn:  # read, then let go before the network call
-            lang = await self._language(conn, str(dest))
+            lang = (await self._reader(conn, str(dest))).lang
             text, reply_to = await self._text(conn, str(dest), row, lang)
             await conn.commit()
         await platform.post_text(dest, text, reply_to=reply_to)
@@ -170,7 +189,8 @@ class OutboxWorker:
     async def _deliver_card(self, platform: ChatPlatform, dest: Destination, first: Queued) -> None:
         started, destination = self.clock.now(), str(dest)
         async with self.db.connect() as conn:  # read, then let go before the network call
-            lang = await self._language(conn, destination)
+            who = await self._reader(conn, destination)
+            lang = who.lang
             card_ref = first.card_ref
             post = await self._post_row(conn, card_ref, destination)
             if post is not None and "digest" in post.ref:  # folded into a storm digest
@@ -178,7 +198,7 @@ class OutboxWorker:
                 post = await self._post_row(conn, card_ref, destination)
             one_card = {"b_destination": destination, "b_card_ref": first.card_ref}
             newest = (await conn.execute(self.sql.newest, one_card)).scalar_one()
-            card = await self.render(conn, card_ref, started, lang)
+            card = await self.render(conn, card_ref, started, lang, tz=who.tz)
             await conn.commit()
         if card is not None:
             if not platform.capabilities.buttons:

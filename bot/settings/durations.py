@@ -1,4 +1,7 @@
-"""Human durations in settings and commands: ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m``."""
+"""Human durations in settings and commands: ``90s``, ``30m``, ``2h``, ``1d``, ``1h30m``.
+
+A command may say ``90`` for 90 seconds; a setting (`Duration`) must name its unit, since
+``delay: 10`` could mean seconds or minutes: only zero (``0``) goes without one."""
 
 from __future__ import annotations
 
@@ -38,14 +41,21 @@ def format_duration(delta: timedelta) -> str:
     return "".join(out) or "0s"
 
 
-def _coerce(value: Any) -> Any:
+def parse_setting(value: Any) -> Any:
+    """A setting's duration: text with a unit (``10m``), or zero; a bare number is refused."""
+    bare = isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, str) and value.strip().isdigit():
+        bare, value = True, int(value.strip())
+    if bare:
+        if value == 0:
+            return timedelta(0)
+        whole = isinstance(value, int) and 0 < value < 10_000
+        raise ValueError(f'"{value}" needs a unit, e.g. {value if whole else 10}m, 30s, 1h')
     if isinstance(value, str):
         return parse_duration(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
     return value
 
 
 Duration = Annotated[
-    timedelta, BeforeValidator(_coerce), PlainSerializer(format_duration, return_type=str)
+    timedelta, BeforeValidator(parse_setting), PlainSerializer(format_duration, return_type=str)
 ]

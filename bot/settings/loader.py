@@ -1,6 +1,7 @@
 """Reading the YAML file: `${VAR}` / `${VAR:-default}` interpolation, then validation.
 
-Every problem is reported with its key path, e.g. ``routes.0.destinations.1: …``.
+Every problem is reported with its key path, e.g. ``routes.0.destinations.1: …``; a YAML syntax
+error with its line and column and, where one helps, a hint.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from bot.errors import ConfigError
 from bot.settings.schema import Settings
+from bot.settings.yaml_errors import describe
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -77,9 +79,11 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError([f"{file}: cannot read the file ({exc.strerror})"]) from None
+        raise ConfigError([f"{file}: cannot read the file ({exc.strerror or exc})"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{file}: not a UTF-8 text file"]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError([f"{file}: not valid YAML: {exc}"]) from None
+        raise ConfigError([describe(file, text, exc)]) from None
     return parse_settings(raw, env)

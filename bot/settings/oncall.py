@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from bot.model import Destination, Tier
-from bot.settings.durations import Duration, parse_duration
+from bot.settings.durations import Duration, parse_duration, parse_setting
 
 Channel = Literal["chat", "sms", "voice", "email"]
 CHANNELS: tuple[Channel, ...] = ("chat", "sms", "voice", "email")
@@ -39,8 +39,8 @@ _SHIFT_WORDS = {"hourly": "1h", "daily": "1d", "weekly": "1w"}
 
 def _shift(value: Any) -> Any:
     if isinstance(value, str):
-        return parse_duration(_SHIFT_WORDS.get(value.strip().lower(), value))
-    return value
+        value = _SHIFT_WORDS.get(value.strip().lower(), value)
+    return parse_setting(value)
 
 
 class Restriction(_Frozen):

@@ -21,7 +21,14 @@ from bot.model import Destination, Tier
 from bot.settings.deploy import DeploySettings
 from bot.settings.durations import Duration
 from bot.settings.gates import Gate
-from bot.settings.oncall import Channel, Contact, EscalationPolicy, Paging, Schedule
+from bot.settings.oncall import (
+    Channel,
+    Contact,
+    EscalationPolicy,
+    Paging,
+    Schedule,
+    TimeZone,
+)
 from bot.settings.retention import Retention
 
 
@@ -49,6 +56,8 @@ Dest = Annotated[Destination, BeforeValidator(_destination)]
 
 class General(_Frozen):
     language: Literal["zh", "en"] = "en"
+    timezone: TimeZone = "UTC"
+    """The zone cards show times in for whoever chose none (`/tz`), nor their chat."""
     public_url: str = "http://127.0.0.1:8080"
     secret_key: str = Field(min_length=16)
     log_format: Literal["json", "console"] = "json"

@@ -270,7 +270,8 @@ preferences = Table(
     "preferences",
     metadata,
     Column("scope", String(300), primary_key=True),
-    Column("language", String(8), nullable=False),
+    Column("language", String(8)),  # None: not chosen (a time zone alone was)
+    Column("timezone", String(64)),  # an IANA zone name; None: not chosen
 )
 
 digests = Table(
@@ -529,6 +530,9 @@ rca_drafts = Table(
     Column("run_id", Id, primary_key=True, autoincrement=False),
     Column("incident_id", Id),
     Column("markdown", Text, nullable=False),
+    Column("facts", JSON),
+    # What the review is made from (`bot.reviews.facts`), to show it in any language; NULL on
+    # drafts written before it was kept.
     Column("created_at", TS, nullable=False),
     Index("ix_rca_drafts_incident", "incident_id"),
 )

@@ -31,10 +31,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Canary failed ✗ — taken away (run #{run}); the stable release is untouched",
         "zh": "金丝雀未通过 ✗ — 已撤下（任务 #{run}），稳定版本未受影响",
     },
-    "button.rollback.canary_confirm": {
-        "en": "Take the canary of {service} in {environment} away? {previous} stays.",
-        "zh": "确认撤下 {environment} 环境 {service} 的金丝雀？{previous} 保持不变。",
-    },
     "button.promote": {"en": "Promote", "zh": "全量发布"},
     "button.promote.confirm": {
         "en": "Roll {version} out to all of {service} in {environment}?",

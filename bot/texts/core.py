@@ -1,13 +1,12 @@
 """Texts of the core: incidents, cards, buttons, authorization, commands."""
 
 TEXTS: dict[str, dict[str, str]] = {
-    "raw": {"en": "{text}"},
     # card fields and buttons
     "card.service": {"en": "Service", "zh": "服务"},
     "card.environment": {"en": "Environment", "zh": "环境"},
     "card.status": {"en": "Status", "zh": "状态"},
     "card.alerts": {"en": "Alerts", "zh": "告警数"},
-    "card.firing": {"en": "{firing} firing of {total}", "zh": "{total} 条中 {firing} 条告警中"},
+    "card.firing": {"en": "{firing} firing of {total}", "zh": "{firing} 条告警中，共 {total} 条"},
     "card.started": {"en": "Started", "zh": "开始时间"},
     "card.acked_by": {"en": "Acknowledged by", "zh": "认领人"},
     "card.resolved_by": {"en": "Resolved by", "zh": "处理人"},
@@ -17,16 +16,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "告警抖动中：稳定前不再重复通知。",
     },
     "card.footer": {"en": "Incident #{id} · {route}", "zh": "事件 #{id} · {route}"},
-    "card.source": {"en": "Source", "zh": "来源"},
     "button.ack": {"en": "Acknowledge", "zh": "认领"},
     "button.unack": {"en": "Unacknowledge", "zh": "取消认领"},
     "button.silence": {"en": "Silence {duration}", "zh": "静默 {duration}"},
     "button.resolve": {"en": "Resolve", "zh": "标记恢复"},
     "button.rollback": {"en": "Rollback", "zh": "回滚"},
-    "button.rollback.confirm": {
-        "en": "Roll back {service} in {environment}?",
-        "zh": "确认回滚 {environment} 环境的 {service}？",
-    },
     "button.cancel": {"en": "Cancel", "zh": "取消"},
     "button.ack_all": {"en": "Acknowledge all", "zh": "全部认领"},
     "button.silence_all": {"en": "Silence all {duration}", "zh": "全部静默 {duration}"},
@@ -38,6 +32,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "digest.by_service": {"en": "By service", "zh": "按服务"},
     "digest.by_tier": {"en": "By tier", "zh": "按级别"},
     "digest.top": {"en": "Top incidents", "zh": "主要事件"},
+    "digest.open": {"en": "{open} of {total} open", "zh": "{open} 个未恢复，共 {total} 个"},
     "digest.body": {
         "en": "This chat's message budget cannot carry one card per incident right now. "
         "Use /incident list to see them all.",
@@ -90,8 +85,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "事件 #{id} 没有关联服务和环境，无法回滚。",
     },
     "incident.rollback": {
-        "en": "{user} requested a rollback of {service} in {environment}: {message}",
-        "zh": "{user} 请求回滚 {environment} 环境的 {service}：{message}",
+        "en": "{user} asked for a rollback of {service} in {environment} ({message}); it waits "
+        "for their Confirm on its card.",
+        "zh": "{user} 请求回滚 {environment} 环境的 {service}（{message}），"
+        "等待其在任务卡片上确认。",
     },
     "incident.usage": {
         "en": "Use /incident list, /incident show <number> or /incident why <number>.",
@@ -106,6 +103,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "configured: nothing was rolled back. Roll back by hand and note it here.",
         "zh": "{user} 请求回滚 {environment} 环境的 {service}，但尚未配置发布后端，"
         "未执行任何回滚。请手动回滚并在此记录。",
+    },
+    "incident.card_posted": {
+        "en": "Incident #{id} {title}: its live card follows in this chat.",
+        "zh": "事件 #{id} {title}：实时卡片即将发到本聊天。",
     },
     "incident.list_empty": {"en": "No open incidents.", "zh": "当前没有未恢复的事件。"},
     "incident.list_header": {"en": "Open incidents:", "zh": "未恢复的事件："},
@@ -148,8 +149,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "error.bad_card": {"en": "This card is not one of Tocsin's.", "zh": "无法识别此卡片。"},
     # commands
     "cmd.whoami": {
-        "en": "You are {name} ({id}). Roles: {roles}. Language: {lang}.",
-        "zh": "您是 {name}（{id}）。角色：{roles}。语言：{lang}。",
+        "en": "You are {name} ({id}). Roles: {roles}. Language: {lang}. Time zone: {tz}.",
+        "zh": "您是 {name}（{id}）。角色：{roles}。语言：{lang}。时区：{tz}。",
     },
     "cmd.lang_set": {"en": "Language set to English.", "zh": "语言已设置为中文。"},
     "cmd.chat_lang_set": {

@@ -41,4 +41,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Rollback drill #{id} of {service} in {environment} passed.",
         "zh": "{service}（{environment}）回滚演练 #{id} 通过。",
     },
+    "drill.scheduled.days": {
+        "en": "🧪 The first rollback drill of {service} in {environment} is set for {at} UTC, "
+        "then every {every} days. Nothing is deployed until then.",
+        "zh": "🧪 {service}（{environment}）的首次回滚演练定于 {at}（世界标准时间），之后每 "
+        "{every} 天一次。在此之前不会发布任何版本。",
+    },
+    "drill.scheduled.hours": {
+        "en": "🧪 The first rollback drill of {service} in {environment} is set for {at} UTC, "
+        "then every {every} hours. Nothing is deployed until then.",
+        "zh": "🧪 {service}（{environment}）的首次回滚演练定于 {at}（世界标准时间），之后每 "
+        "{every} 小时一次。在此之前不会发布任何版本。",
+    },
 }

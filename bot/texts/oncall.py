@@ -68,9 +68,25 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "why.paged": {"en": "• {who} via {via}: {channels}", "zh": "• {who}，经由 {via}：{channels}"},
     "why.nobody_paged": {"en": "• nobody could be paged", "zh": "• 无人可呼叫"},
-    "why.stopped": {
-        "en": "Stopped {ran}: the incident was {why} {by}",
-        "zh": "于 {ran} 停止：事件已{why} {by}",
+    "why.stopped.acknowledged": {
+        "en": "Escalation stopped {ran}: {by} acknowledged the incident.",
+        "zh": "升级已于 {ran} 停止：{by} 已认领事件。",
+    },
+    "why.stopped.resolved": {
+        "en": "Escalation stopped {ran}: {by} resolved the incident.",
+        "zh": "升级已于 {ran} 停止：{by} 已将事件标记为恢复。",
+    },
+    "why.stopped.recovered": {
+        "en": "Escalation stopped {ran}: every alert of the incident stopped firing.",
+        "zh": "升级已于 {ran} 停止：事件的告警已全部恢复。",
+    },
+    "why.stopped.triggered": {
+        "en": "Escalation stopped {ran}: the incident triggered again, so it started over.",
+        "zh": "升级已于 {ran} 停止：事件再次告警，升级从头开始。",
+    },
+    "why.paused": {
+        "en": "Escalation paused until {until}: the incident is silenced.",
+        "zh": "升级已暂停至 {until}：事件处于静默中。",
     },
     "why.next": {"en": "Next step due {due}.", "zh": "下一步计划于 {due}。"},
     "why.exhausted": {
@@ -116,6 +132,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "• {user}：级别 {tier} 没有配置通知渠道",
     },
     "why.status.queued": {"en": "queued", "zh": "排队中"},
+    "why.status.delivered": {"en": "delivered", "zh": "已送达"},
+    "why.channel": {"en": "{channel} {status}", "zh": "{channel}{status}"},
+    "why.channel_because": {
+        "en": "{channel} {status} ({extra})",
+        "zh": "{channel}{status}（{extra}）",
+    },
+    "why.list_sep": {"en": ", ", "zh": "；"},
+    "why.reason.acknowledged": {"en": "acknowledged by {by}", "zh": "已由 {by} 认领"},
+    "why.reason.resolved": {"en": "resolved by {by}", "zh": "已由 {by} 标记恢复"},
+    "why.reason.recovered": {"en": "its alerts recovered", "zh": "告警已恢复"},
+    "why.reason.triggered": {"en": "a new episode began", "zh": "事件已重新告警"},
+    "why.reason.gone": {"en": "the incident is gone", "zh": "事件已不存在"},
+    "why.reason.throttled": {"en": "held back by the rate limit", "zh": "受频率限制，稍后发送"},
+    "why.reason.provider_timeout": {"en": "the provider did not answer", "zh": "服务商未响应"},
+    "why.via.shift": {
+        "en": "schedule:{name} ({source} → {until})",
+        "zh": "排班 {name}（{source}，至 {until}）",
+    },
+    "why.via.schedule": {"en": "schedule:{name}", "zh": "排班 {name}"},
+    "why.via.user": {"en": "user:{name}", "zh": "直接指定 {name}"},
+    "why.via.group": {"en": "group:{name}", "zh": "组 {name}"},
+    "why.via.owner": {"en": "owner:{name}", "zh": "{name} 的负责人"},
+    "why.via.chat": {"en": "chat:{name}", "zh": "群 {name}"},
     "why.status.pending": {"en": "waiting", "zh": "等待发送"},
     "why.status.sending": {"en": "sending", "zh": "发送中"},
     "why.status.sent": {"en": "sent", "zh": "已发送"},
@@ -161,7 +200,7 @@ TEXTS.update(
         },
         "oncall.unknown_user": {
             "en": "I do not know {who!r} — name a Tocsin user id (e.g. @alice).",
-            "zh": "不认识 {who!r} — 请写 Tocsin 用户 id（例如 @alice）。",
+            "zh": "不认识 {who!r} — 请写 Tocsin 用户名（例如 @alice）。",
         },
         "oncall.bad_duration": {
             "en": "An override lasts between 15 minutes and 30 days, e.g. 2h.",

@@ -16,6 +16,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "status.run.succeeded": {"en": "Succeeded", "zh": "成功"},
     "status.run.verifying": {"en": "Succeeded — health gate watching", "zh": "成功 — 健康检查中"},
     "status.run.verified": {"en": "Succeeded — health gate passed", "zh": "成功 — 健康检查通过"},
+    "status.run.unverified": {
+        "en": "Succeeded — health gate could not tell",
+        "zh": "成功 — 健康检查无法判断",
+    },
     "status.run.gate_failed": {"en": "Health gate failed", "zh": "健康检查未通过"},
     "status.run.rolling_back": {
         "en": "Health gate failed — rolling back",

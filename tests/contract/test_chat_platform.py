@@ -19,6 +19,7 @@ from bot.clock import FakeClock
 from bot.errors import PermanentDelivery
 from bot.model import ActionKind, Button, Card, Destination, Field, Tier
 from bot.ports import ChatPlatform
+from bot.statuses import badge
 from bot.store.db import Database
 from tests.support import RecordingPlatform, migrated
 
@@ -34,11 +35,13 @@ class Subject:
 
 
 def card(status: str) -> Card:
+    """A card as the core makes it: with the badge of its status."""
     return Card(
         ref="incident:7",
         title="HighErrorRate · orders",
         tier=Tier.P0,
         status=status,
+        badge=badge(status, "en"),
         fields=(Field("Service", "orders"),),
         body="5xx over 5 %",
         buttons=(Button("Acknowledge", ActionKind.ACK),),

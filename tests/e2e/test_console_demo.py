@@ -193,14 +193,14 @@ def test_console_demo_end_to_end(
         become(page, "carol", "Carol Diaz")
         card = card_message(page, incident)
         expect(card).to_have_count(1, timeout=UI_TIMEOUT)
-        badge = card.locator(".status-badge")
-        expect(badge).to_have_text("triggered")
+        badge = card.locator(".badge")
+        expect(badge).to_have_text("Triggered")
         button(card, "Acknowledge").click()
         denial = page.locator(".msg-private .msg-text", has_text=DENIAL)
         expect(denial).to_be_visible(timeout=UI_TIMEOUT)
         expect(button(card, "Acknowledge")).to_be_enabled(timeout=UI_TIMEOUT)
-        expect(badge).to_have_text("triggered")
-        expect(badge).to_have_attribute("data-status", "firing")
+        expect(badge).to_have_text("Triggered")
+        expect(badge).to_have_attribute("data-tone", "alert")
         expect(card.locator(".card-fields")).to_contain_text("Triggered")
         denial_text = denial.inner_text()
 
@@ -211,8 +211,8 @@ def test_console_demo_end_to_end(
         message_id = int(card.get_attribute("data-message-id") or "0")
         card.evaluate("n => { n.tocsinMarker = 'before-ack'; }")
         button(card, "Acknowledge").click()
-        expect(badge).to_have_text("acknowledged", timeout=UI_TIMEOUT)
-        expect(badge).to_have_attribute("data-status", "acked")
+        expect(badge).to_have_text("Acknowledged", timeout=UI_TIMEOUT)
+        expect(badge).to_have_attribute("data-tone", "working")
         expect(card.locator(".card-fields")).to_contain_text("Alice Chen")
         expect(button(card, "Unacknowledge")).to_be_visible()
         expect(
@@ -252,11 +252,11 @@ def test_console_demo_end_to_end(
         assert new_incident is not None, f"{MAX_DEMO_PRESSES} demo alerts opened no new incident"
         new_card = card_message(page, new_incident)
         expect(new_card).to_have_count(1, timeout=UI_TIMEOUT)
-        expect(new_card.locator(".status-badge")).to_have_text("triggered")
+        expect(new_card.locator(".badge")).to_have_text("Triggered")
         expect(button(new_card, "Acknowledge")).to_be_visible()
         assert int(new_card.get_attribute("data-message-id") or "0") > message_id
         # The first card is untouched by it.
-        expect(badge).to_have_text("acknowledged")
+        expect(badge).to_have_text("Acknowledged")
         assert card.evaluate("n => n.tocsinMarker") == "before-ack"
 
         # 7. The server agrees with the page.

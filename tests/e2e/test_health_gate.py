@@ -201,9 +201,10 @@ async def test_an_error_rate_rise_fails_the_gate_and_tocsin_rolls_back(
             stmt = select(rca_drafts.c.markdown).where(rca_drafts.c.run_id == rollback.id)
             markdown = (await conn.execute(stmt)).scalar_one()
         assert "# Rollback of orders in staging: v2 → v1" in markdown
-        measured = [line for line in markdown.splitlines() if "error_rate = 0.3" in line]
-        assert measured and "failure" in measured[0], markdown
-        assert any("Rollback of orders" in s.text for s in chat.ops("text", "fake:ops"))
+        measured = [line for line in markdown.splitlines() if "| error_rate | 0.3 " in line]
+        assert measured and "| failed |" in measured[0], markdown
+        posted = [s.card.title for s in chat.ops("post", "fake:ops") if s.card]
+        assert any(title.startswith("Rollback of orders") for title in posted)
     finally:
         await app.stop()
 

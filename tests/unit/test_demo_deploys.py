@@ -135,7 +135,17 @@ async def test_the_demo_deploys_fails_and_rolls_back_through_the_shell_backend(
         await app.engine.tick()
         async with app.services.db.connect() as conn:
             shown = (await conn.execute(select(console_messages.c.text))).scalars().all()
-        assert any("✅ Run #" in text and "v1.4.2" in text for text in shown)
+        assert any("v1.4.2 is deployed in prod; the health gate watches" in x for x in shown)
+        assert any("✅ orders v1.4.2 in prod is verified" in text for text in shown)
+        assert any(
+            "🚨 Health gate failed for orders v1.4.4-bad in staging: error_rate" in text
+            and "rolling back to v1.4.1" in text
+            for text in shown
+        )
+        assert any("↩️ orders in staging rolled back to v1.4.1" in text for text in shown)
+        assert not any("✅" in text and "v1.4.4-bad" in text for text in shown)
+        history = await command(app, "alice", "/history orders staging")
+        assert f"#{broken} deploy v1.4.1 → v1.4.4-bad · Rolled back" in history.text
     finally:
         await app.stop()
 

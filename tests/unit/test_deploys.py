@@ -4,6 +4,7 @@ run at a time, the release ledger, restarts and the Rollback button."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from itertools import count
 from typing import Any
@@ -147,7 +148,7 @@ async def test_prod_waits_for_an_approval_the_requester_cannot_give(
     row = await run_row(app, number)
     assert row.state == "succeeded" and row.verified and row.url.startswith("https://ci.")
     last = [s.card for s in chat.ops("update", "fake:ops") if s.card][-1]
-    assert last.status == "resolved" and last.buttons == ()
+    assert last.status == "run.succeeded" and last.buttons == ()
     assert any("✅ Run #1 succeeded" in s.text for s in chat.ops("text", "fake:ops"))
 
 
@@ -212,7 +213,7 @@ async def test_a_restart_mid_run_resumes_polling_and_the_card(
     assert again.started == []  # nothing was started twice
     assert (await run_row(app2, number)).state == "succeeded"
     last = [s.card for s in chat.ops("update", "fake:ops") if s.card][-1]
-    assert last.ref == f"run:{number}" and last.status == "resolved"
+    assert last.ref == f"run:{number}" and last.status == "run.succeeded"
 
 
 async def test_the_alert_cards_rollback_picks_the_last_verified_version(
@@ -230,8 +231,8 @@ async def test_the_alert_cards_rollback_picks_the_last_verified_version(
     card = [s.card for s in chat.ops("post", "fake:ops") if s.card][-1]
     assert card.ref == f"incident:{incident}"
     assert [b.label for b in card.buttons if b.action == ActionKind.ROLLBACK] == ["Rollback to v1"]
-    recent = [f.value for f in card.fields if f.label == "Recent deploys"]
-    assert recent and "v2 → v3" in recent[0]
+    recent = [s.lines for s in card.sections if s.title == "Recent deploys"]
+    assert recent and "v2 → v3" in recent[0][0]
 
     reply = await app.dispatcher.action(
         CardActionRequest(
@@ -245,6 +246,12 @@ async def test_the_alert_cards_rollback_picks_the_last_verified_version(
         )
     )
     assert reply.ok and "v3 → v1" in reply.text
+    number = int(re.search(r"#(\d+): v3 → v1", reply.text)[1])  # type: ignore[index]
+    await app.engine.tick()
+    assert mem.started[-1].action == "deploy", "the press alone starts nothing"
+    assert (await run_row(app, number)).state == "awaiting_confirmation"
+    assert not (await press(app, "U-DAVE", ActionKind.CONFIRM, number)).ok  # not the presser
+    assert (await press(app, "U-ALICE", ActionKind.CONFIRM, number)).ok
     await app.engine.tick()
     assert mem.started[-1].action == "rollback" and mem.started[-1].version == "v1"
     assert mem.started[-1].previous == "v3"

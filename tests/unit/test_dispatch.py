@@ -177,7 +177,7 @@ async def test_incident_list_and_show(tocsin: Tocsin) -> None:
     listing = (await say(tocsin, "U-CAROL", "/incidents")).text
     assert f"#{number} [P0] HighErrorRate" in listing
     shown: Reply = await say(tocsin, "U-CAROL", f"/incident show {number}")
-    assert shown.card is not None and shown.card.ref == f"incident:{number}"
+    assert shown.card is None and f"#{number}" in shown.text  # the live card is posted
 
 
 async def test_language_per_person(tocsin: Tocsin) -> None:

@@ -205,7 +205,7 @@ async def test_incident_why_explains_who_was_paged_and_who_was_not(
     text = reply.text
     assert "Policy: primary" in text
     assert "alice via schedule:primary (daily" in text
-    assert "chat queued" in text and "SMS sent (sms-1)" in text
+    assert "chat delivered (03:00 UTC)" in text and "SMS sent (sms-1)" in text
     assert "not paged: bob — not on call in primary (alice is)" in text
     assert "carol: no phone number, so no SMS" in text
     assert "Next step due" not in text and "Every step has run" in text

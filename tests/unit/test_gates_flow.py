@@ -196,6 +196,10 @@ async def test_manual_mode_and_the_loop_guards_never_roll_back_on_their_own(
     assert reply.ok and "v2 → v1" in reply.text
     assert (await gate_of(app, number)).state == "rolled_back"
     await app.engine.tick()
+    assert [r.action for r in mem.started] == ["deploy", "deploy"]  # its requester confirms first
+    rollback_run = (await gate_of(app, number)).rollback_run_id
+    assert (await press(app, "U-BOB", ActionKind.CONFIRM, rollback_run)).ok
+    await app.engine.tick()
     [rollback] = mem.running()
     mem.finish(rollback)
     clock.advance(6)
@@ -255,9 +259,9 @@ async def test_a_rollback_leaves_a_review_draft_with_the_measured_values(
             await conn.execute(select(rca_drafts.c.markdown).where(rca_drafts.c.run_id == rollback))
         ).scalar_one()
     assert "# Rollback of orders in staging: v2 → v1" in markdown
-    assert "error_rate = 0.25 → failure" in markdown
+    assert "| error_rate | 0.25 > 0.05 | failed |" in markdown
     assert "## Follow-up" in markdown and "- [ ]" in markdown
-    assert any(markdown.splitlines()[0] in s.text for s in chat.ops("text", "fake:ops"))
+    assert any(s.card and s.card.ref == f"review:{rollback}" for s in chat.ops("post", "fake:ops"))
 
 
 async def test_a_p0_soon_after_a_deploy_proposes_or_performs_the_rollback_once(
@@ -342,7 +346,19 @@ async def test_scheduled_drills_start_on_their_own_once_per_period(
 ) -> None:
     mem, metrics = MemoryBackend("mem"), MemoryMetrics()
     drills = {"orders": {"version": "v9-bad", "every": "7d"}}
-    app = wire(db, clock, chat, mem, metrics, drills=drills)
+    app = wire(db, clock, chat, mem, metrics, owner="alice", drills=drills)
+    await app.engine.tick()
+    await app.engine.tick()
+    assert mem.started == []  # never on the first start: the first slot is a period away
+    [said] = [s.text for s in chat.ops("text", "fake:@alice") if "first rollback drill" in s.text]
+    slot = (clock.now() + timedelta(days=7)).strftime("%Y-%m-%d %H:%M")
+    assert f"orders in staging is set for {slot} UTC, then every 7 days" in said
+    async with db.connect() as conn:
+        assert await app.services.runs.drills.next_slot(conn, "orders") == clock.now() + timedelta(
+            days=7
+        )
+
+    clock.advance(timedelta(days=7))
     await app.engine.tick()
     await app.engine.tick()
     assert [(r.version, r.requested_by) for r in mem.started] == [("v9-bad", "tocsin")]
@@ -350,3 +366,4 @@ async def test_scheduled_drills_start_on_their_own_once_per_period(
     await app.engine.tick()
     await app.engine.tick()
     assert [r.version for r in mem.started] == ["v9-bad", "v9-bad"]
+    assert len([s for s in chat.ops("text", "fake:@alice") if "first rollback" in s.text]) == 1

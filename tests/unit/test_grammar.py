@@ -205,7 +205,7 @@ def test_unknown_service_suggests_in_english() -> None:
     error = fail("deploy oders v1 prod")
     assert error.message.splitlines() == [
         "Unknown service 'oders'. Did you mean: orders?",
-        "Usage: /deploy <service> <version> <env> [to=<to>] [--dry-run]",
+        "Usage: /deploy <service> <version> <env> [to=…] [--dry-run]",
     ]
     assert error.key == "grammar.unknown_value"
     assert error.params["value"] == "oders"
@@ -216,7 +216,7 @@ def test_unknown_service_suggests_in_chinese() -> None:
     error = fail("deploy oders v1 prod", "zh")
     assert error.message.splitlines() == [
         "未知服务 'oders'。您是不是想输入：orders？",
-        "用法：/deploy <service> <version> <env> [to=<to>] [--dry-run]",
+        "用法：/deploy <服务> <版本> <env> [to=…] [--dry-run]",
     ]
 
 
@@ -270,21 +270,21 @@ def test_alias_typo_suggests_the_command_name() -> None:
             "deploy orders",
             "grammar.missing_args",
             "Missing arguments <version>, <env>.",
-            "缺少参数 <version>、<env>。",
+            "缺少参数 <版本>、<env>。",
         ),
-        ("ack", "grammar.missing_arg", "Missing argument <incident>.", "缺少参数 <incident>。"),
+        ("ack", "grammar.missing_arg", "Missing argument <incident>.", "缺少参数 <事件编号>。"),
         ("ack 42 43", "grammar.extra_arg", "Unexpected extra argument '43'.", "多余的参数 '43'。"),
         (
             "ack 42 incident=43",
             "grammar.duplicate_arg",
             "<incident> is given more than once",
-            "参数 <incident> 被重复指定",
+            "参数 <事件编号> 被重复指定",
         ),
         (
             "ack x",
             "grammar.bad_int",
             "<incident> must be a whole number, not 'x'.",
-            "<incident> 需要一个整数，而不是 'x'。",
+            "<事件编号> 需要一个整数，而不是 'x'。",
         ),
         ("ack 4.2", "grammar.bad_int", "not '4.2'", "而不是 '4.2'"),
         ("silence 42 soon", "grammar.bad_duration", "such as 90s, 30m", "例如 90s、30m"),
@@ -327,7 +327,7 @@ def test_errors_in_both_languages(text: str, key: str, en: str, zh: str) -> None
 
 def test_errors_about_a_known_command_show_its_usage() -> None:
     assert fail("ack", "en").message.endswith("\nUsage: /ack <incident>")
-    assert fail("ack", "zh").message.endswith("\n用法：/ack <incident>")
+    assert fail("ack", "zh").message.endswith("\n用法：/ack <事件编号>")
 
 
 def test_grammar_error_is_a_command_error_with_its_message() -> None:
@@ -341,30 +341,34 @@ def test_grammar_error_is_a_command_error_with_its_message() -> None:
 
 
 def test_usage_lines() -> None:
-    assert SILENCE.usage("en") == "/silence <incident> [duration=30m]"
-    assert DEPLOY.usage("zh") == "/deploy <service> <version> <env> [to=<to>] [--dry-run]"
-    assert MODE.usage("en") == "/mode [level=safe]"
-    assert NOTE.usage("en") == "/note <incident> <text...>"
+    assert SILENCE.usage("en") == "/silence <incident> [duration]"
+    assert DEPLOY.usage("en") == "/deploy <service> <version> <env> [to=…] [--dry-run]"
+    assert DEPLOY.usage("zh") == "/deploy <服务> <版本> <env> [to=…] [--dry-run]"
+    assert MODE.usage("en") == "/mode [fast|safe]"
+    assert NOTE.usage("en") == "/note <incident> <text…>"
 
 
 def test_details_list_documented_arguments() -> None:
-    assert DEPLOY.details("zh") == [
-        DEPLOY.usage("zh"),
+    assert DEPLOY.details("zh")[:4] == [
+        "用法：" + DEPLOY.usage("zh"),
         "部署指定版本",
-        "  <service> — 要部署的服务",
+        "参数：",
+        "  <服务> — 要部署的服务",
     ]
-    assert DEPLOY.details("en")[2] == "  <service> — what to deploy"
+    assert DEPLOY.details("en")[3] == "  <service> — what to deploy"
 
 
 def test_help_lines_only_allowed_sorted() -> None:
     lines = help_lines(SPECS, "zh", lambda spec: spec.permission == "ack")
     assert lines == [
-        "/ack <incident> — 确认事件",
-        "/note <incident> <text...> — 添加备注",
-        "/silence <incident> [duration=30m] — 静默事件",
+        "其他",
+        "  /ack <事件编号> — 确认事件",
+        "  /note <事件编号> <内容…> — 添加备注",
+        "  /silence <事件编号> [时长] — 静默事件",
     ]
     assert help_lines(SPECS, "en", lambda spec: spec.name == "mode") == [
-        "/mode [level=safe] — Set the mode"
+        "Other",
+        "  /mode [fast|safe] — Set the mode",
     ]
 
 

@@ -103,7 +103,7 @@ async def test_swap_waits_for_the_other_persons_button(
     assert "next: Alice from 2026-01-06 00:00 UTC" in now.text
     await app.engine.tick()
     updated = [s.card for s in chat.ops("update", "fake:@bob") if s.card]
-    assert updated and updated[-1].buttons == () and updated[-1].status == "resolved"
+    assert updated and updated[-1].buttons == () and updated[-1].status == "swap.accepted"
     async with db.connect() as conn:
         swap = (await conn.execute(select(swap_requests))).one()
     assert swap.status == "accepted" and swap.decided_at == clock.now()

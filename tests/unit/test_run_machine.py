@@ -275,7 +275,7 @@ def test_an_ended_rollback_is_reviewed_before_the_chats_are_told() -> None:
     change = run.end(START, FAILED, {"message": "boom"}, "boom", gated=False)
     assert [type(e) for e in change.events] == [Refresh, ReleaseLock, Review, Tell]
     tell = change.events[-1]
-    assert isinstance(tell, Tell) and tell.key == "deploy.ended.failed"
+    assert isinstance(tell, Tell) and tell.key == "deploy.ended.rollback.failed"
     assert not change.run.verified
 
 

@@ -63,6 +63,7 @@ def test_alertmanager_firing_maps_every_field() -> None:
             "description": "5xx ratio is 12.4% over the last 5m (threshold 5%).",
             "runbook_url": "https://runbooks.example.com/checkout/high-error-rate",
             "summary": "checkout is returning errors",
+            "alertmanager_url": "http://alertmanager.example.com:9093",
         },
         starts_at=datetime(2026, 1, 5, 3, 0, 0, 123456, tzinfo=UTC),
         ends_at=None,

@@ -11,7 +11,10 @@ Browser to server (JSON text frames)::
 
 Server to browser::
 
-    {"type": "history", "chat": "ops", "user": {...}, "messages": [...]}   once, after hello
+    {"type": "history", "chat": "ops", "user": {..., "language", "timezone"}, "messages": [...]}
+                                                once, after hello
+    {"type": "reader", "language": "zh", "timezone": "Asia/Shanghai"}   after a command changed
+                                                the person's language or zone (``/lang``)
     {"type": "message", "message": {...}}      a new message (or one already shown: replace it)
     {"type": "update", "message": {...}}       a card changed: replace it in place
     {"type": "error", "text": "..."}           shown to this tab only
@@ -45,17 +48,21 @@ from adapters.chat.console.hub import TOO_SLOW as _TOO_SLOW
 from adapters.chat.console.hub import ConsoleHub, Session
 from adapters.chat.console.identity import ConsoleUser, Directory
 from adapters.chat.console.platform import PRIVATE_PREFIX, ConsolePlatform, private_chat
+from adapters.chat.console.reader import message_json, reader_json, reader_of
 from bot.authz.throttle import Attempt, SignInGuard, Throttled
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError, NotFound
+from bot.grammar import asks_for_help
 from bot.inbound import InboundHandler
 from bot.model import ActionKind, Card, CardActionRequest, CommandRequest, Destination, Reply
 from bot.ports import PostedRef
+from bot.prefs import Reader
 
 HELLO_TIMEOUT = 10.0
 MAX_FRAME_CHARS = 16_384
 MAX_COMMAND_CHARS = 2_000
 HISTORY_LIMIT = 200
+DEFAULT_READER = Reader("en", "UTC")
 MY_CHAT = "@me"
 """What a page asks for to open the signed-in person's private chat."""
 
@@ -82,9 +89,12 @@ class ForbiddenChat(InputError):
     status_code = 403
 
 
-def command_text(typed: str) -> str | None:
-    """The command in what someone typed (``/ack 42``, ``@Tocsin ack 42``), None for chatter."""
+def command_text(typed: str, *, direct: bool = False) -> str | None:
+    """The command in what someone typed (``/ack 42``, ``@Tocsin ack 42``, and in a `direct`
+    chat a bare ``help``), None for chatter."""
     stripped = _MENTION.sub("", typed, count=1).strip()
+    if direct and asks_for_help(stripped):
+        return "/help"
     if stripped.startswith("/"):
         return stripped
     if stripped and stripped != typed:
@@ -105,6 +115,8 @@ class ConsoleContext:
     """Seconds a new socket has to say hello before it is closed."""
     guard: SignInGuard | None = None
     """Throttles failed token sign-ins; None: no throttling (demo mode)."""
+    default_reader: Reader = DEFAULT_READER
+    """The configured language and time zone, for whoever (and whose chat) chose none."""
 
     @property
     def default_chat(self) -> str:
@@ -238,17 +250,18 @@ async def serve(ws: WebSocket, ctx: ConsoleContext) -> None:
     session = ctx.hub.connect(chat, user.id, user.names)
     pump: asyncio.Task[None] | None = None
     try:
+        found = await reader_of(ctx.platform.db, user, chat, ctx.default_reader)
         history = await ctx.platform.history(chat, user.names, limit=HISTORY_LIMIT)
         await ws.send_json(
             {
                 "type": "history",
                 "chat": chat,
-                "user": user.to_json(),
-                "messages": [message.to_json() for message in history],
+                "user": user.to_json() | reader_json(found),
+                "messages": [message_json(message, found.lang) for message in history],
             }
         )
         pump = asyncio.create_task(_pump(ws, session))
-        await Conversation(ctx, session, user, chat).run(ws)
+        await Conversation(ctx, session, user, chat, found).run(ws)
     finally:
         ctx.hub.disconnect(session)
         if pump is not None:
@@ -260,12 +273,20 @@ async def serve(ws: WebSocket, ctx: ConsoleContext) -> None:
 class Conversation:
     """The signed-in part: commands and button presses of one person in one chat."""
 
-    def __init__(self, ctx: ConsoleContext, session: Session, user: ConsoleUser, chat: str) -> None:
+    def __init__(
+        self,
+        ctx: ConsoleContext,
+        session: Session,
+        user: ConsoleUser,
+        chat: str,
+        reader: Reader | None = None,
+    ) -> None:
         self._ctx = ctx
         self._session = session
         self._user = user
         self._chat = chat
         self._dest = Destination(ctx.platform.name, chat)
+        self._reader = reader or ctx.default_reader
 
     async def run(self, ws: WebSocket) -> None:
         while True:
@@ -310,7 +331,7 @@ class Conversation:
         if len(text) > MAX_COMMAND_CHARS:
             raise InputError(f"that is too long (at most {MAX_COMMAND_CHARS} characters)")
         typed = await self._ctx.platform.post_as_user(self._chat, self._user.name, text)
-        command = command_text(text)
+        command = command_text(text, direct=self._chat.startswith(PRIVATE_PREFIX))
         if command is None:
             return True
         reply = await self._ctx.inbound.command(
@@ -323,7 +344,28 @@ class Conversation:
             )
         )
         await self._deliver(reply, reply_to=typed.id)
+        await self._follow_reader()
         return reply.ok
+
+    async def _follow_reader(self) -> None:
+        """Tell the pages when a command (``/lang``, ``/tz``) changed how people read: every
+        open tab of this person (a phone and a desk, say), and every tab on this chat (a
+        chat's own choice, ``--chat``)."""
+        ctx = self._ctx
+        found = await reader_of(ctx.platform.db, self._user, self._chat, ctx.default_reader)
+        if found == self._reader:
+            return
+        self._reader = found
+        self._session.send({"type": "reader"} | reader_json(found))
+        for other in ctx.hub.sessions():
+            if other is self._session or not (
+                other.user_id == self._user.id or other.chat == self._chat
+            ):
+                continue
+            user = ctx.directory.by_id(other.user_id)
+            if user is not None:
+                theirs = await reader_of(ctx.platform.db, user, other.chat, ctx.default_reader)
+                other.send({"type": "reader"} | reader_json(theirs))
 
     async def _action(self, data: dict[str, Any]) -> bool:
         message_id = data.get("message_id")
@@ -372,14 +414,16 @@ class Conversation:
                     self._chat, self._user.id, reply.text, reply_to=reply_to
                 )
             if reply.card is not None:
-                await platform.post_private_card(self._chat, self._user.id, reply.card)
+                await platform.post_private_card(
+                    self._chat, self._user.id, reply.card, lang=self._reader.lang
+                )
             return
         if reply.text:
             await platform.post_text(
                 self._dest, reply.text, reply_to=PostedRef({"message_id": reply_to})
             )
         if reply.card is not None:
-            await platform.post_card(self._dest, reply.card, lang=self._user.language or "en")
+            await platform.post_card(self._dest, reply.card, lang=self._reader.lang)
 
     def _error(self, text: str) -> None:
         self._session.send({"type": "error", "text": text})

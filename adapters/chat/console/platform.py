@@ -3,15 +3,18 @@
 Posting stores a ``console_messages`` row, then tells the connected tabs of that chat through the
 `ConsoleHub`; an update rewrites the row's card and sends an ``update`` event with the same message
 id, so the page replaces the card in place. Chats are the configured ones (``console.chats``) plus
-one private chat per user, ``@<user id>``, which only that user sees. Cards arrive already rendered
-in the reader's language by the core, so `lang` is not used here.
+one private chat per user, ``@<user id>``, which only that user sees. Cards arrive already written
+in the reader's language by the core; `lang` only names the badge of a card that has none
+(`adapters.chat.cardparts.badge_of`), so the page never shows a raw status key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 from typing import Any
 
+from adapters.chat.cardparts import badge_of
 from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.messages import ConsoleMessage, MessageStore
 from bot.clock import Clock
@@ -50,7 +53,8 @@ class ConsolePlatform:
 
     async def post_card(self, dest: Destination, card: Card, *, lang: str) -> PostedRef:
         chat, private_to = self.resolve(dest)
-        message = await self._add(chat, "card", card=card.to_json(), private_to=private_to)
+        shown = _badged(card, lang)
+        message = await self._add(chat, "card", card=shown, private_to=private_to)
         return PostedRef({"message_id": message.id})
 
     async def update_card(
@@ -63,7 +67,7 @@ class ConsolePlatform:
         existing = await self.store.get(message_id)
         if existing is None or existing.chat != chat or existing.kind != "card":
             raise PermanentDelivery(f"console: no card message {message_id} in chat {chat!r}")
-        updated = await self.store.replace_card(message_id, card.to_json(), self._clock.now())
+        updated = await self.store.replace_card(message_id, _badged(card, lang), self._clock.now())
         if updated is None:
             raise PermanentDelivery(f"console: card message {message_id} disappeared")
         self._publish("update", updated)
@@ -82,10 +86,12 @@ class ConsolePlatform:
         self.resolve(Destination(self.name, chat))
         return await self._add(chat, "text", text=text, private_to=user_id, reply_to=reply_to)
 
-    async def post_private_card(self, chat: str, user_id: str, card: Card) -> ConsoleMessage:
+    async def post_private_card(
+        self, chat: str, user_id: str, card: Card, *, lang: str = "en"
+    ) -> ConsoleMessage:
         """Post `card` in `chat` so that only `user_id` sees it."""
         self.resolve(Destination(self.name, chat))
-        return await self._add(chat, "card", card=card.to_json(), private_to=user_id)
+        return await self._add(chat, "card", card=_badged(card, lang), private_to=user_id)
 
     async def post_as_user(self, chat: str, author: str, text: str) -> ConsoleMessage:
         """Store and show what a person typed in `chat`."""
@@ -148,6 +154,11 @@ class ConsolePlatform:
             {"type": event_type, "message": message.to_json()},
             private_to=message.private_to,
         )
+
+
+def _badged(card: Card, lang: str) -> dict[str, Any]:
+    """`card` as stored, with a badge when it came without one and its status has one."""
+    return (card if card.badge else replace(card, badge=badge_of(card, lang))).to_json()
 
 
 def _id_of(ref: PostedRef | None) -> int | None:

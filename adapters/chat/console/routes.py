@@ -4,8 +4,11 @@
 ``GET /console``                            the chat page
 ``GET /console/static/{file}``              its script and style sheet (package data)
 ``WS  /console/ws?chat=ops``                the live conversation (see `conversation`)
-``GET /console/api/config``                 ``{"auth", "chats", "demo_alert"}`` for the page
-``GET /console/api/transcript?chat=ops``    the chat's messages, oldest first (token mode:
+``GET /console/api/config``                 ``{"auth", "chats", "demo_alert", "language",
+                                            "texts"}`` for the page: the configured language
+                                            and the page's labels in every language
+``GET /console/api/transcript?chat=ops``    the chat's messages, oldest first, cards badged
+                                            in the reader's language (token mode:
                                             ``Authorization: Bearer <console token>``; demo
                                             mode: ``&user=<id>`` adds that user's private ones)
 ``GET /console/api/users``                  demo mode only: who the page may pretend to be
@@ -37,12 +40,16 @@ from adapters.chat.console.conversation import (
 from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.identity import ConsoleUser, Directory
 from adapters.chat.console.platform import ConsolePlatform
+from adapters.chat.console.reader import message_json, reader_of
 from bot.authz.throttle import Attempt, SignInGuard, Throttled
 from bot.clock import Clock
 from bot.errors import AuthenticationError, InputError, NotFound
+from bot.i18n import LANGUAGES, t
 from bot.inbound import InboundHandler
 from bot.metrics import Metrics
+from bot.prefs import Reader
 from bot.settings.schema import Console, User
+from bot.texts import CATALOGUE
 
 log = structlog.stdlib.get_logger(__name__)
 
@@ -61,6 +68,14 @@ _PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 _MAX_TRANSCRIPT = 1000
+_TEXTS = "console."
+
+
+@cache
+def page_texts() -> dict[str, dict[str, str]]:
+    """The page's labels (``console.*`` in the catalogue) by language, keyed without prefix."""
+    keys = [key for key in CATALOGUE if key.startswith(_TEXTS)]
+    return {lang: {key[len(_TEXTS) :]: t(key, lang) for key in keys} for lang in LANGUAGES}
 
 
 @cache
@@ -84,14 +99,20 @@ def console_routes(
     clock: Clock,
     demo_alert: Callable[[], Awaitable[str]] | None = None,
     metrics: Metrics | None = None,
+    *,
+    default_language: str = "en",
+    default_timezone: str = "UTC",
 ) -> list[BaseRoute]:
     """The console's routes, ready to add to the one ASGI app. `ConfigError` for tokens that
-    are too short."""
+    are too short. The defaults are the configured language and time zone (``tocsin.*``)."""
     if not settings_console.enabled:
         return []
     directory = Directory(settings_console, users)
     guard = SignInGuard(platform.db, clock, metrics)
-    ctx = ConsoleContext(platform, hub, inbound, directory, clock, guard=guard)
+    default = Reader(default_language, default_timezone)
+    ctx = ConsoleContext(
+        platform, hub, inbound, directory, clock, guard=guard, default_reader=default
+    )
 
     async def page(request: Request) -> Response:
         return Response(
@@ -110,6 +131,8 @@ def console_routes(
                 "auth": directory.mode,
                 "chats": list(platform.chats),
                 "demo_alert": directory.demo and demo_alert is not None,
+                "language": default.lang,
+                "texts": page_texts(),
             }
         )
 
@@ -122,7 +145,8 @@ def console_routes(
             return _problem(exc)
         names = viewer.names if viewer else frozenset[str]()
         messages = await platform.history(chat, names, limit=limit)
-        return JSONResponse([message.to_json() for message in messages])
+        found = await reader_of(platform.db, viewer, chat, default) if viewer else default
+        return JSONResponse([message_json(message, found.lang) for message in messages])
 
     async def list_users(request: Request) -> Response:
         if not directory.demo:

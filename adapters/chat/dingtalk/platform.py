@@ -77,7 +77,9 @@ class DingTalkPlatform:
     async def post_card(self, dest: Destination, card: Card, *, lang: str) -> PostedRef:
         space = self.space(dest)
         if not self.capabilities.buttons:
-            await self.send(space, RobotMessage.markdown(summary(card), markdown(card, links=True)))
+            await self.send(
+                space, RobotMessage.markdown(summary(card), markdown(card, links=True, lang=lang))
+            )
             return PostedRef({"space": space.open_space_id})
         out_track_id = self.new_id()
         params = card_params(card, lang) | dict.fromkeys(PRIVATE_VARIABLES, "")

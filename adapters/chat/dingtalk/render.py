@@ -8,7 +8,11 @@ Two renderings:
   buttons open Tocsin's signed action links (``Button.url``).
 
 The tier shows three ways on both: a coloured emoji and ``[P0]`` in the title, and a colour
-(``tier_color``; ``<font color=…>`` in markdown): P0 red, P1 orange, P2 yellow, P3 grey.
+(``tier_color``; ``<font color=…>`` in markdown): P0 red, P1 orange, P2 yellow, P3 grey. The
+badge (the status word, ``🚨 **Triggered**``) opens the markdown in its tone's colour; on the
+interactive card it opens ``body``, whose markdown also carries the card's sections (a bold title
+and its lines, ☐ / ☑ for checklists) and its links (``[label](url)``, http(s) only);
+``status_icon`` is the tone's mark and ``status`` stays the status key, for visibility conditions.
 
 A template button calls back with two params: ``tocsin``, compact JSON ``{"r": card ref,
 "a": action, "v": value}`` read back by `parse_value`, and ``label``, the button's text.
@@ -20,21 +24,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.chat.cardparts import badge_of, line_text, links_of
 from adapters.edge import buttons
 from adapters.edge.buttons import ButtonValue
 from bot.i18n import t
-from bot.model import Button, ButtonStyle, Card, Tier
+from bot.model import Button, ButtonStyle, Card, Tier, Tone
+from bot.statuses import EMOJI
 
 TIER_EMOJI = {Tier.P0: "🔴", Tier.P1: "🟠", Tier.P2: "🟡", Tier.P3: "⚪"}
 TIER_COLOR = {Tier.P0: "#E53935", Tier.P1: "#FB8C00", Tier.P2: "#F9A825", Tier.P3: "#9E9E9E"}
 NO_TIER_EMOJI, NO_TIER_COLOR = "🔵", "#1E88E5"
-STATUS_EMOJI = {"triggered": "🚨", "acknowledged": "👀", "silenced": "🔕", "resolved": "✅"}
+TONE_COLOR = {
+    Tone.ALERT: "#E53935",
+    Tone.WAITING: "#FB8C00",
+    Tone.WORKING: "#1E88E5",
+    Tone.GOOD: "#43A047",
+    Tone.BAD: "#E53935",
+    Tone.MUTED: "#9E9E9E",
+}
+"""The badge's colour by tone; its mark is `bot.statuses.EMOJI`."""
+NO_BADGE_ICON = "ℹ️"
 BUTTON_COLOR = {ButtonStyle.PRIMARY: "blue", ButtonStyle.DANGER: "red", ButtonStyle.DEFAULT: "gray"}
 FOOTER_COLOR = "#888888"
 
 MAX_TITLE = 200
 MAX_TEXT = 5000
 MAX_VALUE = 2000
+MAX_URL = 2000
+MAX_SECTION = 2000
 PUBLIC_VARIABLES = (
     "title",
     "tier",
@@ -84,6 +101,42 @@ def color(card: Card) -> str:
     return TIER_COLOR[card.tier] if card.tier else NO_TIER_COLOR
 
 
+def badge_line(card: Card, lang: str) -> str:
+    """``<font color="#E53935">🚨 **Triggered**</font>``, or "" for a card without a badge."""
+    badge = badge_of(card, lang)
+    if badge is None:
+        return ""
+    word = safe(badge.word).replace("*", "＊")
+    return f'<font color="{TONE_COLOR[badge.tone]}">{EMOJI[badge.tone]} **{word}**</font>'
+
+
+def sections_markdown(card: Card) -> str:
+    """Each section as a bold title and its lines (☐ / ☑ for checklist items)."""
+    parts = []
+    for section in card.sections:
+        lines = [safe(line_text(line)) for line in section.lines]
+        title = [f"**{safe(section.title)}**"] if section.title.strip() else []
+        text = "\n\n".join(title + lines)
+        if text:
+            parts.append(cut(text, MAX_SECTION))
+    return "\n\n".join(parts)
+
+
+def links_markdown(card: Card) -> str:
+    """The card's links, ``[Runbook](https://…) · [Dashboard](https://…)``."""
+    return " · ".join(
+        f"[{_label(link.label)}]({_href(link.url)})" for link in links_of(card, MAX_URL)
+    )
+
+
+def _label(text: str) -> str:
+    return safe(text).replace("[", "［").replace("]", "］")
+
+
+def _href(url: str) -> str:
+    return url.replace("(", "%28").replace(")", "%29")
+
+
 # -- the interactive card ---------------------------------------------------------------------
 
 
@@ -97,15 +150,18 @@ def card_params(card: Card, lang: str = "en") -> dict[str, str]:
     """The template variables showing `card` (public data: everyone sees the same)."""
     buttons = [_button(card.ref, b, n, lang) for n, b in enumerate(card.buttons)]
     fields = [{"label": safe(f.label), "value": safe(f.value)} for f in card.fields]
+    badge = badge_of(card, lang)
+    body = [badge_line(card, lang), cut(safe(card.body), MAX_TEXT)]
+    body += [sections_markdown(card), links_markdown(card)]
     return {
         "title": headline(card),
         "tier": card.tier.value if card.tier else "",
         "tier_color": color(card),
         "status": card.status,
-        "status_icon": STATUS_EMOJI.get(card.status, "ℹ️"),
+        "status_icon": EMOJI[badge.tone] if badge else NO_BADGE_ICON,
         "fields": _json(fields),
         "fields_markdown": _fields_markdown(card),
-        "body": cut(safe(card.body), MAX_TEXT),
+        "body": "\n\n".join(part for part in body if part.strip()),
         "footer": safe(card.footer),
         "buttons": _json(buttons),
         "has_buttons": "true" if buttons else "false",
@@ -137,29 +193,27 @@ def _fields_markdown(card: Card) -> str:
     return "\n\n".join(f"**{safe(f.label)}:** {safe(f.value)}" for f in card.fields)
 
 
-def markdown(card: Card, *, links: bool = False) -> str:
-    """`card` as DingTalk markdown; with `links`, buttons that carry a URL become links."""
+def markdown(card: Card, *, links: bool = False, lang: str = "en") -> str:
+    """`card` as DingTalk markdown; with `links`, buttons that carry a URL become links too.
+    `lang` names the badge of a card stored without one."""
     tier = f'<font color="{color(card)}">[{card.tier.value}]</font> ' if card.tier else ""
     emoji = TIER_EMOJI[card.tier] if card.tier else NO_TIER_EMOJI
-    status = STATUS_EMOJI.get(card.status, "")
-    parts = [f"### {emoji} {tier}{cut(safe(card.title), MAX_TITLE)}"]
+    parts = [f"### {emoji} {tier}{cut(safe(card.title), MAX_TITLE)}", badge_line(card, lang)]
     if card.fields:
         parts.append(_fields_markdown(card))
     if card.body.strip():
         parts.append(cut(safe(card.body), MAX_TEXT))
-    if links:
-        shown = [f"[{safe(b.label)}]({b.url})" for b in card.buttons if b.url]
-        if shown:
-            parts.append(" · ".join(shown))
-    footer = " · ".join(p for p in (status, safe(card.footer)) if p)
-    if footer:
-        parts.append(f'<font color="{FOOTER_COLOR}">{footer}</font>')
-    return "\n\n".join(parts)
+    parts.append(sections_markdown(card))
+    shown = [f"[{_label(b.label)}]({_href(b.url)})" for b in card.buttons if links and b.url]
+    parts.append(" · ".join(part for part in (*shown, links_markdown(card)) if part))
+    if card.footer.strip():
+        parts.append(f'<font color="{FOOTER_COLOR}">{safe(card.footer)}</font>')
+    return "\n\n".join(part for part in parts if part)
 
 
-def robot_message(card: Card, *, keyword: str | None = None) -> dict[str, Any]:
+def robot_message(card: Card, *, keyword: str | None = None, lang: str = "en") -> dict[str, Any]:
     """A custom robot's message: an ``actionCard`` with link buttons, or ``markdown``."""
-    text = with_keyword(markdown(card), keyword)
+    text = with_keyword(markdown(card, lang=lang), keyword)
     buttons = [{"title": b.label, "actionURL": b.url} for b in card.buttons if b.url]
     if not buttons:
         return {"msgtype": "markdown", "markdown": {"title": summary(card), "text": text}}

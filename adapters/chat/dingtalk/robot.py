@@ -59,7 +59,7 @@ class RobotPlatform:
 
     async def post_card(self, dest: Destination, card: Card, *, lang: str) -> PostedRef:
         robot = self._robot(dest)
-        await self._send(dest, robot, robot_message(card, keyword=robot.keyword))
+        await self._send(dest, robot, robot_message(card, keyword=robot.keyword, lang=lang))
         return PostedRef({"robot": dest.chat})
 
     async def update_card(

@@ -2,17 +2,25 @@
 
 Layout (top to bottom)::
 
-    header   HighErrorRate · orders      [P0] [Triggered]     colour: P0 red … P3 wathet
-             Incident #7 · ops                                 (green when resolved,
-    body     fields, two per row: small grey label, value       grey while silenced)
+    header   HighErrorRate · orders      [P0] [Triggered]     tier tag, badge tag (tone colour)
+             Incident #7 · ops
+    body     fields, two per row: small grey label, value
              body text
-             buttons in one flowing row; Rollback asks for confirmation
+             sections: a bold title, then the lines as plain text (☐ / ☑ for checklists)
+             buttons, then the card's links (open_url), in one flowing row; Rollback asks
+             for confirmation
+
+The header takes the tier's colour (P0 red … P3 wathet) while the card asks for something;
+a card without a tier, or one that has ended (badge tone good, bad or muted), takes its badge's
+tone colour: a rolled-back run is red, a resolved incident green, a silenced one grey.
 
 Every text that may come from an alert is ``plain_text`` (or a rich-text ``text`` run), never
-markdown, so an alert cannot ``<at id=all>`` a chat or inject links. Each button's callback value
-is ``{"r": card ref, "a": action, "v": value}``, read back by `parse_value`; link-only buttons
-(``Button.url``) open their URL. ``config.update_multi`` is set, so one update shows for everyone
-and the card can be patched later. Texts are cut to fit, and the whole card to Feishu's 30 KB.
+markdown, so an alert cannot ``<at id=all>`` a chat or inject links; a section title is the one
+markdown text, its markup characters replaced by their full-width forms. Each button's callback
+value is ``{"r": card ref, "a": action, "v": value}``, read back by `parse_value`; link-only
+buttons (``Button.url``) and the card's links open their URL. ``config.update_multi`` is set,
+so one update shows for everyone and the card can be patched later. Texts are cut to fit, and
+the whole card to Feishu's 30 KB.
 """
 
 from __future__ import annotations
@@ -20,11 +28,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from adapters.chat.cardparts import badge_of, line_text, links_of
 from adapters.edge import buttons
 from adapters.edge.buttons import ButtonValue
-from bot.i18n import t
-from bot.model import Button, ButtonStyle, Card, Tier
-from bot.texts import CATALOGUE
+from bot.model import Button, ButtonStyle, Card, Link, Section, Tier, Tone
 
 MAX_CARD_BYTES = 28_000
 """Feishu takes cards up to 30 KB; keep a margin for the request around it."""
@@ -43,15 +50,30 @@ MAX_URL = 2_000
 
 TEMPLATE = {Tier.P0: "red", Tier.P1: "orange", Tier.P2: "yellow", Tier.P3: "wathet"}
 """Header colour by tier: the tier must be seen before anything is read."""
-STATUS_TEMPLATE = {"resolved": "green", "silenced": "grey"}
 NO_TIER_TEMPLATE = "blue"
 TIER_TAG = {Tier.P0: "red", Tier.P1: "orange", Tier.P2: "yellow", Tier.P3: "blue"}
-STATUS_TAG = {
-    "triggered": "carmine",
-    "acknowledged": "indigo",
-    "silenced": "neutral",
-    "resolved": "green",
+TONE_TEMPLATE = {
+    Tone.ALERT: "red",
+    Tone.WAITING: "orange",
+    Tone.WORKING: "blue",
+    Tone.GOOD: "green",
+    Tone.BAD: "red",
+    Tone.MUTED: "grey",
 }
+"""Header colour by the badge's tone, for cards without a tier and for ended cards."""
+ENDED = frozenset({Tone.GOOD, Tone.BAD, Tone.MUTED})
+"""Tones whose colour wins over the tier's: the card no longer asks for anything."""
+TONE_TAG = {
+    Tone.ALERT: "red",
+    Tone.WAITING: "orange",
+    Tone.WORKING: "blue",
+    Tone.GOOD: "green",
+    Tone.BAD: "red",
+    Tone.MUTED: "neutral",
+}
+MAX_SECTION_TITLE = 200
+MAX_SECTION = 4_000
+_MARKUP = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "*": "＊", "`": "'"})
 BUTTON_TYPE = {
     ButtonStyle.PRIMARY: "primary",
     ButtonStyle.DANGER: "danger",
@@ -64,7 +86,9 @@ Json = dict[str, Any]
 def render_card(card: Card, lang: str = "en", *, note: str = "") -> Json:
     """The card JSON 2.0 showing `card`; `note`, when given, is a line above the fields (what
     just happened, shown to everyone until the card's next update)."""
-    elements = _note(note) + _fields(card) + _body(card.body) + _buttons(card)
+    elements = (
+        _note(note) + _fields(card) + _body(card.body) + _sections(card.sections) + _buttons(card)
+    )
     rendered: Json = {
         "schema": "2.0",
         "config": {"update_multi": True, "summary": {"content": summary(card)}},
@@ -110,14 +134,16 @@ def plain(text: str, limit: int) -> Json:
 
 
 def _header(card: Card, lang: str) -> Json:
-    template = STATUS_TEMPLATE.get(card.status) or (
-        TEMPLATE[card.tier] if card.tier else NO_TIER_TEMPLATE
-    )
+    badge = badge_of(card, lang)
+    if badge is not None and (card.tier is None or badge.tone in ENDED):
+        template = TONE_TEMPLATE[badge.tone]
+    else:
+        template = TEMPLATE[card.tier] if card.tier else NO_TIER_TEMPLATE
     tags = []
     if card.tier:
         tags.append(_tag(card.tier.value, TIER_TAG[card.tier]))
-    if card.status:
-        tags.append(_tag(status_label(card.status, lang), STATUS_TAG.get(card.status, "neutral")))
+    if badge is not None:
+        tags.append(_tag(badge.word, TONE_TAG[badge.tone]))
     header: Json = {"title": plain(card.title or card.ref, MAX_TITLE), "template": template}
     if card.footer.strip():
         header["subtitle"] = plain(card.footer, MAX_SUBTITLE)
@@ -126,13 +152,8 @@ def _header(card: Card, lang: str) -> Json:
     return header
 
 
-def status_label(status: str, lang: str) -> str:
-    key = f"status.{status}"
-    return t(key, lang) if key in CATALOGUE else status
-
-
 def _tag(text: str, color: str) -> Json:
-    return {"tag": "text_tag", "text": plain(text, 20), "color": color}
+    return {"tag": "text_tag", "text": plain(text, 40), "color": color}
 
 
 def _text(text: str, limit: int, **style: str) -> Json:
@@ -175,12 +196,29 @@ def _body(body: str) -> list[Json]:
     return [_text(body, MAX_BODY)] if body.strip() else []
 
 
+def _sections(sections: tuple[Section, ...]) -> list[Json]:
+    """Each section: its title in bold (markdown, with markup characters made inert), then its
+    lines as plain text, so a line from an alert cannot mention or link anyone."""
+    elements: list[Json] = []
+    for section in sections:
+        title = cut(section.title, MAX_SECTION_TITLE).translate(_MARKUP)
+        if title:
+            elements.append({"tag": "markdown", "content": f"**{title}**"})
+        lines = "\n".join(line_text(line) for line in section.lines)
+        if lines.strip():
+            elements.append(_text(lines, MAX_SECTION))
+    return elements
+
+
 def _buttons(card: Card) -> list[Json]:
-    columns = [
-        {"tag": "column", "width": "auto", "elements": [element]}
+    elements = [
+        element
         for button in card.buttons[:MAX_BUTTONS]
         if (element := _button(card.ref, button)) is not None
     ]
+    room = max(MAX_BUTTONS - len(elements), 0)
+    elements += [_link(link) for link in links_of(card, MAX_URL)[:room]]
+    columns = [{"tag": "column", "width": "auto", "elements": [e]} for e in elements]
     if not columns:
         return []
     return [
@@ -206,6 +244,15 @@ def _button(card_ref: str, button: Button) -> Json | None:
             "text": plain(button.confirm, MAX_CONFIRM),
         }
     return element
+
+
+def _link(link: Link) -> Json:
+    return {
+        "tag": "button",
+        "type": "default",
+        "text": plain(link.label, MAX_BUTTON_TEXT),
+        "behaviors": [{"type": "open_url", "default_url": link.url}],
+    }
 
 
 # -- size -------------------------------------------------------------------------------------

@@ -3,10 +3,12 @@
 Layout (top to bottom)::
 
     header    🔴 [P0] HighErrorRate · orders          tier emoji: P0 red … P3 white
-    context   🚨 P0 · Incident #7 · ops               status emoji, tier, footer
+    context   🚨 *Triggered* · P0 · Incident #7 · ops  tone emoji and badge word, tier, footer
     section   fields, two columns (10 per section)
     section   body
-    actions   buttons (25 per block), Rollback with a confirm dialog
+    section   each of the card's sections: bold title, its lines (☐ / ☑ for checklists)
+    actions   buttons, then the card's links as URL buttons (25 per block); Rollback with a
+              confirm dialog
 
 Every button's ``action_id`` is ``tocsin:<action>:<n>`` (unique in the message) and its ``value``
 is compact JSON ``{"r": card ref, "a": action, "v": value}``, read back by `parse_value`. Link-only
@@ -20,10 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from adapters.chat.cardparts import badge_of, line_text, links_of
 from adapters.edge import buttons
 from adapters.edge.buttons import ButtonValue
 from bot.i18n import t
-from bot.model import Button, ButtonStyle, Card, Tier
+from bot.model import Button, ButtonStyle, Card, Link, Section, Tier, Tone
 
 ACTION_PREFIX = "tocsin:"
 LINK_ACTION = "link"
@@ -51,12 +54,16 @@ TIER_EMOJI = {
     Tier.P3: ":white_circle:",
 }
 NO_TIER_EMOJI = ":large_blue_circle:"
-STATUS_EMOJI = {
-    "triggered": ":rotating_light:",
-    "acknowledged": ":eyes:",
-    "silenced": ":mute:",
-    "resolved": ":white_check_mark:",
+TONE_EMOJI = {
+    Tone.ALERT: ":rotating_light:",
+    Tone.WAITING: ":hourglass_flowing_sand:",
+    Tone.WORKING: ":large_blue_circle:",
+    Tone.GOOD: ":white_check_mark:",
+    Tone.BAD: ":x:",
+    Tone.MUTED: ":mute:",
 }
+"""The badge's tone in the context line (Block Kit text has no colours)."""
+NO_BADGE_EMOJI = ":information_source:"
 
 Block = dict[str, Any]
 
@@ -71,8 +78,8 @@ class Message:
 
 def render_card(card: Card, lang: str = "en") -> Message:
     """The Block Kit message showing `card`."""
-    head: list[Block] = [_header(card), _context(card)]
-    middle = _field_sections(card) + _body_sections(card.body)
+    head: list[Block] = [_header(card), _context(card, lang)]
+    middle = _field_sections(card) + _body_sections(card.body) + _card_sections(card.sections)
     tail = _action_blocks(card, lang)
     room = MAX_BLOCKS - len(head) - len(tail)
     blocks = (head + middle[: max(room, 0)] + tail)[:MAX_BLOCKS]
@@ -133,13 +140,17 @@ def _header(card: Card) -> Block:
     return {"type": "header", "text": plain(f"{emoji} {tier}{card.title}", MAX_HEADER)}
 
 
-def _context(card: Card) -> Block:
-    parts = [STATUS_EMOJI.get(card.status, ":information_source:")]
+def _context(card: Card, lang: str) -> Block:
+    badge = badge_of(card, lang)
+    if badge is not None:
+        parts = [f"{TONE_EMOJI[badge.tone]} *{mrkdwn(badge.word, 100)}*"]
+    else:
+        parts = [NO_BADGE_EMOJI]
     if card.tier:
         parts.append(f"*{card.tier.value}*")
     if card.footer:
-        parts.append(card.footer)
-    text = mrkdwn(" · ".join(parts), MAX_CONTEXT)
+        parts.append(mrkdwn(card.footer, MAX_CONTEXT))
+    text = cut(" · ".join(parts), MAX_CONTEXT)
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
@@ -164,12 +175,26 @@ def _body_sections(body: str) -> list[Block]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
+def _card_sections(sections: tuple[Section, ...]) -> list[Block]:
+    blocks = []
+    for section in sections:
+        title = f"*{mrkdwn(section.title, 200)}*" if section.title.strip() else ""
+        lines = "\n".join(line_text(line) for line in section.lines)
+        room = MAX_SECTION - len(title) - 1
+        text = "\n".join(part for part in (title, mrkdwn(lines, room)) if part)
+        if text:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    return blocks
+
+
 def _action_blocks(card: Card, lang: str) -> list[Block]:
     elements = [
         element
         for index, button in enumerate(card.buttons)
         if (element := _button(card.ref, button, index, lang)) is not None
     ]
+    first = len(card.buttons)
+    elements += [_link(link, first + n) for n, link in enumerate(links_of(card, MAX_URL))]
     return [
         {
             "type": "actions",
@@ -198,6 +223,15 @@ def _button(card_ref: str, button: Button, index: int, lang: str) -> Block | Non
     if button.confirm:
         element["confirm"] = _confirm(button, lang)
     return element
+
+
+def _link(link: Link, index: int) -> Block:
+    return {
+        "type": "button",
+        "text": plain(link.label, MAX_BUTTON_TEXT),
+        "action_id": action_id(LINK_ACTION, index),
+        "url": link.url,
+    }
 
 
 def _confirm(button: Button, lang: str) -> Block:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from bot.model import Tier
 
 TIER_EMOJI = {Tier.P0: "🔴", Tier.P1: "🟠", Tier.P2: "🟡", Tier.P3: "⚪"}
 NO_TIER_EMOJI = "🔵"
-STATUS_EMOJI = {
-    "triggered": "🚨",
-    "acknowledged": "👀",
-    "silenced": "🔕",
-    "resolved": "✅",
-}
 _MARKUP = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］", "`": "'"})
 
 
@@ -42,5 +38,6 @@ def tier_emoji(tier: Tier | None) -> str:
     return TIER_EMOJI[tier] if tier else NO_TIER_EMOJI
 
 
-def status_emoji(status: str) -> str:
-    return STATUS_EMOJI.get(status, "ℹ️")
+def host(url: str) -> str:
+    """The host a link opens (``wiki.example.com``), shown beside its label."""
+    return urlsplit(url).netloc.rsplit("@", 1)[-1]

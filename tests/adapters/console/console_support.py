@@ -22,6 +22,7 @@ from bot.clock import FakeClock
 from bot.metrics import Metrics
 from bot.model import (
     ActionKind,
+    Badge,
     Button,
     ButtonStyle,
     Card,
@@ -31,8 +32,10 @@ from bot.model import (
     Field,
     Reply,
     Tier,
+    Tone,
 )
 from bot.ports import PostedRef
+from bot.prefs import set_language, set_timezone, user_scope
 from bot.settings.schema import Console, User
 from bot.store.db import Database
 from bot.store.tables import metadata
@@ -84,7 +87,8 @@ class RecordingInbound:
     """An `InboundHandler` that records what reaches it and answers by simple rules.
 
     Commands: ``/whoami`` gets a private reply, ``/boom`` raises, ``/card`` answers with a card,
-    anything else gets ``ok: <text>``. A button press on a card registered in `posted` updates
+    ``/lang zh`` and ``/tz Asia/Shanghai`` store the sender's choice as the core's ``/lang``
+    does, anything else gets ``ok: <text>``. A button press on a card registered in `posted` updates
     that card to "Acknowledged by <name>" through the platform, as the core would.
     """
 
@@ -110,7 +114,21 @@ class RecordingInbound:
             raise RuntimeError("boom")
         if word == "/card":
             return Reply("here is the card", card=incident_card(7, Tier.P2))
+        if word in ("/lang", "/tz") and self.platform is not None:
+            await self._choose(request, word, request.text.split()[-1])
         return Reply(f"ok: {request.text}")
+
+    async def _choose(self, request: CommandRequest, word: str, choice: str) -> None:
+        assert self.platform is not None
+        db = self.platform.db
+        [user] = [
+            u.id
+            for u in USERS
+            if u.identities.get("console", u.id) == request.sender.platform_user_id
+        ]
+        store = set_language if word == "/lang" else set_timezone
+        async with db.begin() as conn:
+            await store(db, conn, user_scope(user), choice)
 
     async def action(self, request: CardActionRequest) -> Reply:
         self.actions.append(request)
@@ -119,6 +137,7 @@ class RecordingInbound:
             acked = dataclasses.replace(
                 card,
                 status=f"Acknowledged by {request.sender.display_name}",
+                badge=Badge(f"Acknowledged by {request.sender.display_name}", Tone.WORKING),
                 buttons=(Button("Resolve", ActionKind.RESOLVE, style=ButtonStyle.PRIMARY),),
             )
             await self.platform.update_card(dest, ref, acked, lang="en")
@@ -146,6 +165,7 @@ def build_console(
     demo_alert: bool = True,
     url: str | None = None,
     metrics: Metrics | None = None,
+    language: str = "en",
 ) -> ConsoleApp:
     """The app; its lifespan creates the tables (on SQLite: give `url` for a database whose
     schema is already there) and disposes of the database."""
@@ -176,6 +196,8 @@ def build_console(
 
     settings = Console(enabled=True, auth=auth, chats=CHATS, tokens=TOKENS)
     demo: Callable[[], Awaitable[str]] | None = fire if demo_alert else None
-    routes = console_routes(platform, hub, inbound, settings, USERS, clock, demo, metrics)
+    routes = console_routes(
+        platform, hub, inbound, settings, USERS, clock, demo, metrics, default_language=language
+    )
     app = Starlette(routes=routes, lifespan=lifespan)
     return ConsoleApp(app, platform, hub, db, inbound, clock, fired)

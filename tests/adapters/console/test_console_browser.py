@@ -176,7 +176,7 @@ def test_console_in_chromium(server: tuple[ConsoleApp, ServerThread], page: Page
 
     # Pressing Acknowledge reaches the handler, which updates the card in place.
     page.locator(f"{p0_card} button", has_text="Acknowledge").click()
-    expect(page.locator(f"{p0_card} .status-badge")).to_have_text("Acknowledged by Bob")
+    expect(page.locator(f"{p0_card} .badge.tone-working")).to_have_text("Acknowledged by Bob")
     expect(page.locator(".msg-text", has_text="ack by Bob")).to_be_visible()
     assert dialogs == ["Roll back orders in prod?"]
     [action] = console.inbound.actions

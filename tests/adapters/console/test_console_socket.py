@@ -79,7 +79,13 @@ def test_hello_in_demo_mode_sends_the_history_and_who_you_are(
     with client.websocket_connect("/console/ws?chat=ops") as ws:
         history = hello(ws, user="bob")
     assert history["chat"] == "ops"
-    assert history["user"] == {"id": "bob", "name": "Bob", "roles": ["lead"]}
+    assert history["user"] == {
+        "id": "bob",
+        "name": "Bob",
+        "roles": ["lead"],
+        "language": "en",
+        "timezone": "UTC",
+    }
     [message] = history["messages"]
     assert message["id"] == card_id
     assert message["card"]["ref"] == "incident:42"
@@ -359,11 +365,14 @@ def test_demo_endpoints(demo: tuple[ConsoleApp, TestClient]) -> None:
     users = client.get("/console/api/users").json()
     assert [u["id"] for u in users] == ["alice", "bob", "wang"]
     assert users[2]["name"] == "王芳"
-    assert client.get("/console/api/config").json() == {
+    config = client.get("/console/api/config").json()
+    assert {k: v for k, v in config.items() if k != "texts"} == {
         "auth": "demo",
         "chats": ["ops", "payments"],
         "demo_alert": True,
+        "language": "en",
     }
+    assert (config["texts"]["en"]["send"], config["texts"]["zh"]["send"]) == ("Send", "发送")
     fired = client.post("/console/api/demo-alert", json={})
     assert fired.json() == {"ok": True, "detail": "incident #100 opened"}
     assert console.demo_alerts == ["incident:100"]

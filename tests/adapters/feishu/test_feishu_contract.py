@@ -11,11 +11,12 @@ from fake_feishu import FakeOpenApi
 from feishu_support import CHAT, buttons, config
 
 from adapters.chat.feishu import create
-from adapters.chat.feishu.render import BUTTON_TYPE
+from adapters.chat.feishu.render import BUTTON_TYPE, TONE_TAG
 from bot.clock import FakeClock
 from bot.i18n import t
-from bot.model import ActionKind, Button, Card, Destination, Field, Tier
+from bot.model import ActionKind, Badge, Button, Card, Destination, Field, Tier
 from bot.replay import MemoryReplays
+from bot.statuses import TONES
 from tests.contract.test_chat_platform import (
     Subject,
     test_impossible_destination_is_permanent,
@@ -53,10 +54,16 @@ def subject(open_api: FakeOpenApi) -> Subject:
 def shown(card: dict[str, Any]) -> Card:
     """The neutral card a Feishu card JSON 2.0 shows, read back."""
     header, elements = card["header"], card["body"]["elements"]
-    tags = [tag["text"]["content"] for tag in header.get("text_tag_list", [])]
+    tag_list = header.get("text_tag_list", [])
+    tags = [tag["text"]["content"] for tag in tag_list]
     tier = Tier(tags[0]) if tags and tags[0] in Tier.__members__ else None
     label = tags[-1] if tags else ""
     status = next((s for s in STATUSES if t(f"status.{s}", "en") == label), label)
+    shown_badge = None
+    if status in STATUSES:
+        tone = TONES[status]
+        assert tag_list[-1]["color"] == TONE_TAG[tone], "the badge wears its tone's colour"
+        shown_badge = Badge(label, tone)
     fields = tuple(
         Field(column["elements"][0]["text"]["content"], column["elements"][1]["text"]["content"])
         for row in elements
@@ -85,4 +92,5 @@ def shown(card: dict[str, Any]) -> Card:
         body=body,
         buttons=tuple(pressed),
         footer=header.get("subtitle", {}).get("content", ""),
+        badge=shown_badge,
     )

@@ -131,7 +131,7 @@ async def test_acknowledge_press_by_an_allowed_user(
     (card,) = [m for m in slack_api.in_channel(CHANNEL) if m.blocks]
     assert (card.ts, card.updates) == (posted.ts, 1), "updated in place, same ts"
     assert slack_api.calls_to("chat.update")[0].params["ts"] == posted.ts
-    assert ":eyes:" in card.blocks[1]["elements"][0]["text"]
+    assert card.blocks[1]["elements"][0]["text"].startswith(":large_blue_circle: *Acknowledged*")
     assert "tocsin:unack:0" in json.dumps(card.blocks)
     (entry,) = await audit(tocsin)
     assert (entry.actor, entry.platform, entry.action, entry.outcome) == (

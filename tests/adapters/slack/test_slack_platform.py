@@ -50,7 +50,7 @@ async def test_a_card_is_posted_and_updated_in_place(slack_api: FakeSlackApi) ->
     assert again == ref
     (shown,) = slack_api.in_channel(CHANNEL)
     assert shown.updates == 1
-    assert ":eyes:" in shown.blocks[1]["elements"][0]["text"]
+    assert shown.blocks[1]["elements"][0]["text"].startswith(":large_blue_circle: *Acknowledged*")
     assert not [b for b in shown.blocks if b["type"] == "actions"]
 
 

@@ -253,7 +253,7 @@ async def test_a_press_left_by_a_dead_process_is_answered_through_its_route(
     (update,) = wecom_api.calls_to("message/update_template_card")
     assert update.body["response_code"] == code, "the press's own code, from the stored route"
     assert update.body["userids"] == ["alice"]
-    assert card.card["main_title"]["desc"].startswith("👀")
+    assert card.card["main_title"]["desc"].startswith("🔵 Acknowledged")
     (row,) = await inbox_rows(two)
     assert (row.state, row.attempts) == ("done", 2)
 

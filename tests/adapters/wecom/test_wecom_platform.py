@@ -65,7 +65,7 @@ async def test_a_card_is_sent_and_updated_in_place(wecom_api: FakeWeCom) -> None
     again = await platform.update_card(ALICE, ref, card("acknowledged"), lang="en")
     assert again.data == {**ref.data, "response_code": "", "status": "acknowledged"}
     shown = sent.card
-    assert shown["main_title"]["desc"].startswith("👀")
+    assert shown["main_title"]["desc"].startswith("🔵 Acknowledged")
     assert shown["replace_text"] == "Acknowledged" and len(shown["button_list"]) == 1
     await made.aclose()
 

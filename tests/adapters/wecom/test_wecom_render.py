@@ -144,7 +144,7 @@ def test_robot_markdown_keeps_alert_text_inert_and_the_links() -> None:
     )
     resolved = markdown(alert_card(status="resolved", buttons=()))
     assert '<font color="info">' in resolved.splitlines()[0]
-    assert resolved.splitlines()[1].startswith("✅ Incident #7")
+    assert resolved.splitlines()[1] == '<font color="info">✅ Resolved</font> · Incident #7 · ops'
 
 
 def test_text_notice_takes_three_links_one_per_kind_first() -> None:

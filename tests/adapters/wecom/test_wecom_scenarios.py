@@ -28,6 +28,7 @@ from wecom_support import (
 from bot.bootstrap import Tocsin
 from bot.clock import FakeClock
 from bot.i18n import t
+from bot.model import ActionKind, Button, ButtonStyle, Card, Destination, Tier
 from bot.store.tables import incidents
 from tests.support import firing
 
@@ -109,7 +110,7 @@ async def test_acknowledge_press_updates_the_card_with_its_response_code(
     assert update.body["response_code"] == code, "the press's fresh code, not the stored one"
     assert update.body["userids"] == ["alice"]
     shown = card.card
-    assert shown["main_title"]["desc"].startswith("👀")
+    assert shown["main_title"]["desc"].startswith("🔵 Acknowledged")
     assert next(json.loads(b["key"])["a"] for b in shown["button_list"]) == "unack"
     _before, after = wecom_api.robot("ops")
     assert "Acknowledged" in after["markdown"]["content"], "the group is told"
@@ -278,20 +279,15 @@ async def test_a_message_to_the_app_is_a_command(
     ]
 
 
-async def test_rollback_asks_for_confirmation_first(
+async def test_rollback_is_authorized_before_anything_asks(
     make_tocsin: Callable[..., Tocsin], wecom_api: FakeWeCom, clock: FakeClock
 ) -> None:
+    """Rollback has no confirmation step of its own on the incident card: a dialog there would
+    ask before the grant is checked. The press is authorized and audited at once; a rollback run
+    then waits for the presser's Confirm on its own card (here no backend is configured)."""
     tocsin = make_tocsin()
     card = await page(tocsin, wecom_api)
     async with wecom_for(tocsin, clock) as wecom:
-        await wecom.press(card, "rollback", code=wecom_api.press_code(card.task_id))
-        assert await audit(tocsin) == [], "nothing happens before the confirmation"
-        asking = card.card
-        confirm = t("button.rollback.confirm", "en", service="orders", environment="prod")
-        assert asking["quote_area"]["quote_text"] == confirm
-        labels = [b["text"] for b in asking["button_list"]]
-        assert labels == [t("button.rollback", "en"), t("button.cancel", "en")]
-        clock.advance(3)
         await wecom.press(card, "rollback", code=wecom_api.press_code(card.task_id))
     (entry,) = await audit(tocsin)
     assert (entry.action, entry.outcome) == ("button:rollback", "allowed")
@@ -302,15 +298,26 @@ async def test_rollback_asks_for_confirmation_first(
     assert unavailable in wecom_api.texts_to("alice")
 
 
-async def test_cancel_restores_the_card(
+async def test_a_confirming_button_asks_first_and_cancel_restores_the_card(
     make_tocsin: Callable[..., Tocsin], wecom_api: FakeWeCom, clock: FakeClock
 ) -> None:
+    """A button with a confirmation (Promote, say) is shown to the presser as a confirmation
+    card in place; its Cancel shows the card as it was, and nothing happens."""
     tocsin = make_tocsin()
-    card = await page(tocsin, wecom_api)
+    await page(tocsin, wecom_api)
+    asks = Button("Go", ActionKind.ACK, style=ButtonStyle.PRIMARY, confirm="Really go?")
+    shown = Card("incident:1", "HighErrorRate", Tier.P0, "triggered", buttons=(asks,))
+    platform = adapter_of(tocsin).app
+    assert platform is not None
+    await platform.post_card(Destination("wecom", "@alice"), shown, lang="en")
+    card = wecom_api.cards_to("alice")[-1]
     original = card.card
     async with wecom_for(tocsin, clock) as wecom:
-        await wecom.press(card, "rollback", code=wecom_api.press_code(card.task_id))
-        cancel = card.card["button_list"][1]["key"]
+        await wecom.press(card, "ack", code=wecom_api.press_code(card.task_id))
+        asking = card.card
+        assert asking["quote_area"]["quote_text"] == "Really go?"
+        assert await audit(tocsin) == [], "nothing happens before the confirmation"
+        cancel = asking["button_list"][1]["key"]
         stamp = int(clock.now().timestamp()) + 1
         plain = press_xml(
             "alice", card.task_id, cancel, wecom_api.press_code(card.task_id), create_time=stamp

@@ -280,3 +280,8 @@ def test_summary_lines() -> None:
         "latency: 0/3 measured, 1 inconclusive, last error: timeout ! → inconclusive",
     ]
     assert summary(g, {}, "en")[0] == "error_rate: 0/5 measured, waiting"
+    assert summary(g, taken, "zh") == [
+        "error_rate：已测 2/5，1 次未通过，最近 0.071 > 0.05 ✗",
+        "latency：已测 0/3，1 次无法判断，最近 错误：timeout ! → 无法判断",
+    ]
+    assert summary(g, {}, "zh")[0] == "error_rate：已测 0/5，等待中"

@@ -4,36 +4,15 @@
 (function () {
   "use strict";
 
-  const TEXTS = {
-    en: {
-      chat: "Chat", you_are: "You are", fire_demo: "Fire demo alert", sign_out: "Sign out",
-      demo_title: "Demo mode.",
-      demo_text: "Anyone who can open this page can act as any user. Do not use demo mode in production.",
-      loading: "Loading…", send: "Send", sign_in_title: "Sign in to the Tocsin console",
-      sign_in_text: "Paste your console sign-in token (console.tokens in Tocsin's configuration).",
-      sign_in: "Sign in", placeholder: "Type a command, e.g. /help — commands start with /",
-      direct: "Direct messages (only you)", empty: "No messages yet. Type /help to start.",
-      online: "online", connecting: "connecting…", offline: "offline — reconnecting",
-      private: "only visible to you", signed_in_as: "Signed in as", not_connected: "Not connected yet; try again in a moment.",
-      token_refused: "That token was not accepted.", demo_fired: "Demo alert sent",
-      failed: "Request failed", edited: "updated",
-    },
-    zh: {
-      chat: "群聊", you_are: "当前身份", fire_demo: "触发演示告警", sign_out: "退出",
-      demo_title: "演示模式。",
-      demo_text: "任何能打开此页面的人都可以扮演任何用户。请勿在生产环境使用演示模式。",
-      loading: "加载中…", send: "发送", sign_in_title: "登录 Tocsin 控制台",
-      sign_in_text: "请粘贴你的控制台登录令牌（Tocsin 配置中的 console.tokens）。",
-      sign_in: "登录", placeholder: "输入命令，例如 /help（命令以 / 开头）",
-      direct: "私聊（仅自己可见）", empty: "暂无消息。输入 /help 开始。",
-      online: "在线", connecting: "连接中…", offline: "已断开，正在重连",
-      private: "仅你可见", signed_in_as: "已登录：", not_connected: "尚未连接，请稍后再试。",
-      token_refused: "令牌无效。", demo_fired: "演示告警已发送",
-      failed: "请求失败", edited: "已更新",
-    },
-  };
-  const LANG = (navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en";
-  const t = (key) => (TEXTS[LANG][key] || TEXTS.en[key] || key);
+  // The page's labels come from Tocsin's text catalogue with /console/api/config. Until someone
+  // signs in they follow the browser; then the person's own language (their /lang, else what
+  // Tocsin is configured with), sent by the server with the history and after /lang.
+  let TEXTS = { en: {}, zh: {} };
+  const browserLang = () => ((navigator.language || "en").toLowerCase().startsWith("zh") ? "zh" : "en");
+  let LANG = browserLang();
+  let TZ = null;  // the reader's time zone (IANA), as the server says; null: the browser's
+  const t = (key) => ((TEXTS[LANG] || {})[key] || TEXTS.en[key] || key);
+  const TONES = ["alert", "waiting", "working", "good", "bad", "muted"];
 
   const FATAL = { 4400: true, 4401: true, 4403: true, 4404: true };
   const USER_KEY = "tocsin.console.user";
@@ -51,6 +30,7 @@
     attempt: 0,
     reconnectTimer: null,
     nodes: new Map(),     // message id -> the .msg element (kept across updates)
+    messages: new Map(),  // message id -> the message last shown in it
     pending: new Map(),   // request id -> {group, timer}
     nextRequest: 1,
   };
@@ -77,6 +57,16 @@
     document.documentElement.lang = LANG === "zh" ? "zh-CN" : "en";
     for (const node of document.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
     $("input").placeholder = t("placeholder");
+    const direct = document.querySelector('#chat-select option[value="@me"]');
+    if (direct) direct.textContent = t("direct");
+  }
+
+  // The reader the server named: their language for the labels, their zone for message times.
+  function useReader(reader) {
+    if (reader && reader.language && TEXTS[reader.language]) LANG = reader.language;
+    TZ = reader && reader.timezone ? reader.timezone : null;
+    translatePage();
+    for (const [id, node] of state.nodes) fillMessage(node, state.messages.get(id));
   }
 
   function setStatus(kind, text) {
@@ -88,19 +78,65 @@
 
   // ---- messages ---------------------------------------------------------------------------
 
+  // A message's time in the reader's zone (the zone cards are written in), else the browser's.
   function timeOf(iso) {
     const date = new Date(iso);
     if (Number.isNaN(date.getTime())) return "";
-    return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    const options = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    try {
+      return date.toLocaleTimeString(LANG === "zh" ? "zh-CN" : "en-GB", TZ ? { ...options, timeZone: TZ } : options);
+    } catch (_) {
+      return date.toLocaleTimeString([], options);
+    }
   }
 
-  function statusKey(status) {
-    const s = String(status || "").toLowerCase();
-    if (/resolv|closed|recovered|ok\b|已解决|已恢复|恢复/.test(s)) return "resolved";
-    if (/silenc|mute|已静默|静默/.test(s)) return "silenced";
-    if (/ack|确认|处理中/.test(s)) return "acked";
-    if (/fir|open|trigger|alert|告警/.test(s)) return "firing";
-    return "other";
+  // The card's badge: its status word, coloured by tone. No badge, nothing shown (never a key).
+  function badgeOf(card) {
+    const badge = card.badge;
+    if (!badge || !badge.word) return null;
+    const tone = TONES.includes(badge.tone) ? badge.tone : "muted";
+    return el("span", { class: `badge tone-${tone}`, "data-tone": tone }, badge.word);
+  }
+
+  function webUrl(url) {
+    try {
+      const parsed = new URL(String(url));
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? parsed.href : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
+  function linksOf(card) {
+    const links = (Array.isArray(card.links) ? card.links : [])
+      .map((link) => ({ label: String(link.label || link.url || ""), href: webUrl(link.url) }))
+      .filter((link) => link.href);
+    if (!links.length) return null;
+    return el("nav", { class: "card-links", "aria-label": t("links") },
+      links.map((link) => el("a", {
+        class: "card-link", href: link.href, target: "_blank", rel: "noopener noreferrer",
+      }, link.label)));
+  }
+
+  const CHECKS = [["[ ] ", "☐", "todo"], ["[x] ", "☑", "done"], ["[X] ", "☑", "done"]];
+
+  function sectionLine(line) {
+    const text = String(line);
+    for (const [prefix, mark, state] of CHECKS) {
+      if (text.startsWith(prefix)) {
+        return el("li", { class: `check check-${state}` },
+          el("span", { class: "check-mark", "aria-hidden": "true" }, mark), " ", text.slice(prefix.length));
+      }
+    }
+    return el("li", null, text);
+  }
+
+  function sectionsOf(card) {
+    const sections = Array.isArray(card.sections) ? card.sections : [];
+    return sections.map((section) => el("section", { class: "card-section" },
+      section.title ? el("h4", { class: "card-section-title" }, section.title) : null,
+      el("ul", { class: "card-section-lines" },
+        (Array.isArray(section.lines) ? section.lines : []).map(sectionLine))));
   }
 
   function renderCard(message, card) {
@@ -109,7 +145,7 @@
     article.append(el("header", { class: "card-head" },
       card.tier ? el("span", { class: `tier-badge tier-${tier}` }, card.tier) : null,
       el("h3", { class: "card-title" }, card.title || ""),
-      card.status ? el("span", { class: "status-badge", "data-status": statusKey(card.status) }, card.status) : null,
+      badgeOf(card),
     ));
     const fields = Array.isArray(card.fields) ? card.fields : [];
     if (fields.length) {
@@ -117,6 +153,9 @@
         fields.map((f) => el("tr", null, el("th", { scope: "row" }, f.label), el("td", null, f.value))))));
     }
     if (card.body) article.append(el("div", { class: "card-body" }, card.body));
+    article.append(...sectionsOf(card));
+    const links = linksOf(card);
+    if (links) article.append(links);
     const buttons = Array.isArray(card.buttons) ? card.buttons : [];
     if (buttons.length) {
       const group = el("div", { class: "card-actions", role: "group" });
@@ -140,6 +179,7 @@
     node.className = `msg kind-${message.kind}` + (message.author === "Tocsin" ? " msg-bot" : "")
       + (mine ? " msg-mine" : "") + (message.private ? " msg-private" : "");
     node.dataset.messageId = String(message.id);
+    state.messages.set(message.id, message);
     const meta = el("div", { class: "msg-meta" },
       el("span", { class: "author" }, message.author),
       el("time", { datetime: message.created_at, title: message.created_at }, timeOf(message.created_at)),
@@ -191,6 +231,7 @@
 
   function resetList() {
     state.nodes.clear();
+    state.messages.clear();
     const empty = $("empty");
     empty.textContent = t("empty");
     empty.hidden = false;
@@ -257,6 +298,7 @@
       case "history":
         state.me = event.user;
         state.attempt = 0;
+        useReader(event.user);
         resetList();
         for (const message of event.messages) upsert(message, { appendIfNew: true });
         scrollToBottom();
@@ -271,6 +313,13 @@
         break;
       case "update":
         upsert(event.message, { appendIfNew: false });
+        break;
+      case "reader":
+        useReader(event);
+        if (state.me) setStatus("online", `${t("online")} · ${state.me.name}`);
+        if (state.me && state.config.auth === "token") {
+          $("signed-in-as").textContent = `${t("signed_in_as")} ${state.me.name}`;
+        }
         break;
       case "done":
         finish(String(event.request_id));
@@ -373,7 +422,9 @@
   }
 
   async function startDemo() {
-    $("demo-banner").hidden = false;
+    const banner = $("demo-banner");
+    banner.hidden = false;
+    banner.open = !window.matchMedia("(max-width: 600px)").matches;
     $("demo-who").hidden = false;
     const users = await (await fetch("/console/api/users")).json();
     const select = $("user-select");
@@ -438,8 +489,7 @@
   }
 
   async function start() {
-    translatePage();
-    setStatus("connecting");
+    setStatus("connecting", "…");
     $("composer").addEventListener("submit", (e) => {
       e.preventDefault();
       const input = $("input");
@@ -448,6 +498,9 @@
       if (send({ type: "command", text, request_id: String(state.nextRequest++) })) input.value = "";
     });
     state.config = await (await fetch("/console/api/config")).json();
+    if (state.config.texts && state.config.texts.en) TEXTS = state.config.texts;
+    translatePage();
+    setStatus("connecting");
     fillChats(state.config.chats);
     resetList();
     if (state.config.auth === "demo") await startDemo();
