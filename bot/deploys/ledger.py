@@ -37,6 +37,29 @@ def _last_real(service: str, environment: str) -> Any:
     )
 
 
+async def undoing(conn: AsyncConnection, run: Run) -> Run | None:
+    """The rollback that took `run`'s release away, by anyone (its gate, a person, an alert):
+    the first run after it in the same place that reached the backend, when that is a
+    rollback from its version. None for anything but a deploy that went out."""
+    if run.action != "deploy" or run.state != SUCCEEDED or run.dry_run:
+        return None
+    stmt = (
+        select(runs)
+        .where(
+            _target(run.service, run.environment),
+            runs.c.id > run.id,
+            runs.c.started_at.is_not(None),
+            ~runs.c.dry_run,
+        )
+        .order_by(runs.c.id)
+        .limit(1)
+    )
+    found = (await conn.execute(stmt)).first()
+    if found is None or found.action != "rollback" or found.previous != run.version:
+        return None
+    return from_row(found)
+
+
 async def current_version(conn: AsyncConnection, service: str, environment: str) -> str:
     """The version the last real run that reached the backend was rolling out ("" when none
     did). A failed or cancelled run counts: it may have left part of the service on it."""
@@ -171,7 +194,7 @@ async def superseded(conn: AsyncConnection, run: Run) -> Run | None:
 
 async def outcomes(conn: AsyncConnection, rows: Sequence[Any]) -> dict[int, str]:
     """The honest status key of each run in `rows` (`bot.deploys.outcome`), by run id: from the
-    run, its latest health gate and the rollback that gate led to."""
+    run, its latest health gate and the rollback that gate (or anyone after it) led to."""
     ids = [row.id for row in rows]
     gates: dict[int, GateRun] = {}
     if ids:
@@ -185,9 +208,11 @@ async def outcomes(conn: AsyncConnection, rows: Sequence[Any]) -> dict[int, str]
             rollbacks[found.id] = from_row(found)
     keys = {}
     for row in rows:
-        gate = gates.get(row.id)
+        run, gate = from_row(row), gates.get(row.id)
         rollback = rollbacks.get(gate.rollback_run_id or 0) if gate is not None else None
-        keys[row.id] = run_key(from_row(row), gate, rollback)
+        if rollback is None:
+            rollback = await undoing(conn, run)
+        keys[row.id] = run_key(run, gate, rollback)
     return keys
 
 

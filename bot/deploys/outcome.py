@@ -12,6 +12,7 @@ never "succeeded".
     succeeded, gate failed, rollback on its way  → run.rolling_back
     succeeded, gate failed, rollback succeeded   → run.rolled_back
     succeeded, gate failed, rollback ended badly → run.gate_failed
+    succeeded, then rolled back by anyone         → run.rolling_back / run.rolled_back
     failed · cancelled · denied · expired        → run.<state>
 
 A drill (a run with the ``drill`` parameter) reads in drill words: caught and rolled back is a
@@ -48,6 +49,10 @@ def run_key(run: Run, gate: GateRun | None, rollback: Run | None) -> str:
 def _run_key(run: Run, gate: GateRun | None, rollback: Run | None) -> str:
     if run.state != SUCCEEDED:
         return f"run.{run.state}"
+    if rollback is not None and rollback.state == SUCCEEDED:
+        return "run.rolled_back"
+    if rollback is not None and rollback.state in ACTIVE:
+        return "run.rolling_back"
     if gate is None:
         return "run.succeeded"
     if gate.state == "measuring":
@@ -88,7 +93,14 @@ def outcome_path(
     steps = [t(f"deploy.state.{run.state}", lang)]
     if run.state == SUCCEEDED and gate is not None:
         steps += _gate_steps(gate, rollback, lang, tz)
+    if run.state == SUCCEEDED and rollback is not None and not _gate_led(gate, rollback):
+        steps.append(_rollback_step(rollback, lang))
     return " → ".join(steps)
+
+
+def _gate_led(gate: GateRun | None, rollback: Run) -> bool:
+    """The gate's steps already tell of `rollback` (its own, automatic or by hand)."""
+    return gate is not None and gate.rollback_run_id == rollback.id
 
 
 def _gate_steps(gate: GateRun, rollback: Run | None, lang: str, tz: Zone) -> list[str]:
@@ -109,12 +121,12 @@ def _gate_steps(gate: GateRun, rollback: Run | None, lang: str, tz: Zone) -> lis
         return [failed, t("deploy.outcome.countdown", lang, until=until)]
     if gate.state in ("held", "failed"):
         return [failed, t("deploy.outcome.waiting_decision", lang)]
-    return [failed, _rollback_step(gate, rollback, lang)]
-
-
-def _rollback_step(gate: GateRun, rollback: Run | None, lang: str) -> str:
     if rollback is None:
-        return t("deploy.outcome.rolling_back_unknown", lang, run=gate.rollback_run_id)
+        return [failed, t("deploy.outcome.rolling_back_unknown", lang, run=gate.rollback_run_id)]
+    return [failed, _rollback_step(rollback, lang)]
+
+
+def _rollback_step(rollback: Run, lang: str) -> str:
     params = {"version": rollback.version, "run": rollback.id}
     if rollback.state in (*WAITING, *ACTIVE):
         return t("deploy.outcome.rolling_back", lang, **params)

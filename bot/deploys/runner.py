@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot import reviews
 from bot.clock import Clock
-from bot.deploys import locks
+from bot.deploys import ledger, locks
 from bot.deploys.messages import said
 from bot.deploys.ops import (
     ACTIVE,
@@ -214,6 +214,8 @@ class Runner:
             if await self._ours(conn, run, lease, STARTING):
                 started = run.started(now, _ref_json(ref), ref.url, self._poll_every())
                 await self.store.save(conn, started, now)
+                if run.action == "rollback":
+                    await self._undone(conn, started.run, now)
 
     async def _retry(self, run: Run, lease: datetime, why: str, after: float | None) -> None:
         now = self.clock.now()
@@ -295,10 +297,34 @@ class Runner:
             ended = run.end(now, state, values, status.message, gated=gated, watch=watch)
             await self.store.save(conn, ended, now)
             await self._follow(conn, ended, now)
-            if run.action == "rollback" and self.gates is not None:
-                await self.gates.rollback_ended(conn, ended.run, now)
+            if run.action == "rollback":
+                await self._undone(conn, ended.run, now)
+                if self.gates is not None:
+                    await self.gates.rollback_ended(conn, ended.run, now)
         if state == FAILED:
             log.warning("deploy run failed", run=run.id, message=status.message)
+
+    async def _undone(self, conn: AsyncConnection, rollback: Run, now: datetime) -> None:
+        """A rollback started or ended: the card of the deploy it takes away shows it, whoever
+        asked for it (a gate's rollback refreshes its own runs' cards as well)."""
+        stmt = (
+            select(runs)
+            .where(
+                runs.c.service == rollback.service,
+                runs.c.environment == rollback.environment,
+                runs.c.action == "deploy",
+                runs.c.id < rollback.id,
+                runs.c.version == rollback.previous,
+            )
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        found = (await conn.execute(stmt)).first()
+        if found is not None:
+            deploy = from_row(found)
+            undone = await ledger.undoing(conn, deploy)
+            if undone is not None and undone.id == rollback.id:
+                await self.requests.refresh(conn, deploy, now)
 
     async def _follow(self, conn: AsyncConnection, change: Change, now: datetime) -> None:
         """What an ended run leads to, in the order the run gave it."""

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import reviews
 from bot.deploys.canary import rollback_ask
 from bot.deploys.cards import run_card, versions
-from bot.deploys.ledger import reviewed
+from bot.deploys.ledger import reviewed, undoing
 from bot.deploys.messages import said
 from bot.deploys.moments import Zone
 from bot.deploys.next_steps import retryable
@@ -224,6 +224,8 @@ class RunDesk:
         rollback = None
         if gate is not None and gate.rollback_run_id is not None:
             rollback = await self.requests.store.load(conn, gate.rollback_run_id)
+        if rollback is None:
+            rollback = await undoing(conn, row)
         review = row.state in ENDED and await reviewed(conn, run_id) is not None
         return run_card(
             row,

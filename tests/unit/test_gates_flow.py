@@ -101,6 +101,20 @@ async def measure(app: Tocsin, clock: FakeClock, times: int) -> None:
         await app.engine.tick()
 
 
+async def bad_release(
+    db: Database, clock: FakeClock, chat: RecordingPlatform, errors: float = 0.3, **options: Any
+) -> tuple[Tocsin, MemoryBackend, MemoryMetrics, int]:
+    """v1 shipped and verified, then v2 shipped while `errors` of requests fail, measured until
+    its gate fails; the app, backend, metrics and v2's run number."""
+    app, mem, metrics = await healthy(db, clock, chat, **options)
+    await ship(app, mem, clock, "v1")
+    await measure(app, clock, 3)
+    metrics.set_value(ERRORS, errors)
+    bad = await ship(app, mem, clock, "v2")
+    await measure(app, clock, 2)
+    return app, mem, metrics, bad
+
+
 async def gate_of(app: Tocsin, run: int) -> Any:
     async with app.services.db.connect() as conn:
         return (await conn.execute(select(gate_runs).where(gate_runs.c.run_id == run))).one()
@@ -184,12 +198,7 @@ async def test_semi_mode_counts_down_and_hold_stops_the_rollback(
 async def test_manual_mode_and_the_loop_guards_never_roll_back_on_their_own(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    app, mem, metrics = await healthy(db, clock, chat, mode="manual")
-    await ship(app, mem, clock, "v1")
-    await measure(app, clock, 3)
-    metrics.set_value(ERRORS, 0.3)
-    number = await ship(app, mem, clock, "v2")
-    await measure(app, clock, 2)
+    app, mem, metrics, number = await bad_release(db, clock, chat, mode="manual")
     assert (await gate_of(app, number)).state == "failed"
     assert [r.action for r in mem.started] == ["deploy", "deploy"]
     reply = await press(app, "U-BOB", ActionKind.ROLLBACK, number)  # the card's button

@@ -25,7 +25,7 @@ from tests.unit.test_dispatch import OPS, incident, say
 from tests.unit.test_escalation import fire, later, page_rows, paging_config, wire
 
 
-async def test_oncall_shows_who_now_and_next_in_the_schedules_zone(
+async def test_oncall_shows_who_now_and_next_in_the_readers_zone(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
     app = wire(db, clock, chat, MemoryNotifier("sms"))
@@ -33,8 +33,11 @@ async def test_oncall_shows_who_now_and_next_in_the_schedules_zone(
     assert reply.ok
     assert "primary: Alice is on call until 2026-01-06 00:00 UTC" in reply.text
     assert "next: Bob from 2026-01-06 00:00 UTC" in reply.text
+    assert (await say(app, "U-CAROL", "/tz Asia/Shanghai")).ok
+    shanghai = await say(app, "U-CAROL", "/oncall")
+    assert "primary: Alice is on call until 2026-01-06 08:00 CST" in shanghai.text
     zh = await say(app, "U-BOB", "/值班 primary")
-    assert "primary：Alice 值班至" in zh.text
+    assert "primary：Alice 值班至 2026-01-06 00:00（世界标准时间）" in zh.text
     unknown = await say(app, "U-BOB", "/oncall nosuch")
     assert not unknown.ok and "primary" in unknown.text
 

@@ -24,7 +24,7 @@ from bot.store.tables import drills, rca_drafts
 from tests.support import RecordingPlatform
 from tests.unit.test_deploys import deploy_config, press, run_row
 from tests.unit.test_dispatch import say
-from tests.unit.test_gates_flow import ERRORS, gate, gate_of, healthy, measure, ship
+from tests.unit.test_gates_flow import ERRORS, bad_release, gate, gate_of, healthy, measure, ship
 
 WORD = re.compile(r"[A-Za-z][A-Za-z_]+")
 
@@ -57,12 +57,7 @@ async def rolled_back(
 ) -> tuple[int, int]:
     """v1 verified, then v2 breaks its gate (25 % errors) and is rolled back automatically;
     the (bad, rollback) run numbers once the rollback has ended."""
-    app, mem, metrics = await healthy(db, clock, chat, owner="alice", **options)
-    await ship(app, mem, clock, "v1")
-    await measure(app, clock, 3)
-    metrics.set_value(ERRORS, 0.25)
-    bad = await ship(app, mem, clock, "v2")
-    await measure(app, clock, 2)
+    app, mem, _metrics, bad = await bad_release(db, clock, chat, 0.25, owner="alice", **options)
     rollback = (await gate_of(app, bad)).rollback_run_id
     await app.engine.tick()
     mem.finish(f"run-{rollback}")
@@ -123,12 +118,7 @@ async def test_the_same_review_reads_in_chinese_without_english_words(
 async def test_buttons_pressed_and_refused_are_told_as_sentences(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    app, mem, metrics = await healthy(db, clock, chat, mode="manual")
-    await ship(app, mem, clock, "v1")
-    await measure(app, clock, 3)
-    metrics.set_value(ERRORS, 0.3)
-    bad = await ship(app, mem, clock, "v2")
-    await measure(app, clock, 2)
+    app, mem, _metrics, bad = await bad_release(db, clock, chat, mode="manual")
     assert not (await press(app, "U-CAROL", ActionKind.ROLLBACK, bad)).ok  # a viewer
     assert (await press(app, "U-BOB", ActionKind.ROLLBACK, bad)).ok
     rollback = (await gate_of(app, bad)).rollback_run_id

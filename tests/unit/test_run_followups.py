@@ -20,7 +20,7 @@ from tests.support import RecordingPlatform
 from tests.unit.test_deploys import ask, deployed, press, run_row
 from tests.unit.test_deploys import wire as wire_deploys
 from tests.unit.test_dispatch import say
-from tests.unit.test_gates_flow import ERRORS, gate_of, healthy, measure, ship
+from tests.unit.test_gates_flow import ERRORS, bad_release, gate_of, healthy, measure, ship
 from tests.unit.test_gates_flow import wire as wire_gates
 
 
@@ -95,12 +95,7 @@ async def test_a_failed_gate_is_said_aloud_and_the_card_follows_the_rollback_to_
 async def test_a_gate_that_waits_for_people_says_so(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    app, mem, metrics = await healthy(db, clock, chat, mode="manual")
-    await ship(app, mem, clock, "v1")
-    await measure(app, clock, 3)
-    metrics.set_value(ERRORS, 0.3)
-    bad = await ship(app, mem, clock, "v2")
-    await measure(app, clock, 2)
+    app, mem, metrics, bad = await bad_release(db, clock, chat, mode="manual")
     assert (
         f"🚨 Health gate failed for orders v2 in staging: error_rate 0.3 > 0.05 — waiting for "
         f"a decision (run #{bad})" in texts(chat)
@@ -123,12 +118,7 @@ async def test_a_gate_that_waits_for_people_says_so(
 async def test_rollback_is_refused_to_those_without_the_grant_before_anything_is_asked(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    app, mem, metrics = await healthy(db, clock, chat, mode="manual")
-    await ship(app, mem, clock, "v1")
-    await measure(app, clock, 3)
-    metrics.set_value(ERRORS, 0.3)
-    bad = await ship(app, mem, clock, "v2")
-    await measure(app, clock, 2)
+    app, _mem, _metrics, bad = await bad_release(db, clock, chat, mode="manual")
     before = await run_count(app)
 
     refused = await press(app, "U-CAROL", ActionKind.ROLLBACK, bad)  # a viewer
@@ -151,12 +141,7 @@ async def test_rollback_is_refused_to_those_without_the_grant_before_anything_is
 async def test_retry_and_view_review_check_who_presses_them(
     db: Database, clock: FakeClock, chat: RecordingPlatform
 ) -> None:
-    app, mem, metrics = await healthy(db, clock, chat)
-    await ship(app, mem, clock, "v1")
-    await measure(app, clock, 3)
-    metrics.set_value(ERRORS, 0.2)
-    bad = await ship(app, mem, clock, "v2")
-    await measure(app, clock, 2)
+    app, mem, _metrics, bad = await bad_release(db, clock, chat, 0.2)
     await finish_all(app, mem, clock)
     card = card_of(chat, bad)
     assert [b.action for b in card.buttons] == [ActionKind.RETRY, ActionKind.REVIEW]
@@ -223,3 +208,28 @@ async def test_status_after_a_rollback_cancelled_part_way_claims_no_version(
     status = await say(app, "U-ALICE", "/status orders")
     assert f"orders in staging: unknown since run #{row.id} was cancelled part way" in status.text
     assert "staging: v1" not in status.text and "staging: v2" not in status.text
+
+
+async def test_a_release_rolled_back_by_hand_reads_rolled_back_too(
+    db: Database, clock: FakeClock, chat: RecordingPlatform
+) -> None:
+    """Not only a gate's rollback: whoever takes a release away (a person, an alert), its card
+    and /history stop calling it a success once the rollback has ended."""
+    mem = MemoryBackend("mem")
+    app = wire_deploys(db, clock, chat, mem)
+    first = await deployed(app, mem, clock, "U-BOB", "/deploy orders v1 staging")
+    second = await deployed(app, mem, clock, "U-BOB", "/deploy orders v2 staging")
+    rollback = await ask(app, "U-BOB", "/rollback orders staging")
+    assert (await press(app, "U-BOB", ActionKind.CONFIRM, rollback)).ok
+    await app.engine.tick()
+    rolling = card_of(chat, second)  # the rollback is running: the release's card says so
+    assert rolling.status == "run.rolling_back", rolling.status
+    await finish_all(app, mem, clock)
+    ended = card_of(chat, second)
+    assert ended.status == "run.rolled_back" and ended.badge is not None
+    outcome = next(f.value for f in ended.fields if f.label == "Outcome")
+    assert outcome == "Succeeded → rolled back to v1 (by bob)"
+    history = (await say(app, "U-ALICE", "/history orders staging")).text
+    assert f"#{second} deploy v1 → v2 · Rolled back" in history
+    assert f"#{first} deploy v1 (first deploy) · Succeeded" in history
+    assert (await run_row(app, first)).state == "succeeded"

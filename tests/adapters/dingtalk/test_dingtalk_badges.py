@@ -7,30 +7,11 @@ from __future__ import annotations
 import pytest
 
 from adapters.chat.dingtalk.render import card_params, markdown, robot_message
-from bot.model import ActionKind, Button, Card, Field, Link, Section, Tier
+from bot.model import ActionKind, Button, Card, Link, Section, Tier
 from bot.statuses import TONES, badge
+from tests.cards import run_card
 
-
-def card(
-    status: str = "run.rolled_back",
-    lang: str = "en",
-    links: tuple[Link, ...] = (),
-    sections: tuple[Section, ...] = (),
-    buttons: tuple[Button, ...] = (),
-) -> Card:
-    return Card(
-        ref="run:3",
-        title="Deploy orders v1.4.4 → staging",
-        tier=None,
-        status=status,
-        fields=(Field("Service", "orders"),),
-        body="Health gate failed twice.",
-        footer="Run #3 · ops",
-        badge=badge(status, lang),
-        links=links,
-        sections=sections,
-        buttons=buttons,
-    )
+card = run_card
 
 
 @pytest.mark.parametrize(

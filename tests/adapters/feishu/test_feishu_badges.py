@@ -4,35 +4,20 @@ header colour), links as open_url buttons and sections as a bold title with plai
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import pytest
 
 from adapters.chat.feishu.render import MAX_CARD_BYTES, render_card, size
-from bot.model import Card, Field, Link, Section, Tier
+from bot.model import Card, Link, Section, Tier
 from bot.statuses import TONES, badge
+from tests.cards import run_card
 
 Json = dict[str, Any]
 
 
-def card(
-    status: str = "run.rolled_back",
-    lang: str = "en",
-    tier: Tier | None = None,
-    links: tuple[Link, ...] = (),
-    sections: tuple[Section, ...] = (),
-) -> Card:
-    return Card(
-        ref="run:3",
-        title="Deploy orders v1.4.4 → staging",
-        tier=tier,
-        status=status,
-        fields=(Field("Service", "orders"),),
-        footer="Run #3 · ops",
-        badge=badge(status, lang),
-        links=links,
-        sections=sections,
-    )
+card = partial(run_card, body="")
 
 
 def tags(rendered: Json) -> list[tuple[str, str]]:

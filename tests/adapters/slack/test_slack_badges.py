@@ -8,8 +8,9 @@ import json
 import pytest
 
 from adapters.chat.slack.render import MAX_BLOCKS, MAX_SECTION, render_card
-from bot.model import Card, Field, Link, Section, Tier, Tone
+from bot.model import Card, Link, Section, Tier, Tone
 from bot.statuses import TONES, badge
+from tests.cards import run_card
 
 TONE_EMOJI = {
     Tone.ALERT: ":rotating_light:",
@@ -19,25 +20,6 @@ TONE_EMOJI = {
     Tone.BAD: ":x:",
     Tone.MUTED: ":mute:",
 }
-
-
-def run_card(
-    status: str = "run.rolled_back",
-    lang: str = "en",
-    links: tuple[Link, ...] = (),
-    sections: tuple[Section, ...] = (),
-) -> Card:
-    return Card(
-        ref="run:3",
-        title="Deploy orders v1.4.4 → staging",
-        tier=None,
-        status=status,
-        fields=(Field("Service", "orders"),),
-        footer="Run #3 · ops",
-        badge=badge(status, lang),
-        links=links,
-        sections=sections,
-    )
 
 
 def context_text(card: Card, lang: str = "en") -> str:

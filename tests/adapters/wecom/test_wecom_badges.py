@@ -5,42 +5,17 @@ sections, in the reader's language."""
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pytest
 
 from adapters.chat.wecom.render import after_action, template_card
 from adapters.chat.wecom.robot_render import markdown, robot_message, text_notice
-from bot.model import ActionKind, Button, Card, Field, Link, Section, Tier
+from bot.model import ActionKind, Button, Card, Field, Section, Tier
 from bot.statuses import EMOJI, TONES, badge
+from tests.cards import LINKS, run_card
 
-LINKS = (
-    Link("Runbook", "https://wiki.example.com/orders"),
-    Link("Evil", "javascript:alert(1)"),
-    Link("Dashboard", "http://grafana.example.com/d/1"),
-)
-
-
-def card(
-    status: str = "run.rolled_back",
-    lang: str = "en",
-    tier: Tier | None = None,
-    links: tuple[Link, ...] = (),
-    sections: tuple[Section, ...] = (),
-    buttons: tuple[Button, ...] = (),
-) -> Card:
-    return Card(
-        ref="run:3",
-        title="Deploy orders v1.4.4",
-        tier=tier,
-        status=status,
-        fields=(Field("Service", "orders"),),
-        body="Health gate failed twice.",
-        footer="Run #3",
-        badge=badge(status, lang),
-        links=links,
-        sections=sections,
-        buttons=buttons,
-    )
+card = partial(run_card, title="Deploy orders v1.4.4", footer="Run #3")
 
 
 @pytest.mark.parametrize(
