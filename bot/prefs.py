@@ -84,13 +84,16 @@ async def reader(
 ) -> Reader:
     """Who reads: `user`'s choices (then their `configured` language) before the `chat`'s,
     before `default`."""
-    mine = await get_choice(conn, user_scope(user)) if user else Choice()
-    lang = mine.language or (configured if user else None)
-    tz = mine.timezone
-    if lang is None or tz is None:
-        theirs = await get_choice(conn, chat_scope(chat))
-        lang = lang or theirs.language
-        tz = tz or theirs.timezone
+    scopes = [chat_scope(chat), *([user_scope(user)] if user else [])]
+    stmt = select(preferences).where(preferences.c.scope.in_(scopes))  # one round trip
+    found = {
+        row.scope: Choice(row.language or None, row.timezone or None)
+        for row in await conn.execute(stmt)
+    }
+    mine = found.get(user_scope(user), Choice()) if user else Choice()
+    theirs = found.get(chat_scope(chat), Choice())
+    lang = mine.language or (configured if user else None) or theirs.language
+    tz = mine.timezone or theirs.timezone
     return Reader(lang or default.lang, tz or default.tz)
 
 
