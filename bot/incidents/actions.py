@@ -67,7 +67,7 @@ class IncidentActions:
     async def _silence(self, ctx: Context[object], incident: Incident, value: str) -> Outcome:
         duration = silence_duration(value)
         return await self.incidents.silence(
-            ctx.conn, incident, ctx.person.display, ctx.now, duration, tz=ctx.tz
+            ctx.conn, incident, ctx.person.display, ctx.now, duration, tz=ctx.tz, lang=ctx.lang
         )
 
     async def _resolve(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:

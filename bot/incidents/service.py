@@ -166,13 +166,14 @@ class IncidentService:
         duration: timedelta,
         *,
         tz: str = "UTC",
+        lang: str = "en",
     ) -> Outcome:
-        """Silence for `duration`; the answer says until when in zone `tz`."""
+        """Silence for `duration`; the answer says until when in zone `tz`, written for `lang`."""
         params = {
             "id": incident.id,
             "user": who,
             "duration": format_duration(duration),
-            "until": clock(now + duration, now, tz),
+            "until": clock(now + duration, now, tz, lang),
         }
         done = Outcome(True, "incident.silenced", params)
         return await self._act(conn, lambda: incident.silence(who, now, duration), now, done)

@@ -100,3 +100,15 @@ async def test_why_in_chinese_has_no_english_fragments(
     assert "短信未发送（已由 Bob 认领）" in text
     names = ["primary", "ops", "alice", "bob", "Bob", "daily", "CST"]
     assert english_words(text, names) == [], text
+
+
+async def test_silence_answers_until_when_in_the_readers_zone_and_words(
+    db: Database, clock: FakeClock, chat: RecordingPlatform
+) -> None:
+    app = wire(db, clock, chat, MemoryNotifier("sms"))
+    number = await fire(app)
+    assert (await say(app, "U-ALICE", "/lang zh")).ok
+    assert (await say(app, "U-ALICE", "/tz Asia/Shanghai")).ok
+    answer = (await say(app, "U-ALICE", f"/silence {number} 2h")).text
+    assert "13:00（北京时间）" in answer, answer
+    assert "CST" not in answer
