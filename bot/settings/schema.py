@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,8 @@ from bot.settings.oncall import (
     TimeZone,
 )
 from bot.settings.retention import Retention
+from bot.settings.sourceauth import SourceAuth
+from bot.settings.watch import Heartbeat, Maintenance
 
 
 class _Frozen(BaseModel):
@@ -90,15 +93,24 @@ class Database(_Frozen):
         return url
 
 
-class SourceAuth(_Frozen):
+class AlertmanagerAPI(_Frozen):
+    """Where an `alertmanager` source's own API (v2) answers: silences made from a card are
+    created there, and silences made there show on the cards of the alerts they match."""
+
+    url: str = Field(pattern=r"^https?://")
     bearer_token: str | None = None
-    hmac_secret: str | None = None
-    hmac_header: str = "X-Tocsin-Signature"
+    username: str | None = None
+    password: str | None = None
+    timeout: Duration = timedelta(seconds=5)
+    poll_interval: Duration = timedelta(seconds=30)
+    """How often its silences are read (doubled after each failure, up to ten times this)."""
 
     @model_validator(mode="after")
-    def _one(self) -> SourceAuth:
-        if not self.bearer_token and not self.hmac_secret:
-            raise ValueError("set bearer_token or hmac_secret")
+    def _auth(self) -> AlertmanagerAPI:
+        if self.bearer_token and (self.username or self.password):
+            raise ValueError("set bearer_token or username and password, not both")
+        if bool(self.username) != bool(self.password):
+            raise ValueError("basic auth needs both username and password")
         return self
 
 
@@ -106,6 +118,13 @@ class Source(_Frozen):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: Literal["alertmanager", "grafana", "generic"]
     auth: SourceAuth
+    api: AlertmanagerAPI | None = None
+
+    @model_validator(mode="after")
+    def _api(self) -> Source:
+        if self.api is not None and self.kind != "alertmanager":
+            raise ValueError(f"api: only an alertmanager source has one, not a {self.kind} source")
+        return self
 
 
 class TierRule(_Frozen):
@@ -249,6 +268,9 @@ class Settings(_Frozen):
     deploy: DeploySettings = DeploySettings()
     retention: Retention = Retention()
     audit: Audit = Audit()
+    maintenance: Maintenance = Maintenance()
+    heartbeats: dict[str, Heartbeat] = {}
+    """Expected beats by name (``[a-z0-9][a-z0-9_-]*``)."""
     metrics: dict[str, Any] | None = None
     """Where health gates read metrics: ``{prometheus: {url: …}}`` (validated by
     `adapters.metrics`)."""
@@ -293,6 +315,7 @@ class Settings(_Frozen):
                     problems.append(f"services.{name}.environments: unknown environment {env!r}")
         problems += _oncall_references(self, set(ids))
         problems += _deploy_references(self)
+        problems += _watch_references(self)
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -372,4 +395,27 @@ def _deploy_references(s: Settings) -> list[str]:
     for name, raw in s.deploy.backends.items():
         if not isinstance(raw, dict) or "kind" not in raw:
             problems.append(f"deploy.backends.{name}: needs a kind")
+    return problems
+
+
+def _watch_references(s: Settings) -> list[str]:
+    """Heartbeats name real Alertmanager sources; windows name known services and environments."""
+    problems = []
+    alertmanagers = {src.name for src in s.sources if src.kind == "alertmanager"}
+    for name, beat in s.heartbeats.items():
+        where = f"heartbeats.{name}"
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
+            problems.append(f"{where}: a name is lower-case letters, digits, - and _")
+        if beat.auth is None and beat.watchdog is None:
+            problems.append(f"{where}: set auth (for POST /api/v1/heartbeats/{name}) or watchdog")
+        if beat.watchdog is not None and beat.watchdog.source not in alertmanagers:
+            problems.append(
+                f"{where}.watchdog.source: no alertmanager source named {beat.watchdog.source!r}"
+            )
+    for index, window in enumerate(s.maintenance.windows):
+        where = f"maintenance.windows.{index}"
+        if window.service != "*" and s.services and window.service not in s.services:
+            problems.append(f"{where}.service: unknown service {window.service!r}")
+        if window.environment != "*" and window.environment not in s.environments:
+            problems.append(f"{where}.environment: unknown environment {window.environment!r}")
     return problems

@@ -87,6 +87,8 @@ incidents = Table(
     Column("triggered_at", TS),
     # Direct-message chats its card was paged to; they get its in-place updates too.
     Column("page_destinations", JSON),
+    # The maintenance window its current episode was triggered in (maintenance_windows.id).
+    Column("maintenance_id", Id),
     Index(
         "uq_incidents_open_group",
         "group_key",
@@ -566,4 +568,106 @@ drills = Table(
     Column("restore_seconds", Float),
     Column("note", Text, nullable=False, default=""),
     Index("ix_drills_target", "service", "environment", "started_at"),
+)
+
+am_silences = Table(
+    "am_silences",
+    metadata,
+    # Alertmanager silences of incidents, one row per silence: those Tocsin asks for (created
+    # by a pass, retried while Alertmanager cannot be reached, expired on Unsilence) and those
+    # found there (made in its UI or with amtool) that match an incident's alerts.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("origin", String(16), nullable=False),
+    # "tocsin": asked for here; "alertmanager": found there.
+    Column("scope", String(16), nullable=False, default="group"),
+    # "group": the incident's common labels match exactly its alerts; "alert": one of its alerts.
+    Column("matchers", JSON, nullable=False),
+    Column("silence_id", String(64)),
+    Column("state", String(16), nullable=False),
+    # pending (to create) → active → expiring (to expire) → expired; failed: refused for good.
+    Column("created_by", String(128), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+    Column("starts_at", TS, nullable=False),
+    Column("ends_at", TS, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("due_at", TS),
+    # When the pass next tries to create or expire it (back-off after a failure).
+    Column("last_error", Text, nullable=False, default=""),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_am_silences_incident", "incident_id"),
+    Index("ix_am_silences_state_due", "state", "due_at"),
+    Index(
+        "uq_am_silences_found",
+        "source",
+        "silence_id",
+        "incident_id",
+        unique=True,
+        sqlite_where=text("silence_id IS NOT NULL"),
+        postgresql_where=text("silence_id IS NOT NULL"),
+    ),
+)
+
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    # Times alerts of a service and environment page nobody (but the tiers that always page):
+    # opened with /maint, by a deploy while it runs (plus a grace), or a recurring window's
+    # occurrence written ahead of time from the configuration.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    # "manual", "deploy" or "recurring".
+    Column("name", String(64), nullable=False, default=""),
+    # A recurring window's name in the configuration; "" otherwise.
+    Column("service", String(128), nullable=False),
+    Column("environment", String(64), nullable=False),
+    # "*": any.
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_by", String(64), nullable=False),
+    Column("run_id", Id),
+    Column("version", String(128), nullable=False, default=""),
+    # A deploy window's run and the version it rolls out.
+    Column("starts_at", TS, nullable=False),
+    Column("ends_at", TS),
+    # None while a deploy window's run has not ended.
+    Column("ended_at", TS),
+    Column("ended_by", String(64)),
+    # Ended early (/maint end), by whom.
+    Column("created_at", TS, nullable=False),
+    Index("ix_maintenance_windows_target", "service", "environment", "starts_at"),
+    Index("ix_maintenance_windows_ends", "ends_at"),
+    Index(
+        "uq_maintenance_windows_occurrence",
+        "name",
+        "starts_at",
+        unique=True,
+        sqlite_where=text("kind = 'recurring'"),
+        postgresql_where=text("kind = 'recurring'"),
+    ),
+    Index(
+        "uq_maintenance_windows_run",
+        "run_id",
+        unique=True,
+        sqlite_where=text("run_id IS NOT NULL"),
+        postgresql_where=text("run_id IS NOT NULL"),
+    ),
+)
+
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    # One row per configured heartbeat: when it last beat, and whether it is missing (its
+    # blind-monitoring alert fires).
+    Column("name", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    # "waiting" (no beat yet), "ok" or "missing".
+    Column("last_seen_at", TS),
+    Column("last_via", String(32), nullable=False, default=""),
+    # "http" or the Alertmanager source whose Watchdog beat.
+    Column("beats", BigInteger, nullable=False, default=0),
+    Column("missing_since", TS),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
 )
