@@ -84,7 +84,7 @@ class _Binder:
                 self._set(self._arg_for_key(key.group(1)), token.text[key.end() :])
             elif (flag := _FLAG.fullmatch(token.text)) and plain and not literal:
                 self._flag(flag.group(1))
-            elif self._positional(token):
+            elif self._positional(token, tokens):
                 break
         missing = [
             a.shown(self.lang) for a in self.spec.args if a.required and self.raw[a.name] is None
@@ -101,6 +101,14 @@ class _Binder:
             _unknown("grammar.unknown_flag", self.lang, self.usage, close, flag=name)
         self.flags.add(wanted[name.casefold()])
 
+    def _declared_flag(self, token: Token) -> str | None:
+        """The flag `token` names when it is one of the command's, written plainly."""
+        flag = _FLAG.fullmatch(token.text)
+        if flag is None or token.first_quote is not None:
+            return None
+        wanted = {name.casefold(): name for name in self.spec.flags}
+        return wanted.get(flag.group(1).casefold())
+
     def _arg_for_key(self, key: str) -> Arg:
         name = key.casefold().replace("-", "_")
         if name not in self.by_name:
@@ -108,8 +116,9 @@ class _Binder:
             _unknown("grammar.unknown_key", self.lang, self.usage, close, key=key)
         return self.by_name[name]
 
-    def _positional(self, token: Token) -> bool:
-        """Fill the next free positional slot; True when a rest argument took the remainder."""
+    def _positional(self, token: Token, after: Iterator[Token]) -> bool:
+        """Fill the next free positional slot; True when a rest argument took the remainder
+        (all but the command's own flags at its end: ``/deploy orders v2 prod --dry-run``)."""
         free = [a for a in self.spec.args if not a.keyword and self.raw[a.name] is None]
         if not free or free[0].kind != "rest":
             check_closed(token, self.lang, self.usage)
@@ -118,7 +127,12 @@ class _Binder:
         if free[0].kind != "rest":
             self._set(free[0], token.text)
             return False
-        remainder = self.body[token.start :].rstrip()
+        end = len(self.body)
+        trailing = list(after)
+        while trailing and (flag := self._declared_flag(trailing[-1])):
+            self.flags.add(flag)
+            end = trailing.pop().start
+        remainder = self.body[token.start : end].rstrip()
         whole = remainder == self.body[token.start : token.end]
         quoted = whole and token.first_quote == 0 and token.unterminated is None
         self._set(free[0], token.text if quoted and len(token.parts) == 1 else remainder)

@@ -508,3 +508,26 @@ def test_errors_spell_out_control_characters_and_stay_short() -> None:
 def test_chinese_replies_for_the_new_rules() -> None:
     assert "之间的整数" in fail("ack 99999999999999999999999", "zh").message
     assert "换行" in fail('ack "1\n"', "zh").message
+
+
+def test_a_flag_after_a_rest_argument_is_the_commands_own() -> None:
+    spec = CommandSpec(
+        "push",
+        (Arg("service"), Arg("rest", "rest", required=False, default="")),
+        "deploy",
+        "Push",
+        "推送",
+        flags=("dry-run",),
+    )
+    specs = {"push": spec}
+    cmd = parse("push orders prod to=v2 --dry-run", specs, VOCAB, "en")
+    assert cmd.args["rest"] == "prod to=v2"
+    assert cmd.flags == {"dry-run"}
+    cmd = parse('push orders prod "--dry-run"', specs, VOCAB, "en")
+    assert cmd.args["rest"] == 'prod "--dry-run"'
+    assert cmd.flags == frozenset()
+    cmd = parse("push orders reason --dry-run is in the text", specs, VOCAB, "en")
+    assert cmd.args["rest"] == "reason --dry-run is in the text"
+    assert cmd.flags == frozenset()
+    cmd = parse("push orders prod --other", specs, VOCAB, "en")
+    assert cmd.args["rest"] == "prod --other"
