@@ -47,6 +47,8 @@ from bot.escalation.pager import PageSender
 from bot.gates.drill_pages import DrillPages
 from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
+from bot.heartbeats.monitor import HeartbeatPass
+from bot.heartbeats.watchdog import Watchdogs
 from bot.incidents.actions import IncidentActions
 from bot.incidents.rollback import RollbackHandoff
 from bot.incidents.service import IncidentService
@@ -64,13 +66,17 @@ from bot.ports import (
     MetricsSource,
     Notifier,
 )
+from bot.ports.silences import SilenceAPI
 from bot.replay import ReplayGuard
 from bot.services import Registry, Services
 from bot.settings import Settings
+from bot.silences import Asking, SilencePush
+from bot.silences.found import FoundSilences
 from bot.store.db import Database
 from bot.store.migrate import ensure_current
 from bot.web.actions import ActionLinks
 from bot.web.alerts import AlertEndpoint
+from bot.web.heartbeats import heartbeat_routes
 from bot.web.ops import ops_routes
 from bot.web.schedules import schedule_routes
 from bot.web.unavailable import DatabaseGuard
@@ -96,6 +102,8 @@ class Tocsin:
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     backends: dict[str, DeployBackend] = field(default_factory=dict)
     sources: dict[str, MetricsSource] = field(default_factory=dict)
+    silence_apis: dict[str, SilenceAPI] = field(default_factory=dict)
+    """Alertmanager APIs by source name (`sources[].api`)."""
     background: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
     """Loops that run while the app serves (e.g. the console's follower)."""
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -121,6 +129,10 @@ class Tocsin:
             await backend.aclose()
         for source in self.sources.values():
             await source.aclose()
+        for api in self.silence_apis.values():
+            close = getattr(api, "aclose", None)
+            if close is not None:
+                await close()
         await self.services.db.dispose()
 
     @asynccontextmanager
@@ -142,6 +154,7 @@ def bootstrap(
     notifiers: Mapping[str, Notifier] | None = None,
     backends: Mapping[str, DeployBackend] | None = None,
     metrics_sources: Mapping[str, MetricsSource] | None = None,
+    silence_apis: Mapping[str, SilenceAPI] | None = None,
 ) -> Tocsin:
     clock = clock or SystemClock()
     db = database or Database(settings.database.url, pool_size=settings.database.pool_size)
@@ -183,6 +196,7 @@ def bootstrap(
     oncall = OnCallService(settings, db, outbox, direct)
     runs = RunDesk(settings, db, requests, list(made), gates)
     handoff: RollbackHandoff = rollbacks or runs
+    apis = dict(silence_apis) if silence_apis is not None else _silence_apis(settings)
     registry = Registry()
     for command in all_commands():
         registry.add(command)
@@ -195,7 +209,9 @@ def bootstrap(
         outbox=outbox,
         metrics=metrics,
         registry=registry,
-        actions=IncidentActions(incidents, handoff, outbox, escalator),
+        actions=IncidentActions(
+            incidents, handoff, outbox, escalator, Asking(apis, settings.tocsin.public_url)
+        ),
         seen=SeenCounts(),
         oncall=oncall,
         escalator=escalator,
@@ -243,6 +259,9 @@ def bootstrap(
         AlertRollbacks(settings, db, requests) if made else None,
         runs.drills,
         dispatcher.resume,
+        heartbeats=HeartbeatPass(settings, db, ingest, metrics),
+        silences=SilencePush(db, clock, apis),
+        found=FoundSilences(settings, db, incidents, apis),
     )
     tocsin = Tocsin(
         settings,
@@ -263,10 +282,12 @@ def bootstrap(
         metrics,
         settings.server.max_alert_body_bytes,
         on_ingested=engine.wake,
+        watchdogs=Watchdogs(settings.heartbeats, db, clock),
     )
     routes: list[BaseRoute] = [
         *ops_routes(db, metrics, partial(_connections, adapters)),
         *schedule_routes(settings, db, clock),
+        *heartbeat_routes(settings.heartbeats, db, clock, verify_source),
         *ActionLinks(
             signer,
             dispatcher,
@@ -281,6 +302,7 @@ def bootstrap(
     tocsin.notifiers = pagers
     tocsin.backends = made
     tocsin.sources = sources
+    tocsin.silence_apis = apis
     for adapter in adapters:
         routes += adapter.routes(dispatcher)
         tocsin.background.append(partial(adapter.run, dispatcher))
@@ -384,6 +406,15 @@ def _metrics(settings: Settings) -> dict[str, MetricsSource]:
     from adapters.metrics import create
 
     return create(settings.metrics)
+
+
+def _silence_apis(settings: Settings) -> dict[str, SilenceAPI]:
+    """The APIs of the `alertmanager` sources that name one (none: no import)."""
+    if not any(source.api is not None for source in settings.sources):
+        return {}
+    from adapters.alertmanager.api import silence_apis
+
+    return silence_apis(settings)
 
 
 def _backends(settings: Settings, clock: Clock) -> dict[str, DeployBackend]:

@@ -17,9 +17,12 @@ from bot.deploys.cards import recent_line
 from bot.i18n import t
 from bot.incidents.status import Status, card_ref, display_status, parse_card_ref
 from bot.incidents.times import stamp
+from bot.maintenance.mark import mark, marked
+from bot.maintenance.windows import Window
 from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Link, Section, Tier
 from bot.oncall.swaps import render_swap
 from bot.settings.durations import format_duration
+from bot.silences.view import SilenceView, silence_lines, silence_view
 from bot.statuses import badge
 from bot.store.tables import digests, incidents
 
@@ -37,10 +40,13 @@ def incident_card(
     rollback_to: str = "",
     tz: str = "UTC",
     facts: AlertFacts | None = None,
+    upstream: SilenceView | None = None,
+    maintenance: Window | None = None,
 ) -> Card:
     """The card of incident `row` (a stored row or an `Incident`) for a reader of `lang` in
     zone `tz`; `facts` are its alerts' links, description and start, `recent` its service's
-    recent runs, one line each."""
+    recent runs, one line each; `maintenance` the window its episode met; `upstream`
+    what its Alertmanager holds of its silence (shown while it is silenced)."""
     facts = facts or AlertFacts()
     status = display_status(row, now)
     fields = []
@@ -64,6 +70,11 @@ def incident_card(
     if status == "silenced":
         until = stamp(row.silenced_until, now, tz, lang)
         fields.append(Field(t("card.silenced_until", lang), until))
+        if upstream is not None:  # what its Alertmanager holds
+            lines = silence_lines(upstream, row.firing_count or row.alert_count, now, lang, tz)
+            fields.append(Field(t("silence.field", lang), "\n".join(lines)))
+    if maintenance is not None:
+        fields.append(Field(t("card.maintenance", lang), mark(maintenance, now, lang, tz)))
     sections: tuple[Section, ...] = ()
     if recent:
         sections = (Section(t("card.recent_deploys", lang), tuple(recent)),)
@@ -77,7 +88,9 @@ def incident_card(
         status=status,
         fields=tuple(fields),
         body=body,
-        buttons=_buttons(row, lang, silence_choices, escalate, rollback_to),
+        buttons=_buttons(
+            row, lang, silence_choices, escalate, rollback_to, silenced=status == "silenced"
+        ),
         footer=t("card.footer", lang, id=row.id, route=row.route),
         badge=badge(status, lang),
         links=tuple(Link(t(f"card.link.{k.kind}", lang), k.url) for k in facts.links),
@@ -86,7 +99,13 @@ def incident_card(
 
 
 def _buttons(
-    row: Any, lang: str, silence_choices: Sequence[timedelta], escalate: bool, rollback_to: str
+    row: Any,
+    lang: str,
+    silence_choices: Sequence[timedelta],
+    escalate: bool,
+    rollback_to: str,
+    *,
+    silenced: bool = False,
 ) -> tuple[Button, ...]:
     if row.status == Status.RESOLVED:
         return ()
@@ -97,6 +116,8 @@ def _buttons(
             buttons.append(Button(t("button.escalate", lang), ActionKind.ESCALATE))
     else:
         buttons.append(Button(t("button.unack", lang), ActionKind.UNACK))
+    if silenced:  # before the choices: a platform that shows few buttons keeps it
+        buttons.append(Button(t("button.unsilence", lang), ActionKind.UNSILENCE))
     for choice in silence_choices:
         text = format_duration(choice)
         buttons.append(
@@ -205,6 +226,8 @@ async def render(
             rollback_to=rollback_to,
             tz=tz,
             facts=await facts(conn, row.id, row.summary),
+            upstream=await silence_view(conn, row.id) if row.silenced_until else None,
+            maintenance=await marked(conn, row.id) if row.maintenance_id is not None else None,
         )
     if kind == "run":
         return await runs(conn, number, lang) if runs is not None else None

@@ -49,6 +49,7 @@ PERMISSION = {
     ActionKind.ACK: "ack",
     ActionKind.UNACK: "ack",
     ActionKind.SILENCE: "silence",
+    ActionKind.UNSILENCE: "silence",
     ActionKind.RESOLVE: "resolve",
     ActionKind.ROLLBACK: "rollback",
     ActionKind.ESCALATE: "ack",

@@ -24,11 +24,15 @@ from bot.escalation.pager import PageSender
 from bot.flights import Flights
 from bot.gates.drills import Drills
 from bot.gates.runner import GateRunner
+from bot.heartbeats.monitor import HeartbeatPass
 from bot.incidents.status import card_destinations, card_ref
+from bot.maintenance.upkeep import RecurringWindows
 from bot.model import Tier
 from bot.outbox.worker import OutboxWorker
 from bot.retention import RetentionPass
 from bot.services import Services
+from bot.silences.found import FoundSilences
+from bot.silences.push import SilencePush
 from bot.store.outage import classify
 from bot.store.tables import digests, incidents, outbox
 
@@ -61,6 +65,9 @@ class Engine:
         drills: Drills | None = None,
         resume: Callable[[datetime], Awaitable[None]] | None = None,
         pass_timeout: float = PASS_TIMEOUT,
+        heartbeats: HeartbeatPass | None = None,
+        silences: SilencePush | None = None,
+        found: FoundSilences | None = None,
     ) -> None:
         self.s = services
         self.worker = worker
@@ -70,7 +77,11 @@ class Engine:
         self.alerts = alerts
         self.drills = drills
         self.resume = resume
+        self.heartbeats = heartbeats
+        self.silences = silences
+        self.found = found
         self.retention = RetentionPass(services.settings, services.db, services.metrics)
+        self.windows = RecurringWindows(services.settings, services.db)
         self.pass_timeout = pass_timeout
         self._scheduler: Any = None
         self._kicks: dict[str, Callable[[], None]] = {}
@@ -111,12 +122,16 @@ class Engine:
             ("inbox", self._resume),
             ("acks", self._expire_acks),
             ("silences", self._end_silences),
+            ("am_silences", self._push_silences),
+            ("am_silences_found", self._find_silences),
             ("flapping", self._settle_flapping),
             ("digests", self._close_digests),
             ("seen", self._write_seen),
             ("cards", self._due_cards),
             ("schedules", self.s.oncall.run_due),
+            ("windows", self.windows.run),
             ("retention", self.retention.run),
+            ("heartbeats", self._heartbeats),
         )
 
     def _deploys(self, *, wait: bool) -> tuple[tuple[str, Step], ...]:
@@ -220,6 +235,11 @@ class Engine:
         if self.resume is not None:
             await self.resume(now)
 
+    async def _heartbeats(self, now: datetime) -> None:
+        """Missing heartbeats raise their alert, returning ones resolve it (`bot.heartbeats`)."""
+        if self.heartbeats is not None and await self.heartbeats.run(now):
+            self.wake()  # a blind-monitoring incident pages now, not on the next timer
+
     async def _escalate(self, now: datetime) -> None:
         """Open escalations for newly triggered incidents, then run the steps that are due."""
         escalator = self.s.escalator
@@ -272,6 +292,16 @@ class Engine:
     async def _end_silences(self, now: datetime) -> None:
         async with self.s.db.begin() as conn:
             await self.s.incidents.end_silences(conn, now)
+
+    async def _push_silences(self, now: datetime) -> None:
+        """Silences asked for in Alertmanager made or expired there (`bot.silences.push`)."""
+        if self.silences is not None:
+            await self.silences.run_once(now)
+
+    async def _find_silences(self, now: datetime) -> None:
+        """Silences made in Alertmanager put on the cards they cover (`bot.silences.found`)."""
+        if self.found is not None:
+            await self.found.run(now)
 
     async def _settle_flapping(self, now: datetime) -> None:
         """A flapping incident whose alerts kept still for a window is no longer flapping."""

@@ -119,6 +119,15 @@ class Metrics:
             ["surface", "reason"],
             registry=r,
         )
+        self.heartbeat_last_seen = Gauge(
+            "tocsin_heartbeat_last_seen_timestamp_seconds",
+            "When each heartbeat last beat (unix time, read from the database: any replica's)",
+            ["name"],
+            registry=r,
+        )
+        self.heartbeats_missing = Gauge(
+            "tocsin_heartbeats_missing", "Heartbeats missing now (monitoring blind)", registry=r
+        )
         self.table_rows = Gauge(
             "tocsin_table_rows",
             "Rows in the tables that grow (PostgreSQL: the planner's estimate)",

@@ -30,6 +30,7 @@ class ActionKind(enum.StrEnum):
     ROLLBACK = "rollback"
     UNACK = "unack"
     ESCALATE = "escalate"
+    UNSILENCE = "unsilence"
     ACCEPT = "accept"
     DECLINE = "decline"
     CONFIRM = "confirm"

@@ -7,12 +7,14 @@ from bot.services import Command
 
 
 def all_commands() -> list[Command]:
-    from commands import deploy, help, incident, oncall, whoami
+    from commands import deploy, heartbeat, help, incident, maint, oncall, whoami
 
     return [
         *incident.COMMANDS,
         *deploy.COMMANDS,
         *oncall.COMMANDS,
+        *maint.COMMANDS,
+        *heartbeat.COMMANDS,
         *help.COMMANDS,
         *whoami.COMMANDS,
     ]

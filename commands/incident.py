@@ -1,4 +1,4 @@
-"""/ack, /unack, /silence, /resolve and /incident (show, list)."""
+"""/ack, /unack, /silence, /unsilence, /resolve and /incident (show, list)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from bot.grammar import BIGINT_MAX, Arg, CommandSpec, ParsedCommand, whole_numbe
 from bot.i18n import t
 from bot.incidents.service import IncidentService
 from bot.incidents.status import display_status
+from bot.maintenance.mark import marked
 from bot.model import ActionKind, Reply
 from bot.services import Actions, Command, Context, Scope
 from bot.settings import Settings
+from bot.silences.view import silence_view
 
 INCIDENT = Arg("incident", "int", help_en="incident number, e.g. 42", help_zh="事件编号，例如 42")
 
@@ -76,6 +78,8 @@ async def _show(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
         silence_choices=ctx.services.settings.incidents.silence_choices,
         tz=ctx.tz,
         facts=await facts(ctx.conn, row.id, row.summary),
+        upstream=await silence_view(ctx.conn, row.id) if row.silenced_until else None,
+        maintenance=await marked(ctx.conn, row.id),
     )
     return Reply(f"#{row.id} {row.title}", card=card)
 
@@ -113,6 +117,16 @@ COMMANDS = [
             ),
         ),
         _action(ActionKind.SILENCE),
+        _incident_scope,
+    ),
+    Command(
+        _spec(
+            "unsilence",
+            "silence",
+            "Lift an incident's silence now (in Alertmanager too).",
+            "立即解除事件的静默（Alertmanager 中的静默一并解除）。",
+        ),
+        _action(ActionKind.UNSILENCE),
         _incident_scope,
     ),
     Command(

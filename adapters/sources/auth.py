@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.edge.replay import Window
 from bot.errors import AuthenticationError
-from bot.settings.schema import SourceAuth
+from bot.settings.sourceauth import SourceAuth
 
 _KEY = re.compile(r"[a-z][a-z0-9]*")
 _UNIX_SECONDS = re.compile(r"[0-9]{1,12}")

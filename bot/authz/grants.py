@@ -17,6 +17,7 @@ ACTIONS = (
     "approve",
     "lock",
     "oncall",
+    "maint",
     "admin",
 )
 

@@ -5,7 +5,8 @@ lock of its service and environment (one run at a time), marks it ``starting`` w
 commits; only then is the backend called, so two replicas never start one run. A replica that
 dies after the call leaves a lease that runs out; the run is started again under the same run id,
 which backends treat as the same operation. Polling works the same way, and the backend's own
-reference is stored, so polling resumes after a restart.
+reference is stored, so polling resumes after a restart. The transactions that start and end a
+run also open and end the maintenance window it holds for its service (`bot.maintenance.deploys`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from bot.deploys.run import Change, ReleaseLock, Review, Run, Tell
 from bot.deploys.run_store import from_row, run_ref
 from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.flights import Flights
+from bot.maintenance import deploys as deploy_windows
 from bot.ports import DeployBackend, DeployRequest, Phase, RunRef, RunStatus
 from bot.settings import Settings
 from bot.store.db import Database
@@ -214,6 +216,7 @@ class Runner:
             if await self._ours(conn, run, lease, STARTING):
                 started = run.started(now, _ref_json(ref), ref.url, self._poll_every())
                 await self.store.save(conn, started, now)
+                await deploy_windows.follow(conn, self.db, self.settings, started.run, now)
                 if run.action == "rollback":
                     await self._undone(conn, started.run, now)
 
@@ -296,6 +299,7 @@ class Runner:
             gated = watch is not None
             ended = run.end(now, state, values, status.message, gated=gated, watch=watch)
             await self.store.save(conn, ended, now)
+            await deploy_windows.follow(conn, self.db, self.settings, ended.run, now)
             await self._follow(conn, ended, now)
             if run.action == "rollback":
                 await self._undone(conn, ended.run, now)

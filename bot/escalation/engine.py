@@ -26,6 +26,7 @@ from bot.escalation.recipients import Recipient, resolve
 from bot.incidents.aggregate import Incident
 from bot.incidents.repository import IncidentRepository
 from bot.incidents.status import Status, card_ref
+from bot.maintenance.paging import HELD, Paging, new_holds
 from bot.metrics import Metrics
 from bot.model import Tier
 from bot.oncall.store import active_overrides
@@ -71,6 +72,7 @@ class Escalator:
                 incidents.c.service,
                 incidents.c.labels,
                 episode.label("episode"),
+                incidents.c.environment,
             )
             .select_from(
                 incidents.outerjoin(escalations, escalations.c.incident_id == incidents.c.id)
@@ -89,9 +91,15 @@ class Escalator:
         )
         async with self.db.begin() as conn:
             rows = (await conn.execute(stmt)).all()
+            meet = await self._paging(now).load(conn, [row.id for row in rows])
             for row in rows:
+                meet.begin(row.id)  # a new episode: marked with the window it begins in
                 await self._open(conn, row, now)
+            await meet.write(conn)
         return len(rows)
+
+    def _paging(self, now: datetime) -> Paging:
+        return Paging(self.settings.maintenance.page_tiers, now)
 
     async def _open(self, conn: AsyncConnection, row: Any, now: datetime) -> None:
         plan = plan_for(self.settings, row.route, Tier(row.tier), row.service, row.labels)
@@ -137,13 +145,21 @@ class Escalator:
             ids = [row.incident_id for row in due]
             by_id = await self.incidents.by_ids(conn, ids)
             batch = Batch(await active_overrides(conn, now))
+            meet = await self._paging(now).load(conn, ids)
             for esc in due:
-                await self._advance(conn, batch, esc, by_id.get(esc.incident_id))
+                await self._advance(conn, batch, esc, by_id.get(esc.incident_id), meet)
+            await meet.write(conn)
+            batch.logs = await new_holds(conn, batch.logs)
             await self._write(conn, batch, by_id)
         return len(due)
 
     async def _advance(
-        self, conn: AsyncConnection, batch: Batch, esc: Any, incident: Incident | None
+        self,
+        conn: AsyncConnection,
+        batch: Batch,
+        esc: Any,
+        incident: Incident | None,
+        meet: Paging,
     ) -> None:
         now = self.clock.now()
         episode = incident.triggered_at or incident.created_at if incident is not None else None
@@ -156,6 +172,12 @@ class Escalator:
         if incident.silenced_until and incident.silenced_until > now:
             batch.move(esc, now, next_at=incident.silenced_until)
             return
+        held = meet.meet(incident.id, incident.tier, esc.next_at)
+        if held is not None:  # a maintenance window: this tier pages nobody until it ends
+            next_at, held_for = meet.hold(held)
+            batch.move(esc, now, next_at=next_at)
+            batch.log(esc, HELD, now, held_for)
+            return
         plan = Plan.from_json(esc.policy, esc.plan)
         step = plan.steps[min(esc.step, len(plan.steps) - 1)]
         turn = await batch.turn(conn, self.db, esc.policy, esc.step) if step.round_robin else None
@@ -167,6 +189,8 @@ class Escalator:
             "recipients": [],
             "notes": found.notes,
         }
+        if (window := meet.window(incident.id)) is not None:  # a tier that pages all the same
+            detail["notes"].append({"key": "why.maintenance_pages", "id": window.id})
         for recipient in found.recipients:
             deliveries, notes = self._deliveries(recipient, incident)
             detail["notes"] += notes

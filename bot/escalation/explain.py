@@ -98,10 +98,23 @@ def _stopped(detail: dict[str, Any], ran: str, say: _Say) -> str:
     return _resolved(say, ran, by)
 
 
+def _held(detail: dict[str, Any], ran: str, say: _Say) -> str:
+    """A step a maintenance window held back: ``paging held: maintenance window #7 until
+    14:00`` (see `bot.maintenance.paging`)."""
+    until = detail.get("until")
+    if until is None:
+        return t("why.maintenance_open", say.lang, ran=ran, id=detail.get("window", "?"))
+    moment = say.when(datetime.fromisoformat(str(until)))
+    key = "why.maintenance_deploy" if detail.get("kind") == "deploy" else "why.maintenance"
+    return t(key, say.lang, ran=ran, id=detail.get("window", "?"), until=moment)
+
+
 def _entry(entry: Any, sent: Sent, say: _Say) -> list[str]:
     detail, lang = entry.detail, say.lang
     if entry.kind == "stopped":
         return [_stopped(detail, say.when(entry.ran_at), say)]
+    if entry.kind == "maintenance":
+        return [_held(detail, say.when(entry.ran_at), say)]
     if entry.kind != "step":
         return []
     out = [

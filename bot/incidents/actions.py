@@ -1,5 +1,6 @@
-"""Card actions on incidents (Acknowledge, Silence, Resolve, Escalate, Rollback), already
-authorized; each kind of action has its handler in one table."""
+"""Card actions on incidents (Acknowledge, Silence, Unsilence, Resolve, Escalate, Rollback),
+already authorized; each kind of action has its handler in one table. A silence, and its
+lifting, reach the incident's Alertmanager too when it has an API (`bot.silences`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bot.incidents.status import card_ref
 from bot.model import ActionKind
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import parse_duration
+from bot.silences.asking import Asking
 
 if TYPE_CHECKING:
     from bot.services import Context
@@ -39,13 +41,16 @@ class IncidentActions:
         deploys: RollbackHandoff,
         outbox: Outbox,
         escalation: Escalation,
+        upstream: Asking | None = None,
     ) -> None:
         self.incidents, self.deploys, self.outbox = incidents, deploys, outbox
         self.escalation = escalation
+        self.upstream = upstream
         self.handlers: dict[ActionKind, Handler] = {
             ActionKind.ACK: self._ack,
             ActionKind.UNACK: self._unack,
             ActionKind.SILENCE: self._silence,
+            ActionKind.UNSILENCE: self._unsilence,
             ActionKind.RESOLVE: self._resolve,
             ActionKind.ESCALATE: self._escalate,
             ActionKind.ROLLBACK: self._rollback,
@@ -66,9 +71,21 @@ class IncidentActions:
 
     async def _silence(self, ctx: Context[object], incident: Incident, value: str) -> Outcome:
         duration = silence_duration(value)
-        return await self.incidents.silence(
-            ctx.conn, incident, ctx.person.display, ctx.now, duration, tz=ctx.tz, lang=ctx.lang
+        who = ctx.person.display
+        outcome = await self.incidents.silence(
+            ctx.conn, incident, who, ctx.now, duration, tz=ctx.tz, lang=ctx.lang
         )
+        if outcome.changed and self.upstream is not None:
+            await self.upstream.ask(ctx.conn, incident, who, ctx.now, ctx.now + duration)
+        return outcome
+
+    async def _unsilence(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
+        """The person wants the alerts back: Alertmanager's silences of the incident go too,
+        those made there included."""
+        outcome = await self.incidents.unsilence(ctx.conn, incident, ctx.person.display, ctx.now)
+        if outcome.changed and self.upstream is not None:
+            await self.upstream.withdraw(ctx.conn, incident.id, ctx.now)
+        return outcome
 
     async def _resolve(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
         return await self.incidents.resolve(ctx.conn, incident, ctx.person.display, ctx.now)

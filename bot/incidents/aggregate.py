@@ -106,6 +106,14 @@ class Incident:
         after = self._next(now, silenced_until=now + duration)
         return Transition(self, after, (RefreshCard(),))
 
+    def unsilence(self, who: str, now: datetime) -> Transition:
+        """Lift a running silence before its time: the card shows the live status again and
+        escalation, held while silenced, goes on."""
+        self._refuse_resolved()
+        if self.silenced_until is None or self.silenced_until <= now:
+            raise UserError("incident.not_silenced", id=self.id)
+        return Transition(self, self._next(now, silenced_until=None), (RefreshCard(),))
+
     def resolve(self, who: str, now: datetime) -> Transition:
         """Closed by a person (or by `MONITORING`): timers of every kind stop with it."""
         self._refuse_resolved()

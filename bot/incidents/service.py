@@ -178,6 +178,14 @@ class IncidentService:
         done = Outcome(True, "incident.silenced", params)
         return await self._act(conn, lambda: incident.silence(who, now, duration), now, done)
 
+    async def unsilence(
+        self, conn: AsyncConnection, incident: Incident, who: str, now: datetime
+    ) -> Outcome:
+        """Lift the incident's silence now (the incident alone: what Alertmanager holds is
+        `bot.silences`' business)."""
+        done = Outcome(True, "incident.unsilenced", {"id": incident.id, "user": who})
+        return await self._act(conn, lambda: incident.unsilence(who, now), now, done)
+
     async def resolve(
         self, conn: AsyncConnection, incident: Incident, who: str, now: datetime
     ) -> Outcome:

@@ -1,12 +1,13 @@
 """Pruning resolved incidents with everything that hangs off them.
 
 A batch takes the oldest prunable incidents, deletes their rows in the other tables (alerts,
-card references, escalation, its log and pages, the alert-rollback decision), then the
-incidents themselves: only those still resolved and with no alert, escalation or page left, so
-an alert that an ingest is moving to a new incident right now (it holds the alert's row) keeps
-its old incident until a later pass. Open incidents are never touched, nor those whose card or
-pages still wait to be delivered. Runs keep their `incident_id` (the release ledger outlives
-the incident), and review drafts stay readable by incident number.
+card references, escalation, its log and pages, the alert-rollback decision, its Alertmanager
+silences), then the incidents themselves: only those still resolved and with no alert,
+escalation or page left, so an alert that an ingest is moving to a new incident right now (it
+holds the alert's row) keeps its old incident until a later pass. Open incidents are never
+touched, nor those whose card, pages or Alertmanager silences still wait to go out. Runs keep
+their `incident_id` (the release ledger outlives the incident), and review drafts stay readable
+by incident number.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from sqlalchemy.sql.schema import Table
 from bot.escalation.engine import ACTIVE
 from bot.retention.batches import count_rows, delete_all, pick
 from bot.retention.rules import ACTIVE_PAGES
+from bot.silences.rows import DUE as AM_DUE
 from bot.store.db import Database
 from bot.store.tables import (
     alert_rollbacks,
     alerts,
+    am_silences,
     card_posts,
     digests,
     escalation_log,
@@ -45,6 +48,7 @@ INCIDENT_TABLES = (
     "escalation_log",
     "escalations",
     "alert_rollbacks",
+    "am_silences",
     "incidents",
     "digests",
 )
@@ -63,6 +67,9 @@ def prunable(before: datetime) -> ColumnElement[bool]:
         ~exists().where(
             and_(escalations.c.incident_id == incidents.c.id, escalations.c.state == ACTIVE)
         ),
+        ~exists().where(  # a silence still to make or expire in Alertmanager
+            and_(am_silences.c.incident_id == incidents.c.id, am_silences.c.state.in_(AM_DUE))
+        ),
     )
 
 
@@ -80,6 +87,7 @@ def _dependents(chosen: Any) -> list[tuple[Table, ColumnElement[bool]]]:
         (escalation_log, escalation_log.c.incident_id.in_(chosen)),
         (escalations, escalations.c.incident_id.in_(chosen)),
         (alert_rollbacks, alert_rollbacks.c.incident_id.in_(chosen)),
+        (am_silences, am_silences.c.incident_id.in_(chosen)),
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.sql.schema import Table
 
 from bot.links import DEFAULT_TTL
@@ -23,6 +23,7 @@ from bot.store.tables import (
     inbound_events,
     inbox,
     incidents,
+    maintenance_windows,
     outbox,
     pages,
     schedule_overrides,
@@ -73,6 +74,9 @@ def cutoffs(settings: Settings, now: datetime) -> dict[str, Cutoff]:
             "gate_measurements", at(r.gate_measurements), "measurements of gates decided before"
         ),
         Cutoff("oncall_history", at(r.oncall_history), "overrides and swaps ended before"),
+        Cutoff(
+            "maintenance_windows", at(r.maintenance_windows), "maintenance windows ended before"
+        ),
         Cutoff("audit_log", at(r.audit_log), "audit entries written before"),
     ]
     return {c.key: c for c in found}
@@ -140,4 +144,8 @@ def _conditions(key: str, before: datetime) -> list[tuple[Table, ColumnElement[b
             (schedule_overrides, schedule_overrides.c.ends_at < before),
             (swap_requests, and_(swap_requests.c.expires_at < before, closed)),
         ]
+    if key == "maintenance_windows":
+        w = maintenance_windows.c
+        ended = func.coalesce(w.ended_at, w.ends_at)  # a window with neither has not ended
+        return [(maintenance_windows, and_(ended.is_not(None), ended < before))]
     return []  # incidents and audit_log: see `bot.retention.incidents`, `bot.audit.prune`

@@ -21,6 +21,7 @@ _DID: dict[str, str] = {
     ActionKind.ACK: "review.did.ack",
     ActionKind.UNACK: "review.did.unack",
     ActionKind.SILENCE: "review.did.silence",
+    ActionKind.UNSILENCE: "review.did.unsilence",
     ActionKind.RESOLVE: "review.did.resolve",
     ActionKind.ESCALATE: "review.did.escalate",
     ActionKind.ROLLBACK: "review.did.rollback",

@@ -34,6 +34,7 @@ _MINIMUM: dict[str, tuple[timedelta, str]] = {
     "console_messages": (DAY, "the web console shows the last day of each chat"),
     "gate_measurements": (DAY, "a gate's measurements explain its decision"),
     "oncall_history": (DAY, "past overrides and swaps answer who was on call"),
+    "maintenance_windows": (DAY, "a recent incident's card names the window it met"),
     "audit_log": (timedelta(days=30), "the audit log is the record of who did what"),
 }
 
@@ -57,6 +58,8 @@ class Retention(_Frozen):
     """Health-gate samples of gates decided this long ago (the decision itself is kept)."""
     oncall_history: Duration | None = timedelta(days=365)
     """Schedule overrides that ended, and shift swaps decided or lapsed, this long ago."""
+    maintenance_windows: Duration | None = timedelta(days=90)
+    """Maintenance windows that ended this long ago (incidents they marked stay)."""
     audit_log: Duration | None = None
     """Audit entries older than this; null keeps them forever. Pruning keeps the chain
     verifiable: an anchor holds the last deleted entry's hash (`tocsin audit verify`)."""

@@ -9,11 +9,12 @@ The rules:
 
 - every secret (Tocsin's own and the adapters') must not be a placeholder such as the
   ``change-me…`` fall-backs config/example.yaml once had;
-- Tocsin's own secrets (``tocsin.secret_key``, ``sources[].auth`` tokens and HMAC secrets,
-  ``console.tokens``, ``audit.key``) need `MIN_SECRET_LENGTH` characters and `MIN_DISTINCT`
-  different ones (`tocsin secret` makes such a value). A platform's secret has the format its
-  platform dictates (WeCom's 43-character EncodingAESKey, a Slack signing secret…): only the
-  placeholder rule applies to it, as to former audit keys (``audit.previous_keys``);
+- Tocsin's own secrets (``tocsin.secret_key``, ``sources[].auth`` and ``heartbeats.*.auth``
+  tokens and HMAC secrets, ``console.tokens``, ``audit.key``) need `MIN_SECRET_LENGTH`
+  characters and `MIN_DISTINCT` different ones (`tocsin secret` makes such a value). A
+  platform's secret has the format its platform dictates (WeCom's 43-character
+  EncodingAESKey, a Slack signing secret…): only the placeholder rule applies to it, as to
+  former audit keys (``audit.previous_keys``);
 - ``console.auth: demo`` (anyone picks who they are) only with ``tocsin.demo: true``;
 - a ``tocsin.public_url`` that is not https is a warning (action links would travel in the
   clear), except on a loopback host.
@@ -131,6 +132,11 @@ def _own_secrets(settings: Settings) -> Iterator[tuple[str, str, str]]:
             value = getattr(source.auth, key)
             if value is not None:
                 yield f"sources.{index}.auth.{key}", value, f"{_MAKE_ONE} and give it to the sender"
+    for name, beat in settings.heartbeats.items():
+        for key in ("bearer_token", "hmac_secret"):
+            value = getattr(beat.auth, key, None)
+            if value is not None:
+                yield f"heartbeats.{name}.auth.{key}", value, f"{_MAKE_ONE} and give it to the job"
     for user, token in settings.console.tokens.items():
         yield f"console.tokens.{user}", token, f"{_MAKE_ONE} and give it to {user} alone"
     audit_key = _plain(getattr(getattr(settings, "audit", None), "key", None))

@@ -631,7 +631,7 @@ maintenance_windows = Table(
     # A deploy window's run and the version it rolls out.
     Column("starts_at", TS, nullable=False),
     Column("ends_at", TS),
-    # None while a deploy window's run has not ended.
+    # A deploy window ends grace after its run; until the run ends, at its longest possible end.
     Column("ended_at", TS),
     Column("ended_by", String(64)),
     # Ended early (/maint end), by whom.
@@ -664,8 +664,8 @@ heartbeats = Table(
     Column("state", String(16), nullable=False),
     # "waiting" (no beat yet), "ok" or "missing".
     Column("last_seen_at", TS),
-    Column("last_via", String(32), nullable=False, default=""),
-    # "http" or the Alertmanager source whose Watchdog beat.
+    Column("last_via", String(64), nullable=False, default=""),
+    # "http" or the Alertmanager source whose Watchdog beat (a source name, as alerts.source).
     Column("beats", BigInteger, nullable=False, default=0),
     Column("missing_since", TS),
     Column("created_at", TS, nullable=False),

@@ -16,9 +16,12 @@ from bot.texts import (
     deploy,
     drills,
     grammar,
+    heartbeats,
     help,
+    maintenance,
     oncall,
     review,
+    silences,
     status,
 )
 
@@ -34,6 +37,9 @@ MODULES: tuple[ModuleType, ...] = (
     review,
     help,
     console,
+    silences,
+    heartbeats,
+    maintenance,
 )
 
 

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from bot.alerts.batch import Parsed, Rejected
 from bot.alerts.ingest import IngestService
 from bot.errors import AuthenticationError, InputError, NotFound
+from bot.heartbeats.watchdog import Watchdogs
 from bot.metrics import Metrics
 from bot.settings.schema import Source
 from bot.store.outage import classify
@@ -46,10 +47,14 @@ class AlertEndpoint:
         metrics: Metrics,
         max_body: int,
         on_ingested: Callable[[], None] = lambda: None,
+        watchdogs: Watchdogs | None = None,
     ) -> None:
         self.sources, self.parsers, self.verify = sources, parsers, verify
         self.ingest, self.metrics, self.max_body = ingest, metrics, max_body
         self.on_ingested = on_ingested
+        self.watchdogs = watchdogs
+        # per source, the Watchdog alerts that are heartbeats (most sources: none)
+        self.watches = watchdogs.by_source if watchdogs is not None else {}
 
     def in_front_of(self, app: ASGIApp) -> ASGIApp:
         """An ASGI app serving the alert routes and passing everything else to `app`."""
@@ -87,7 +92,12 @@ class AlertEndpoint:
             return
         self._note_left_out(source.name, parsed)
         events = parsed.events
+        watch = self.watches.get(source.name)
+        beats: list[str] = []
         try:
+            if watch is not None and self.watchdogs is not None:  # beats, never incidents
+                beats, events = watch.split(events)
+                await self.watchdogs.beat(beats, source.name)
             result = await self.ingest.ingest(events)
         except Exception as exc:  # nothing was stored: the ingest's writes are one transaction
             if (unavailable := classify(exc)) is None:
@@ -121,7 +131,8 @@ class AlertEndpoint:
                 "unrouted": result.unrouted,
                 "incidents": result.incident_ids,
             }
-            | ({"rejected": rejected} if rejected else {}),
+            | ({"rejected": rejected} if rejected else {})
+            | ({"heartbeats": len(beats)} if watch is not None else {}),
         )
 
     def _note_left_out(self, source: str, parsed: Parsed) -> None:

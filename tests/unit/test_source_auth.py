@@ -9,7 +9,7 @@ import pytest
 
 from adapters.sources.auth import sign, verify
 from bot.errors import AuthenticationError
-from bot.settings.schema import SourceAuth
+from bot.settings.sourceauth import SourceAuth
 
 NOW = 1_767_582_000.0
 BODY = b'{"name": "DiskFull", "severity": "critical"}'

@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(64), primary_key=True),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("last_seen_at", TS),
-        sa.Column("last_via", sa.String(32), nullable=False),
+        sa.Column("last_via", sa.String(64), nullable=False),
         sa.Column("beats", sa.BigInteger, nullable=False),
         sa.Column("missing_since", TS),
         sa.Column("created_at", TS, nullable=False),

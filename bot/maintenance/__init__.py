@@ -1,0 +1,2 @@
+"""Maintenance windows: times a service's alerts are recorded but page nobody below the tiers
+that always page."""
