@@ -1,24 +1,28 @@
 """The "Maintenance" line of an incident card: which window the incident met, in the reader's
 words and zone ("weekly database maintenance, until 04:00 (by configuration)", "during deploy
-of v1.4.2 by alice, until 14:05", "/maint by bob: upgrading the database, until 14:00")."""
+of v1.4.2 by alice, while it rolls out (by 14:05 at the latest)", "/maint by bob: upgrading
+the database, until 14:00")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.i18n import t
 from bot.incidents.times import clock
 from bot.maintenance.windows import DEPLOY, RECURRING, Window
-from bot.store.tables import incidents, maintenance_windows
+from bot.store.tables import incidents, maintenance_windows, runs
 
 
 def mark(window: Window, now: datetime, lang: str, tz: str) -> str:
     until = window.until
     if until is None:
         when = t("maint.when.open", lang)
+    elif window.rolling_out and window.ended_at is None and now < until:
+        when = t("maint.when.rollout", lang, until=clock(until, now, tz, lang))
     else:
         key = "maint.when.until" if now < until else "maint.when.ended"
         when = t(key, lang, until=clock(until, now, tz, lang))
@@ -32,16 +36,21 @@ def mark(window: Window, now: datetime, lang: str, tz: str) -> str:
 
 
 async def marked(conn: AsyncConnection, incident_id: int) -> Window | None:
-    """The window incident `incident_id` is marked with, if any (one query)."""
+    """The window incident `incident_id` is marked with, if any, and for a deploy window
+    whether its run still rolls out (one query)."""
+    w = maintenance_windows
+    rolling = and_(runs.c.id.is_not(None), runs.c.finished_at.is_(None))
     row = (
         await conn.execute(
-            select(maintenance_windows)
+            select(w, rolling.label("rolling_out"))
             .select_from(
-                incidents.join(
-                    maintenance_windows, maintenance_windows.c.id == incidents.c.maintenance_id
+                incidents.join(w, w.c.id == incidents.c.maintenance_id).outerjoin(
+                    runs, runs.c.id == w.c.run_id
                 )
             )
             .where(incidents.c.id == incident_id)
         )
     ).first()
-    return Window.of(row) if row is not None else None
+    if row is None:
+        return None
+    return replace(Window.of(row), rolling_out=bool(row.rolling_out))

@@ -5,20 +5,21 @@ Each configured window's occurrences that run within the next `AHEAD` become row
 way. The partial unique index on (name, starts_at) makes writing them idempotent: replicas
 that run the pass at the same time write each occurrence once. Occurrences to come of a window
 the configuration no longer has (or has moved) are deleted; one already running runs its
-course. The pass is due every `EVERY`, one replica at a time, through the `maintenance` table.
+course. The pass is due every `EVERY`, one replica at a time (`bot.store.slots`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, select
 
 from bot.maintenance.recurring import occurrences
 from bot.maintenance.windows import CONFIGURATION, RECURRING
 from bot.settings import Settings
 from bot.store.db import Database
-from bot.store.tables import maintenance, maintenance_windows
+from bot.store.slots import Slot
+from bot.store.tables import maintenance_windows
 
 NAME = "maintenance-windows"
 AHEAD = timedelta(days=2)
@@ -29,13 +30,11 @@ _W = maintenance_windows.c
 class RecurringWindows:
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings, self.db = settings, db
-        self._next: datetime | None = None
+        self.slot = Slot(db, NAME)
 
     async def run(self, now: datetime) -> None:
         """Write the occurrences when due (engine pass)."""
-        if self._next is not None and now < self._next:
-            return
-        if await self._claim(now):
+        if await self.slot.claim(now, EVERY) is not None:
             await self.write(now)
 
     async def write(self, now: datetime) -> int:
@@ -84,31 +83,3 @@ class RecurringWindows:
                 )
                 changed += (await conn.execute(stmt)).rowcount or 0
         return changed
-
-    async def _claim(self, now: datetime) -> bool:
-        """True when this replica is the one to write now (see `bot.retention.runner`); the
-        first pass of a fresh database writes at once."""
-        due = now + EVERY
-        row = maintenance.c
-        async with self.db.begin() as conn:
-            claimed = await conn.execute(
-                update(maintenance)
-                .where(and_(row.name == NAME, row.due_at <= now))
-                .values(due_at=due, ran_at=now)
-            )
-            if claimed.rowcount == 1:
-                self._next = due
-                return True
-            current = (
-                await conn.execute(select(row.due_at).where(row.name == NAME))
-            ).scalar_one_or_none()
-            if current is None:
-                inserted = await conn.execute(
-                    self.db.insert(maintenance)
-                    .values(name=NAME, due_at=due, ran_at=now)
-                    .on_conflict_do_nothing()
-                )
-                self._next = due
-                return bool(inserted.rowcount)
-            self._next = current
-        return False

@@ -40,6 +40,8 @@ class Window:
     ends_at: datetime | None
     ended_at: datetime | None = None
     ended_by: str | None = None
+    rolling_out: bool = False
+    """A deploy window whose run has not ended: `ends_at` is only the latest it may end."""
 
     @classmethod
     def of(cls, row: Any) -> Window:

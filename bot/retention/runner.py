@@ -1,10 +1,9 @@
 """The engine's pruning pass: due once per `retention.interval`, run by one replica at a time.
 
-When the pass is next due lives in the `maintenance` table. A replica whose engine round finds
-it due moves the due time on in one conditional UPDATE; the replica whose UPDATE changed the row
-prunes, the others wait for the new due time without asking the database again. A pass that
-stops at its batch budget makes itself due again at once, so a backlog (the first prune of an
-old database) drains over the following rounds while other passes keep running between them.
+When the pass is next due lives in the `maintenance` table (`bot.store.slots`); the first is one
+interval after the first start. A pass that stops at its batch budget makes itself due again at
+once, so a backlog (the first prune of an old database) drains over the following rounds while
+other passes keep running between them.
 """
 
 from __future__ import annotations
@@ -12,14 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from sqlalchemy import and_, select, update
 
 from bot.metrics import Metrics
 from bot.retention.prune import prune
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.sizes import TableSizes
-from bot.store.tables import maintenance
+from bot.store.slots import Slot
 
 log = structlog.get_logger(__name__)
 
@@ -34,48 +32,15 @@ class RetentionPass:
     ) -> None:
         self.settings, self.db, self.batches = settings, db, batches
         self.sizes = TableSizes(db, metrics)
-        self._next: datetime | None = None
+        self.slot = Slot(db, NAME)
 
     async def run(self, now: datetime) -> None:
-        if self._next is not None and now < self._next:
-            return
-        if not await self._claim(now):
+        interval = self.settings.retention.interval
+        if await self.slot.claim(now, interval, first_at_once=False) is None:
             return
         report = await prune(self.db, self.settings, now, batches=self.batches)
         if report.more:
-            await self._due(now)
+            await self.slot.due(now)
         if report.total or report.problems:
             log.info("pruned", rows=report.rows, more=report.more, problems=report.problems)
         await self.sizes.refresh(force=True)
-
-    async def _claim(self, now: datetime) -> bool:
-        """True when this replica is the one to prune now."""
-        due = now + self.settings.retention.interval
-        row = maintenance.c
-        async with self.db.begin() as conn:
-            claimed = await conn.execute(
-                update(maintenance)
-                .where(and_(row.name == NAME, row.due_at <= now))
-                .values(due_at=due, ran_at=now)
-            )
-            if claimed.rowcount == 1:
-                self._next = due
-                return True
-            current = (
-                await conn.execute(select(row.due_at).where(row.name == NAME))
-            ).scalar_one_or_none()
-            if current is None:  # the first start: prune one interval from now
-                await conn.execute(
-                    self.db.insert(maintenance)
-                    .values(name=NAME, due_at=due)
-                    .on_conflict_do_nothing()
-                )
-            self._next = current or due
-        return False
-
-    async def _due(self, now: datetime) -> None:
-        async with self.db.begin() as conn:
-            await conn.execute(
-                update(maintenance).where(maintenance.c.name == NAME).values(due_at=now)
-            )
-        self._next = None

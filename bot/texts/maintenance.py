@@ -59,6 +59,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "maint.when.until": {"en": "until {until}", "zh": "至 {until}"},
     "maint.when.ended": {"en": "ended {until}", "zh": "已于 {until} 结束"},
     "maint.when.open": {"en": "until it ends", "zh": "直至结束"},
+    "maint.when.rollout": {
+        "en": "while it rolls out (by {until} at the latest)",
+        "zh": "发布进行中，最晚至 {until}",
+    },
     "maint.mark.recurring": {
         "en": "{reason}, {when} (by configuration)",
         "zh": "{reason}，{when}（按配置）",

@@ -5,6 +5,7 @@ ended, what /incident why says, recurring windows written once, and pruning."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -318,6 +319,13 @@ def test_the_mark_reads_each_kind_of_window_in_the_readers_words_and_zone() -> N
     now = datetime(2026, 1, 5, 3, tzinfo=UTC)
     deploy = Window(7, "deploy", "", "orders", "prod", "deploy", "alice", "v1.4.2", now, None)
     assert mark(deploy, now, "en", "UTC") == "during deploy of v1.4.2 by alice, until it ends"
+    capped = replace(deploy, ends_at=now + timedelta(minutes=40), rolling_out=True)
+    assert mark(capped, now, "en", "UTC") == (
+        "during deploy of v1.4.2 by alice, while it rolls out (by 03:40 UTC at the latest)"
+    )
+    assert mark(capped, now, "zh", "Asia/Shanghai") == (
+        "alice 发布 v1.4.2 期间，发布进行中，最晚至 11:40（北京时间）"
+    )
     later_end = timedelta(minutes=5)
     rollback = Window(
         8, "deploy", "", "orders", "prod", "rollback", "alice", "v1.4.1", now, now + later_end

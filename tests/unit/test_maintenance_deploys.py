@@ -283,7 +283,8 @@ async def test_an_alert_during_the_rollout_reads_the_deploy_and_pages_nobody(
         row = (await conn.execute(select(incidents).where(incidents.c.id == incident))).one()
     assert row.tier == "P2"
     assert row.maintenance_id == (await window_of(rig, number)).id
-    assert "during deploy of v2 by alice" in words(last_card(rig.chat, f"incident:{incident}"))
+    card = words(last_card(rig.chat, f"incident:{incident}"))
+    assert "during deploy of v2 by alice, while it rolls out (by " in card
 
     rig.clock.advance(timedelta(minutes=20))  # past every step of the escalation policy
     await rig.app.engine.tick()

@@ -296,14 +296,19 @@ async def test_one_replica_claims_each_pass(db: Database, clock: FakeClock) -> N
     tocsin = bootstrap(make_settings(), clock=clock, platforms={}, database=db)
     first = RetentionPass(tocsin.settings, db, tocsin.services.metrics)
     second = RetentionPass(tocsin.settings, db, tocsin.services.metrics)
-    assert not await first._claim(clock.now())  # the first start: due one interval later
+    every = tocsin.settings.retention.interval
+
+    async def claims(*passes: RetentionPass) -> list[bool]:
+        now = clock.now()
+        return [await p.slot.claim(now, every, first_at_once=False) is not None for p in passes]
+
+    assert await claims(first) == [False]  # the first start: due one interval later
     clock.advance(timedelta(minutes=11))
-    claims = [await first._claim(clock.now()), await second._claim(clock.now())]
-    assert claims == [True, False]
+    assert await claims(first, second) == [True, False]
     clock.advance(timedelta(minutes=5))
-    assert not await second._claim(clock.now())
+    assert await claims(second) == [False]
     clock.advance(timedelta(minutes=6))
-    assert await second._claim(clock.now())
+    assert await claims(second) == [True]
 
 
 async def test_row_counts_stop_growing_under_load_with_retention(
