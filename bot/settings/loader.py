@@ -53,6 +53,8 @@ def format_error(err: Any, where: str = "(top level)") -> str:
         msg = "unknown key (check its spelling against config/example.yaml)"
     elif err["type"] == "missing":
         msg = "required key is missing"
+    if not loc and "\n" in msg:  # the cross-references, each naming its own key path
+        return msg
     return f"{loc or where}: {msg}"
 
 
@@ -67,7 +69,8 @@ def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        problems.extend(format_error(err) for err in exc.errors())
+        for err in exc.errors():
+            problems.extend(format_error(err).split("\n"))
         raise ConfigError(problems) from None
     if problems:
         raise ConfigError(problems)

@@ -317,7 +317,7 @@ class Settings(_Frozen):
         problems += _deploy_references(self)
         problems += _watch_references(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one line each, key path first
         return self
 
     def server_workers(self, cores: int | None = None) -> int:

@@ -87,10 +87,18 @@ def test_references_between_sections_are_checked() -> None:
     raw = base_config()
     raw["users"][0]["roles"] = ["wizard"]
     raw["services"]["orders"] = {"owner": "nobody", "environments": ["qa"]}
-    problems = " ".join(problems_of(raw))
-    assert "users.0.roles: unknown role 'wizard'" in problems
-    assert "services.orders.owner: unknown user 'nobody'" in problems
-    assert "services.orders.environments: unknown environment 'qa'" in problems
+    raw["heartbeats"] = {"am-prod": {"interval": "1m", "watchdog": {"source": "nowhere"}}}
+    raw["maintenance"] = {
+        "windows": [{"name": "w", "environment": "qa", "start": "02:00", "end": "04:00"}]
+    }
+    problems = problems_of(raw)
+    assert set(problems) >= {  # one problem a line, each naming its key
+        "users.0.roles: unknown role 'wizard'",
+        "services.orders.owner: unknown user 'nobody'",
+        "services.orders.environments: unknown environment 'qa'",
+        "heartbeats.am-prod.watchdog.source: no alertmanager source named 'nowhere'",
+        "maintenance.windows.0.environment: unknown environment 'qa'",
+    }
 
 
 def test_bad_grant_is_reported() -> None:
