@@ -5,21 +5,22 @@ Each configured window's occurrences that run within the next `AHEAD` become row
 way. The partial unique index on (name, starts_at) makes writing them idempotent: replicas
 that run the pass at the same time write each occurrence once. Occurrences to come of a window
 the configuration no longer has (or has moved) are deleted; one already running runs its
-course. The pass is due every `EVERY`, one replica at a time (`bot.store.slots`).
+course. The pass is due every `EVERY`, one replica at a time (`bot.store.slots`); it also has
+the cards of windows that ended meanwhile redrawn.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from bot.maintenance.recurring import occurrences
 from bot.maintenance.windows import CONFIGURATION, RECURRING
 from bot.settings import Settings
 from bot.store.db import Database
 from bot.store.slots import Slot
-from bot.store.tables import maintenance_windows
+from bot.store.tables import incidents, maintenance_windows
 
 NAME = "maintenance-windows"
 AHEAD = timedelta(days=2)
@@ -33,9 +34,33 @@ class RecurringWindows:
         self.slot = Slot(db, NAME)
 
     async def run(self, now: datetime) -> None:
-        """Write the occurrences when due (engine pass)."""
-        if await self.slot.claim(now, EVERY) is not None:
+        """Write the occurrences when due, and refresh the cards of windows that ended since
+        the last run (engine pass)."""
+        claim = await self.slot.claim(now, EVERY)
+        if claim is not None:
             await self.write(now)
+            await self.refresh_ended(claim.ran_at or now - EVERY, now)
+
+    async def refresh_ended(self, since: datetime, now: datetime) -> int:
+        """Open incidents marked with a window that ended in (`since`, `now`] get their card
+        redrawn (by the card pass), so it says "ended 04:00" rather than "until 04:00" even
+        where no held page was released to do it; returns how many."""
+        until = func.coalesce(_W.ended_at, _W.ends_at)
+        ended = select(_W.id).where(and_(until > since, until <= now))
+        i = incidents.c
+        async with self.db.begin() as conn:
+            done = await conn.execute(
+                update(incidents)
+                .where(
+                    and_(
+                        i.maintenance_id.in_(ended),
+                        i.status != "resolved",
+                        or_(i.card_due_at.is_(None), i.card_due_at > now),
+                    )
+                )
+                .values(card_due_at=now)
+            )
+        return max(int(done.rowcount or 0), 0)
 
     async def write(self, now: datetime) -> int:
         """Write the occurrences running within `AHEAD`, delete those to come that the

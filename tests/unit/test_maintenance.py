@@ -160,6 +160,41 @@ async def test_p0_during_a_window_still_pages_and_its_card_is_marked(
     # another service is not in the window
     other = await fire(app, "Other", service="payments", severity="warning")
     assert await mark_of(db, other) is None
+    # nothing was held, yet once the window is over its card says so
+
+    def mark_line() -> str | None:
+        cards = [s.card for s in chat.sent if s.card and s.card.ref == f"incident:{number}"]
+        return next((f.value for f in cards[-1].fields if f.label == "Maintenance"), None)
+
+    assert mark_line() == "/maint by alice: no reason given, until 04:00 UTC"
+    await later(app, clock, minutes=65)
+    assert mark_line() == "/maint by alice: no reason given, ended 04:00 UTC"
+
+
+async def test_cards_of_a_window_that_ended_are_redrawn_once_by_the_upkeep_pass(
+    db: Database, clock: FakeClock, chat: RecordingPlatform
+) -> None:
+    app = app_with(db, clock, chat)
+    assert (await say(app, "U-ALICE", "/maint start orders * 1h")).ok
+    marked_open = await fire(app)
+    marked_resolved = await fire(app, "Gone")
+    outside = await fire(app, "Other", service="payments")
+    await say(app, "U-ALICE", f"/resolve {marked_resolved}")
+    upkeep = RecurringWindows(app.services.settings, db)
+    start = clock.now()
+
+    async def due() -> dict[int, Any]:
+        async with db.connect() as conn:
+            rows = await conn.execute(select(incidents.c.id, incidents.c.card_due_at))
+            return {row.id: row.card_due_at for row in rows}
+
+    assert await upkeep.refresh_ended(start, start + timedelta(minutes=30)) == 0
+    end = start + timedelta(hours=1, minutes=5)
+    assert await upkeep.refresh_ended(start + timedelta(minutes=30), end) == 1
+    cards = await due()
+    assert cards[marked_open] == end
+    assert cards[marked_resolved] is None and cards[outside] is None
+    assert await upkeep.refresh_ended(end, end + timedelta(minutes=5)) == 0  # once
 
 
 async def test_maint_end_releases_held_paging_at_once(
