@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
@@ -50,6 +50,8 @@ CALL_TIMEOUT = timedelta(seconds=20)
 BATCH = 20
 FIRST_BACKOFF, MAX_BACKOFF = timedelta(seconds=5), timedelta(minutes=5)
 ERROR_CHARS = 300
+LAPSE_EVERY = timedelta(seconds=30)
+"""How often a replica ends the rows past their end (only what the card shows waits on it)."""
 SAME_END = timedelta(seconds=1)
 """How far Alertmanager's end of a silence may be from the row's and still be the same."""
 
@@ -76,11 +78,15 @@ class SilencePush:
     ) -> None:
         self.db, self.clock, self.apis = db, clock, dict(apis)
         self.lease, self.batch = lease, batch
+        self._lapsed: datetime | None = None
 
     async def run_once(self, now: datetime | None = None) -> int:
-        """End the rows past their end, then call Alertmanager for up to `batch` due rows;
-        returns how many were tried."""
-        await self._lapse(now or self.clock.now())
+        """End the rows past their end (every `LAPSE_EVERY`), then call Alertmanager for up to
+        `batch` due rows; returns how many were tried."""
+        now = now or self.clock.now()
+        if self._lapsed is None or now - self._lapsed >= LAPSE_EVERY:
+            await self._lapse(now)
+            self._lapsed = now
         if not self.apis:
             return 0
         tried, unreachable = 0, set[str]()
@@ -96,15 +102,18 @@ class SilencePush:
 
     async def _lapse(self, now: datetime) -> None:
         """Silences past their end ended in Alertmanager by themselves: nothing left to make
-        or expire (those in a replica's hands right now are left to it)."""
+        or expire (those in a replica's hands right now are left to it). So do those of a
+        source whose API was taken out of the configuration: nothing can make or expire them
+        any more (Tocsin's own silence holds as before)."""
         row = am_silences.c
+        gone: ColumnElement[bool] = row.source.not_in(list(self.apis)) if self.apis else true()
         async with self.db.begin() as conn:
             await conn.execute(
                 update(am_silences)
                 .where(
                     and_(
                         row.state.in_((PENDING, ACTIVE, EXPIRING)),
-                        row.ends_at <= now,
+                        or_(row.ends_at <= now, and_(gone, row.state != ACTIVE)),
                         or_(row.due_at.is_(None), row.due_at <= now),
                     )
                 )

@@ -19,6 +19,7 @@ from bot.model import ActionKind, Card
 from bot.retention import prune
 from bot.silences import SilencePush
 from bot.silences.choice import equality
+from bot.silences.view import silence_view
 from bot.store.db import Database
 from bot.store.tables import am_silences
 from tests.support import (
@@ -316,3 +317,23 @@ async def test_unsilence_expires_a_silence_made_in_alertmanager_too(
     assert am.active() == [] and f"expire {made}" in am.calls
     assert (await incident(app, number)).silenced_until is None
     assert [r.state for r in await rows(app)] == ["expired"]
+
+
+async def test_silences_of_a_source_whose_api_was_removed_stop_waiting(
+    app: Tocsin, am: MemorySilences, clock: FakeClock, db: Database
+) -> None:
+    number = await open_incident(app)
+    am.unreachable()
+    await press(app, "U-ALICE", ActionKind.SILENCE, f"incident:{number}", "2h")
+    await app.engine.tick()
+    [row] = await rows(app)
+    assert row.state == "pending"
+    # restarted with the API taken out: nothing can make the silence there any more
+    without = SilencePush(db, clock, {})
+    clock.advance(timedelta(minutes=10))
+    assert await without.run_once() == 0
+    [row] = await rows(app)
+    assert row.state == "expired"
+    assert (await incident(app, number)).silenced_until is not None  # Tocsin's silence holds
+    async with db.connect() as conn:  # the card has nothing of Alertmanager's to show
+        assert await silence_view(conn, number) is None
