@@ -18,6 +18,7 @@ from bot.i18n import t
 from bot.incidents.aggregate import MONITORING, Incident
 from bot.incidents.status import Status
 from bot.incidents.times import clock
+from bot.silences.view import silence_lines, silence_view
 from bot.store.tables import escalation_log, escalations, pages
 
 Sent = dict[tuple[int, ...], dict[str, list[dict[str, Any]]]]
@@ -29,16 +30,25 @@ async def explain(
     conn: AsyncConnection, incident: Incident, lang: str, now: datetime, tz: str = "UTC"
 ) -> str:
     say = _Say(lang, now, tz)
+    lines = await _escalation(conn, incident, say)
+    if incident.silenced_until is not None and incident.silenced_until > now:
+        lines += await _upstream(conn, incident, say)
+    return "\n".join(line for line in lines if line)
+
+
+async def _escalation(conn: AsyncConnection, incident: Incident, say: _Say) -> list[str]:
+    """Who was paged, who is next, or why nobody is."""
+    lang = say.lang
     lines = [t("why.header", lang, id=incident.id, route=incident.route, tier=incident.tier)]
     esc = (
         await conn.execute(select(escalations).where(escalations.c.incident_id == incident.id))
     ).first()
     if esc is None:
         lines.append(t("why.not_started", lang, status=t(f"status.{incident.status}", lang)))
-        return "\n".join(lines)
+        return lines
     if esc.state == "none":
         lines.append(t("why.none", lang, route=incident.route, tier=incident.tier))
-        return "\n".join(lines)
+        return lines
     lines.append(t("why.policy", lang, policy=esc.policy))
     sent = await _pages(conn, incident.id)
     entries = await conn.execute(
@@ -52,7 +62,7 @@ async def explain(
         lines.append(_ahead(incident, esc.next_at, say))
     elif esc.state == "exhausted":
         lines.append(t("why.exhausted", lang))
-    return "\n".join(line for line in lines if line)
+    return lines
 
 
 class _Say:
@@ -63,6 +73,15 @@ class _Say:
 
     def when(self, moment: datetime | None) -> str:
         return clock(moment, self.now, self.tz, self.lang) if moment else "-"
+
+
+async def _upstream(conn: AsyncConnection, incident: Incident, say: _Say) -> list[str]:
+    """What its Alertmanager holds of the incident's silence, as its card says it."""
+    view = await silence_view(conn, incident.id)
+    if view is None:
+        return []
+    alerts = incident.firing_count or incident.alert_count
+    return silence_lines(view, alerts, say.now, say.lang, say.tz)
 
 
 def _ahead(incident: Incident, next_at: datetime | None, say: _Say) -> str:

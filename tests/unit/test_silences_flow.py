@@ -106,6 +106,8 @@ async def test_silence_is_created_in_alertmanager_and_its_id_and_end_show_on_the
     assert f"Silenced in Alertmanager until 05:00 UTC · id {made.id[:8]}…" in upstream
     assert "the group: alertname=HighErrorRate, env=prod, service=orders" in upstream
     assert shown.buttons[1].action == ActionKind.UNSILENCE
+    why = (await say(app, "U-ALICE", f"/incident why {number}")).text
+    assert f"Silenced in Alertmanager until 05:00 UTC · id {made.id[:8]}…" in why
 
 
 async def test_unreachable_alertmanager_leaves_tocsins_silence_and_is_retried_once_created(
