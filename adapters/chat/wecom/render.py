@@ -217,6 +217,9 @@ def after_action(card: Card, action: ActionKind, lang: str) -> tuple[Card, str]:
     left out, and the buttons close (press the bot again for a fresh card).
     """
     status = ACTION_STATUS.get(action, card.status)
+    if action is ActionKind.UNSILENCE:  # back to what the silence covered: an Unack button
+        held = any(b.action is ActionKind.UNACK for b in card.buttons)  # means acknowledged
+        status = "acknowledged" if held else "triggered"
     stale = t("card.status", lang)
     kept = tuple(f for f in card.fields if f.label != stale)
     shown = card.badge if status == card.status else None

@@ -126,6 +126,16 @@ def test_after_an_action_the_status_follows_and_the_buttons_close() -> None:
     assert (guess_language("事件 #1"), guess_language("Incident #1")) == ("zh", "en")
 
 
+def test_after_unsilence_the_status_is_what_the_silence_covered() -> None:
+    unsilence = Button("Unsilence", ActionKind.UNSILENCE)
+    silenced = alert_card(status="silenced", buttons=(unsilence,))
+    live, label = after_action(silenced, ActionKind.UNSILENCE, "en")
+    assert (live.status, label) == ("triggered", "Triggered")
+    held = alert_card(status="silenced", buttons=(Button("Unack", ActionKind.UNACK), unsilence))
+    live, label = after_action(held, ActionKind.UNSILENCE, "zh")
+    assert (live.status, label) == ("acknowledged", "已认领")
+
+
 def test_robot_markdown_keeps_alert_text_inert_and_the_links() -> None:
     card = alert_card(
         title="<@all> [click](https://evil) down",
