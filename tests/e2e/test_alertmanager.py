@@ -46,7 +46,8 @@ def tocsin_config() -> dict[str, Any]:
     }
 
 
-def alertmanager_config(webhook_url: str) -> dict[str, Any]:
+def alertmanager_config(webhook_url: str, **route: Any) -> dict[str, Any]:
+    """Alertmanager sending every alert to Tocsin's webhook; `route` overrides its timing."""
     return {
         "route": {
             "receiver": "tocsin",
@@ -54,7 +55,8 @@ def alertmanager_config(webhook_url: str) -> dict[str, Any]:
             "group_wait": "1s",
             "group_interval": "1s",
             "repeat_interval": "1h",
-        },
+        }
+        | route,
         "receivers": [
             {
                 "name": "tocsin",

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.e2e.conftest import ManagedProcess, ProcessManager, TocsinServer, require_program
-from tests.e2e.test_alertmanager import CONSOLE_TOKEN, WEBHOOK_TOKEN, iso, tocsin_config
+from tests.e2e.test_alertmanager import CONSOLE_TOKEN, alertmanager_config, iso, tocsin_config
 
 pytestmark = pytest.mark.e2e
 
@@ -47,32 +47,6 @@ def config() -> dict[str, Any]:
     return config
 
 
-def alertmanager_config(webhook_url: str) -> dict[str, Any]:
-    return {
-        "route": {
-            "receiver": "tocsin",
-            "group_by": ["alertname"],
-            "group_wait": "1s",
-            "group_interval": "1s",
-            "repeat_interval": "2s",
-        },
-        "receivers": [
-            {
-                "name": "tocsin",
-                "webhook_configs": [
-                    {
-                        "url": webhook_url,
-                        "send_resolved": True,
-                        "http_config": {
-                            "authorization": {"type": "Bearer", "credentials": WEBHOOK_TOKEN},
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-
-
 class Alertmanagers:
     """Starts the same Alertmanager (its config and storage) as often as the test needs."""
 
@@ -88,7 +62,12 @@ class Alertmanagers:
         self.folder = folder.resolve()
         (self.folder / "data").mkdir(parents=True)
         self.config = self.folder / "alertmanager.yml"  # a relative path does not work
-        self.config.write_text(yaml.safe_dump(alertmanager_config(webhook)), encoding="utf-8")
+        self.config.write_text(
+            yaml.safe_dump(
+                alertmanager_config(webhook, group_by=["alertname"], repeat_interval="2s")
+            ),
+            encoding="utf-8",
+        )
         self.started = 0
 
     def start(self) -> tuple[ManagedProcess, str]:

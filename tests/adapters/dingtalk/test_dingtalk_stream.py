@@ -41,7 +41,11 @@ async def running(tocsin: Tocsin, gateway: FakeGateway) -> AsyncIterator[DingTal
     await tocsin.start(run_engine=False)
     try:
         await gateway.connected()
-        yield adapter_of(tocsin)
+        adapter = adapter_of(tocsin)
+        # the server sees the connection before the client has read the handshake's answer:
+        # stopping in between would cut a connection that was never quite up
+        await eventually(lambda: adapter.connected, what="the client to be connected")
+        yield adapter
     finally:
         await tocsin.stop()
 
