@@ -58,13 +58,17 @@ from bot.oncall.service import OnCallService
 from bot.outbox.budget import Budgets, Limit
 from bot.outbox.enqueue import Outbox
 from bot.outbox.worker import OutboxWorker, WorkerSettings
+from bot.paging.chains import Chains, Given, chains
+from bot.paging.desk import PhoneDesk
+from bot.paging.poll import ReceiptPass
+from bot.paging.receipts import Receipts
+from bot.paging.replies import Replies
 from bot.ports import (
     ChatAdapter,
     ChatAdapterFactory,
     ChatPlatform,
     DeployBackend,
     MetricsSource,
-    Notifier,
 )
 from bot.ports.silences import SilenceAPI
 from bot.replay import ReplayGuard
@@ -99,7 +103,8 @@ class Tocsin:
     app: ASGIApp = field(init=False)
     tick_interval: float = 0.25
     adapters: list[ChatAdapter] = field(default_factory=list)
-    notifiers: dict[str, Notifier] = field(default_factory=dict)
+    notifiers: Chains = field(default_factory=dict)
+    """Each paging channel's providers, in failover order."""
     backends: dict[str, DeployBackend] = field(default_factory=dict)
     sources: dict[str, MetricsSource] = field(default_factory=dict)
     silence_apis: dict[str, SilenceAPI] = field(default_factory=dict)
@@ -123,8 +128,9 @@ class Tocsin:
         await self.engine.stop()  # its last outbox pass may still use the adapters' clients
         for adapter in self.adapters:
             await adapter.aclose()
-        for notifier in self.notifiers.values():
-            await notifier.aclose()
+        for chain in self.notifiers.values():
+            for provider in chain:
+                await provider.notifier.aclose()
         for backend in self.backends.values():
             await backend.aclose()
         for source in self.sources.values():
@@ -151,7 +157,7 @@ def bootstrap(
     platforms: Mapping[str, ChatPlatform] | None = None,
     rollbacks: RollbackHandoff | None = None,
     database: Database | None = None,
-    notifiers: Mapping[str, Notifier] | None = None,
+    notifiers: Given | None = None,
     backends: Mapping[str, DeployBackend] | None = None,
     metrics_sources: Mapping[str, MetricsSource] | None = None,
     silence_apis: Mapping[str, SilenceAPI] | None = None,
@@ -181,7 +187,7 @@ def bootstrap(
     incidents = IncidentService(
         db, outbox, ack_timeout=settings.incidents.ack_timeout, posts_to=frozenset(chat)
     )
-    pagers = dict(notifiers) if notifiers is not None else _notifiers(settings, clock)
+    pagers = chains(notifiers) if notifiers is not None else _notifiers(settings, clock)
     direct = [name for name, p in chat.items() if p.capabilities.direct_messages]
     escalator = Escalator(
         settings, db, outbox, clock, metrics, chat_platforms=direct, notifiers=list(pagers)
@@ -250,6 +256,7 @@ def bootstrap(
     page_links = LinkSigner(
         settings.tocsin.secret_key, settings.tocsin.public_url, ttl=settings.paging.link_ttl
     )
+    receipts = Receipts(settings, db, clock, metrics, chains=pagers)
     engine = Engine(
         services,
         worker,
@@ -262,6 +269,7 @@ def bootstrap(
         heartbeats=HeartbeatPass(settings, db, ingest, metrics),
         silences=SilencePush(db, clock, apis),
         found=FoundSilences(settings, db, incidents, apis),
+        receipts=ReceiptPass(db, clock, pagers, receipts),
     )
     tocsin = Tocsin(
         settings,
@@ -298,6 +306,11 @@ def bootstrap(
             SignInGuard(db, clock, metrics, surface="action_link"),
         ).routes(),
     ]
+    if pagers:  # providers' callbacks: delivery reports, SMS replies, keypresses
+        from adapters.notify import callback_routes
+
+        desk = PhoneDesk(receipts, Replies(settings, db, clock, dispatcher, metrics))
+        routes += callback_routes(pagers, desk)
     tocsin.adapters = adapters
     tocsin.notifiers = pagers
     tocsin.backends = made
@@ -426,7 +439,7 @@ def _backends(settings: Settings, clock: Clock) -> dict[str, DeployBackend]:
     return create(settings, clock=clock)
 
 
-def _notifiers(settings: Settings, clock: Clock) -> dict[str, Notifier]:
+def _notifiers(settings: Settings, clock: Clock) -> Chains:
     """The SMS, voice and e-mail providers of the `pagers` section (none when it is unset)."""
     if settings.pagers is None:
         return {}
@@ -435,7 +448,28 @@ def _notifiers(settings: Settings, clock: Clock) -> dict[str, Notifier]:
         raise ConfigError(problems)
     from adapters.notify import create
 
-    return create(settings.pagers, clock=clock)
+    return create(settings.pagers, clock=clock, public_url=settings.tocsin.public_url or "")
+
+
+def _provider_choices(settings: Settings) -> list[str]:
+    """People's ``contact.providers`` naming a provider their channel does not have."""
+    from adapters.notify.settings import parse
+
+    try:
+        pagers = parse(settings.pagers or {})
+    except ConfigError:
+        return []  # reported by the section's own check
+    problems = []
+    for i, user in enumerate(settings.users):
+        for channel, names in user.contact.providers.items():
+            known = [p.label for p in getattr(pagers, channel)]
+            problems += [
+                f"users[{i}].contact.providers.{channel}: no {channel} provider named {name!r} "
+                f"in pagers.{channel} ({', '.join(known) or 'none configured'})"
+                for name in names
+                if name not in known
+            ]
+    return problems
 
 
 def check_adapters(settings: Settings) -> list[str]:
@@ -445,6 +479,7 @@ def check_adapters(settings: Settings) -> list[str]:
         from adapters.notify import validate as check_pagers
 
         problems += [f"pagers.{problem}" for problem in check_pagers(settings.pagers)]
+        problems += _provider_choices(settings)
     if settings.deploy.backends:
         from adapters.deploy import validate as check_backends
 

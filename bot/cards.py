@@ -21,6 +21,7 @@ from bot.maintenance.mark import mark, marked
 from bot.maintenance.windows import Window
 from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Link, Section, Tier
 from bot.oncall.swaps import render_swap
+from bot.paging.card import paging_field
 from bot.settings.durations import format_duration
 from bot.silences.view import SilenceView, silence_lines, silence_view
 from bot.statuses import badge
@@ -42,11 +43,13 @@ def incident_card(
     facts: AlertFacts | None = None,
     upstream: SilenceView | None = None,
     maintenance: Window | None = None,
+    paging: Field | None = None,
 ) -> Card:
     """The card of incident `row` (a stored row or an `Incident`) for a reader of `lang` in
     zone `tz`; `facts` are its alerts' links, description and start, `recent` its service's
     recent runs, one line each; `maintenance` the window its episode met; `upstream`
-    what its Alertmanager holds of its silence (shown while it is silenced)."""
+    what its Alertmanager holds of its silence (shown while it is silenced); `paging` how its
+    pages by phone and e-mail went (`bot.paging.card`)."""
     facts = facts or AlertFacts()
     status = display_status(row, now)
     fields = []
@@ -75,6 +78,8 @@ def incident_card(
             fields.append(Field(t("silence.field", lang), "\n".join(lines)))
     if maintenance is not None:
         fields.append(Field(t("card.maintenance", lang), mark(maintenance, now, lang, tz)))
+    if paging is not None:
+        fields.append(paging)
     sections: tuple[Section, ...] = ()
     if recent:
         sections = (Section(t("card.recent_deploys", lang), tuple(recent)),)
@@ -228,6 +233,7 @@ async def render(
             facts=await facts(conn, row.id, row.summary),
             upstream=await silence_view(conn, row.id) if row.silenced_until else None,
             maintenance=await marked(conn, row.id) if row.maintenance_id is not None else None,
+            paging=await paging_field(conn, row, now, lang, tz, names),
         )
     if kind == "run":
         return await runs(conn, number, lang) if runs is not None else None

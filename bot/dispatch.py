@@ -54,6 +54,8 @@ PERMISSION = {
     ActionKind.ROLLBACK: "rollback",
     ActionKind.ESCALATE: "ack",
 }
+PAGED_MAY = frozenset({ActionKind.ACK, ActionKind.ESCALATE})
+"""What a person paged for an incident may do to it without the grant."""
 
 
 CardHandler = Callable[[Context, int, CardActionRequest], Awaitable[Reply]]
@@ -130,6 +132,7 @@ class Dispatcher:
             request.event_id,
             _target(request),
             lambda conn, person, who: self._action(conn, person, who, request),
+            {"via": request.via} if request.via else {},
         )
 
     # -- the chain ----------------------------------------------------------------------------
@@ -142,7 +145,9 @@ class Dispatcher:
         event_id: str,
         target: str,
         body: Callable[[AsyncConnection, Person, Reader], Awaitable[tuple[Reply, str, str]]],
+        detail: dict[str, Any] | None = None,
     ) -> Reply:
+        """`detail`: what the audit rows of the request say besides (an action's `via`)."""
         started = time.perf_counter()
         now = self.s.clock.now()
         outcome = "allowed"
@@ -160,7 +165,13 @@ class Dispatcher:
                 if person is None:
                     outcome = "denied"
                     await self._audit(
-                        conn, sender, None, kind, target, "denied", {"reason": "unknown person"}
+                        conn,
+                        sender,
+                        None,
+                        kind,
+                        target,
+                        "denied",
+                        {"reason": "unknown person", **(detail or {})},
                     )
                     return Reply(
                         t(
@@ -176,7 +187,7 @@ class Dispatcher:
                     reply, action, outcome = await body(conn, person, who)
                 except _Denied as denied:
                     reply, action, outcome = denied.reply, kind, denied.outcome
-                await self._audit(conn, sender, person, action, target, outcome, {})
+                await self._audit(conn, sender, person, action, target, outcome, detail or {})
                 return reply
         except Exception as exc:
             outcome = "failed"
@@ -300,20 +311,23 @@ class Dispatcher:
             raise _Denied(
                 Reply(t("error.bad_card", lang), private=True, ok=False), "invalid"
             ) from None
-        ctx = Context(conn, person, lang, request.chat, self.s.clock.now(), self.s, who.tz)
+        ctx = Context(
+            conn, person, lang, request.chat, self.s.clock.now(), self.s, who.tz, request.via
+        )
         return await self.cards[kind](ctx, number, request), action, "allowed"
 
     async def _incident_action(
         self, ctx: Context, incident_id: int, request: CardActionRequest
     ) -> Reply:
-        """A button of an incident card; whoever was paged for it may acknowledge it."""
+        """A button of an incident card; whoever was paged for it may acknowledge it, or
+        escalate it (a paged responder who cannot take it hands it on)."""
         if request.action not in PERMISSION:
             raise _Denied(Reply(t("error.bad_card", ctx.lang), private=True, ok=False), "invalid")
         person = ctx.person
         incident = await self.s.incidents.load(ctx.conn, incident_id, lock=True)
         permission = PERMISSION[request.action]
         if not person.may(permission, incident.service, incident.environment) and not (
-            request.action == ActionKind.ACK and await was_paged(ctx.conn, incident.id, person.id)
+            request.action in PAGED_MAY and await was_paged(ctx.conn, incident.id, person.id)
         ):
             raise _Denied(
                 _denial(person, permission, incident.service, incident.environment, ctx.lang),

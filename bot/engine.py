@@ -29,6 +29,7 @@ from bot.incidents.status import card_destinations, card_ref
 from bot.maintenance.upkeep import RecurringWindows
 from bot.model import Tier
 from bot.outbox.worker import OutboxWorker
+from bot.paging.poll import ReceiptPass
 from bot.retention import RetentionPass
 from bot.services import Services
 from bot.silences.found import FoundSilences
@@ -68,6 +69,7 @@ class Engine:
         heartbeats: HeartbeatPass | None = None,
         silences: SilencePush | None = None,
         found: FoundSilences | None = None,
+        receipts: ReceiptPass | None = None,
     ) -> None:
         self.s = services
         self.worker = worker
@@ -80,6 +82,7 @@ class Engine:
         self.heartbeats = heartbeats
         self.silences = silences
         self.found = found
+        self.receipts = receipts
         self.retention = RetentionPass(services.settings, services.db, services.metrics)
         self.windows = RecurringWindows(services.settings, services.db)
         self.pass_timeout = pass_timeout
@@ -132,6 +135,7 @@ class Engine:
             ("windows", self.windows.run),
             ("retention", self.retention.run),
             ("heartbeats", self._heartbeats),
+            ("page_receipts", self._page_receipts),
         )
 
     def _deploys(self, *, wait: bool) -> tuple[tuple[str, Step], ...]:
@@ -239,6 +243,18 @@ class Engine:
         """Missing heartbeats raise their alert, returning ones resolve it (`bot.heartbeats`)."""
         if self.heartbeats is not None and await self.heartbeats.run(now):
             self.wake()  # a blind-monitoring incident pages now, not on the next timer
+
+    async def _page_receipts(self, now: datetime) -> None:
+        """Phone pages not confirmed delivered in time move on; polled providers are asked
+        for their delivery reports (`bot.paging.poll`)."""
+        if self.receipts is not None and await self.receipts.run(now):
+            self.wake_pages()
+
+    def wake_pages(self) -> None:
+        """Pages moved to their next provider go out now, not on the pages lane's next timer."""
+        kick = self._kicks.get("pages")
+        if kick is not None:
+            kick()
 
     async def _escalate(self, now: datetime) -> None:
         """Open escalations for newly triggered incidents, then run the steps that are due."""

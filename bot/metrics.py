@@ -81,6 +81,20 @@ class Metrics:
         self.pages = Counter(
             "tocsin_pages", "Pages by channel and outcome", ["channel", "status"], registry=r
         )
+        self.page_deliveries = Counter(
+            "tocsin_page_deliveries",
+            "Providers' delivery reports on phone pages, by provider and status",
+            ["provider", "status"],
+            registry=r,
+        )
+        self.page_ack_seconds = Histogram(
+            "tocsin_page_ack_seconds",
+            "From an episode's first page to its acknowledgement, by how it came "
+            "(sms, voice, email, chat)",
+            ["channel"],
+            buckets=(15, 30, 60, 120, 300, 600, 900, 1800, 3600),
+            registry=r,
+        )
         self.inbound_duplicates = Counter(
             "tocsin_inbound_duplicates", "Platform events seen before", ["platform"], registry=r
         )

@@ -235,6 +235,9 @@ class CardActionRequest:
     chat: Destination
     event_id: str
     received_at: datetime
+    via: str = ""
+    """How the press came when it was not a chat's button: ``sms_reply``, ``voice_key`` or
+    ``link:<channel>`` (an action link in an SMS or e-mail); "" is the chat's platform."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,8 @@ class Context(Generic[S]):
     services: S
     tz: str = "UTC"
     """The IANA zone the person reads times in (`/tz`, else the chat's, else the default)."""
+    via: str = ""
+    """How a card action came when not by the chat's button (`CardActionRequest.via`)."""
 
 
 class Actions(Protocol):

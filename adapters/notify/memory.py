@@ -1,8 +1,10 @@
 """An in-memory `Notifier` for the core's tests and the demo: it records what it was asked to
-send, and can be told to fail the next sends, retryably or for good."""
+send, and can be told to fail the next sends, retryably or for good, to refuse some numbers
+for good, or to hang (a provider that never answers, for send timeouts)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from bot.errors import DeliveryError, PermanentDelivery, RetryableDelivery
@@ -18,7 +20,12 @@ class MemoryNotifier:
     attempts: int = 0
     """Every call to `send`, failed ones included."""
     closed: bool = False
+    refused: set[str] = field(default_factory=set)
+    """Numbers or addresses every send to fails for good (``PermanentDelivery``)."""
+    hanging: bool = False
+    """Sends take the page and never answer until `release` (they count in `attempts` only)."""
     _failures: list[DeliveryError] = field(default_factory=list)
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     def fail_next(
         self, times: int = 1, *, permanent: bool = False, retry_after: float | None = None
@@ -32,10 +39,20 @@ class MemoryNotifier:
                 else RetryableDelivery(f"memory {self.channel}: scripted failure", retry_after)
             )
 
+    def release(self) -> None:
+        """Let hanging sends go on (they then fail: their caller has given up on them)."""
+        self.hanging = False
+        self._released.set()
+
     async def send(self, page: Page) -> Receipt:
         self.attempts += 1
+        if self.hanging:
+            await self._released.wait()
+            raise RetryableDelivery(f"memory {self.channel}: released after hanging")
         if self._failures:
             raise self._failures.pop(0)
+        if page.to in self.refused:
+            raise PermanentDelivery(f"memory {self.channel}: {page.to} refused")
         self.sent.append(page)
         return Receipt(self.provider, f"{self.channel}-{len(self.sent)}")
 

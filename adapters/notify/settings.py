@@ -8,19 +8,33 @@ pagers:
 ```
 
 Each channel is optional. ``sms`` and ``voice`` name a ``provider`` (aliyun, tencent, twilio or
-memory); the rest of the mapping is that provider's model for that channel, so a key that does
-not belong (``tts_code`` under ``sms``) is refused by name. `parse(raw)` gives a frozen
+memory), or list several in failover order; the rest of each mapping is that provider's model
+for that channel, so a key that does not belong (``tts_code`` under ``sms``) is refused by name.
+
+```yaml
+  sms:
+    - {provider: aliyun, prefixes: ["+86"], confirm_within: 2m, …}   # mainland numbers first here
+    - {provider: tencent, confirm_within: 2m, …}
+    - {provider: twilio, …}                                          # the last resort
+```
+
+A provider's ``name`` (its kind unless set; unique within its channel) is what callback paths
+(``/api/v1/pagers/<name>/…``), receipts and a person's ``contact.providers`` refer to.
+``confirm_within``: a send not confirmed delivered by then moves on to the next provider that
+takes the number (``prefixes``: E.164 prefixes; empty: any). `parse(raw)` gives a frozen
 `PagerSettings` or raises `ConfigError` with problems such as ``sms.access_key_id: required key is
 missing``; the composition root prefixes ``pagers.``. Secrets are `SecretStr`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -35,7 +49,7 @@ from bot.errors import ConfigError
 from bot.settings.durations import Duration
 from bot.settings.loader import format_error
 
-PageField = Literal["id", "tier", "title", "service", "environment", "url"]
+PageField = Literal["id", "tier", "title", "service", "environment", "url", "code"]
 """The `Page.params` a template variable may take its value from."""
 CHANNELS = ("email", "sms", "voice")
 PROVIDERS = ("aliyun", "tencent", "twilio", "memory")
@@ -79,7 +93,45 @@ class EmailSettings(_Frozen):
         return self
 
 
-class _Provider(_Frozen):
+NAME = r"^[a-z][a-z0-9_-]{0,31}$"
+
+
+def _url_token(value: SecretStr) -> SecretStr:
+    if not re.fullmatch(r"[A-Za-z0-9._~-]{16,}", value.get_secret_value()):
+        raise ValueError("must be at least 16 URL-safe characters (letters, digits, . _ ~ -)")
+    return value
+
+
+CallbackToken = Annotated[SecretStr, AfterValidator(_url_token)]
+"""The secret a provider that signs nothing puts in its callback URLs (``?token=…``)."""
+
+
+class _Chained(_Frozen):
+    """What every SMS and voice provider has: its place in the channel's failover order."""
+
+    name: str | None = Field(None, pattern=NAME)
+    """Unique within its channel; default: the provider's kind (``aliyun``)."""
+    confirm_within: Duration | None = None
+    """A send not confirmed delivered within this moves on to the next provider (only where
+    the provider reports delivery: a status callback, a receipt push or polling)."""
+    prefixes: tuple[str, ...] = ()
+    """E.164 prefixes of the numbers this provider takes (``["+86", "+852"]``); empty: any."""
+
+    @field_validator("prefixes")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for prefix in value:
+            if not re.fullmatch(r"\+[1-9]\d{0,13}", prefix):
+                raise ValueError(f"{prefix!r} is not an E.164 prefix such as '+86'")
+        return value
+
+    @property
+    def label(self) -> str:
+        """The provider's name: as configured, else its kind."""
+        return self.name or str(getattr(self, "provider", ""))
+
+
+class _Provider(_Chained):
     base_url: str | None = None
     """The API's base URL; only for a proxy or a test server."""
     timeout: Duration = timedelta(seconds=10)
@@ -90,7 +142,7 @@ class _Provider(_Frozen):
         return _http_url(value)
 
 
-class MemorySettings(_Frozen):
+class MemorySettings(_Chained):
     """An in-memory pager that records pages (for demos and tests)."""
 
     provider: Literal["memory"]
@@ -108,6 +160,10 @@ class _Aliyun(_Provider):
     international_prefix: Literal["00", ""] = "00"
     """Before the country code of a number outside the mainland: ``00`` (``0085261234567``,
     the SendSms docs' long-standing form) or nothing (``85261234567``, newer docs' form)."""
+    callback_token: CallbackToken | None = None
+    """The secret in the receipt-push URLs given to Aliyun's console
+    (``<public_url>/api/v1/pagers/<name>/sms/report?token=…``): Aliyun does not sign its pushes.
+    Unset: no push routes (receipts are then polled)."""
 
 
 class AliyunSmsSettings(_Aliyun):
@@ -115,11 +171,33 @@ class AliyunSmsSettings(_Aliyun):
     template_code: str = Field(min_length=1)
 
 
+class AliyunIvr(_Frozen):
+    """IvrCall's menu: `AliyunVoiceSettings.tts_code` is read first, then the key's template."""
+
+    keys: dict[Literal["1", "2"], str]
+    """The TTS template played after each key, e.g. ``{"1": TTS_1001, "2": TTS_1002}``
+    ("acknowledging…" / "escalating…"; a call cannot wait for Tocsin's answer)."""
+    bye_code: str | None = None
+    """The TTS template played when no key was pressed."""
+    timeout: Duration = timedelta(seconds=10)
+    """How long the menu waits for a key."""
+
+    @field_validator("keys")
+    @classmethod
+    def _keys(cls, value: dict[str, str]) -> dict[str, str]:
+        if set(value) != {"1", "2"} or not all(value.values()):
+            raise ValueError("give a TTS template code for both keys, 1 and 2")
+        return value
+
+
 class AliyunVoiceSettings(_Aliyun):
     tts_code: str = Field(min_length=1)
     called_show_number: str = Field(min_length=1)
     """The caller number shown (a number bought in the voice console)."""
     play_times: int = Field(2, ge=1, le=3)
+    ivr: AliyunIvr | None = None
+    """Set: calls to mainland numbers are IvrCall menus taking keys 1 (acknowledge) and 2
+    (escalate) instead of SingleCallByTts; the keys arrive in the VoiceReport push."""
 
 
 class _Tencent(_Provider):
@@ -132,6 +210,10 @@ class _Tencent(_Provider):
     template_params: tuple[PageField, ...] = ()
     """The template's ``{1}``, ``{2}``… in order, e.g. ``[id, title, service]``."""
     max_param_length: int | None = Field(35, ge=1)
+    callback_token: CallbackToken | None = None
+    """The secret in the callback URLs set in Tencent's console (``…?token=<callback_token>``):
+    Tencent does not sign its callbacks, so this is what tells them from forgeries. At least 16
+    URL-safe characters; unset: no callback routes (no receipts, replies or keypresses)."""
 
     @field_validator("sdk_app_id", "template_id", mode="before")
     @classmethod
@@ -148,9 +230,14 @@ class TencentVoiceSettings(_Tencent):
 
 
 class _Twilio(_Provider):
+    """Twilio signs its callbacks (delivery status, SMS replies, keypresses) with the account's
+    auth token, never with an API key: with an API key alone, Tocsin sends without callbacks
+    (no delivery receipts, no replies), and a setting that needs them is refused."""
+
     provider: Literal["twilio"]
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")
     auth_token: SecretStr | None = None
+    """Logs in when no API key is set; checks callbacks' ``X-Twilio-Signature`` either way."""
     api_key_sid: str | None = Field(None, pattern=r"^SK[0-9a-fA-F]{32}$")
     api_key_secret: SecretStr | None = None
     from_number: str | None = Field(None, pattern=r"^\+[1-9]\d{4,14}$")
@@ -160,9 +247,28 @@ class _Twilio(_Provider):
         by_key = self.api_key_sid is not None or self.api_key_secret is not None
         if by_key and (self.api_key_sid is None or self.api_key_secret is None):
             raise ValueError("api_key_sid and api_key_secret go together")
-        if by_key == (self.auth_token is not None):
-            raise ValueError("set either auth_token or api_key_sid + api_key_secret")
+        if not by_key and self.auth_token is None:
+            raise ValueError(
+                "set either auth_token or api_key_sid + api_key_secret (the auth token as well "
+                "for delivery receipts and replies: Twilio signs its callbacks with it)"
+            )
+        if self.auth_token is None:
+            wanted = [key for key in self._needs_callbacks() if key in self.model_fields_set]
+            if wanted:
+                verb = "needs" if len(wanted) == 1 else "need"
+                raise ValueError(
+                    f"{' and '.join(wanted)} {verb} auth_token: Twilio signs its callbacks "
+                    "with the account's auth token, which an API key cannot check"
+                )
         return self
+
+    def _needs_callbacks(self) -> tuple[str, ...]:
+        return ("confirm_within",) if self.confirm_within is not None else ()
+
+    @property
+    def callbacks(self) -> bool:
+        """Whether Twilio's callbacks can be verified (the auth token is known)."""
+        return self.auth_token is not None
 
     def login(self) -> tuple[str, str]:
         """HTTP Basic credentials: the API key when set, else the account SID and token."""
@@ -174,6 +280,12 @@ class _Twilio(_Provider):
 
 class TwilioSmsSettings(_Twilio):
     messaging_service_sid: str | None = Field(None, pattern=r"^MG[0-9a-fA-F]{32}$")
+    replies: bool = True
+    """Add the page's "Reply 1 to acknowledge…" to each SMS and take the replies (point the
+    number's incoming-message webhook at ``<public_url>/api/v1/pagers/<name>/sms/inbound``)."""
+
+    def _needs_callbacks(self) -> tuple[str, ...]:
+        return (*super()._needs_callbacks(), *(("replies",) if self.replies else ()))
 
     @model_validator(mode="after")
     def _sender(self) -> TwilioSmsSettings:
@@ -187,6 +299,11 @@ class TwilioVoiceSettings(_Twilio):
     voices: dict[Literal["zh", "en"], str] = TWILIO_VOICES
     """The <Say> voice per language (Chinese is spoken as cmn-CN, English as en-US); a
     language left out keeps its default."""
+    keypress: bool = True
+    """Read the page's "Press 1 to acknowledge…" and take the key pressed."""
+
+    def _needs_callbacks(self) -> tuple[str, ...]:
+        return (*super()._needs_callbacks(), *(("keypress",) if self.keypress else ()))
 
     @field_validator("voices")
     @classmethod
@@ -215,16 +332,23 @@ _MODELS: dict[tuple[str, str], type[BaseModel]] = {
 }
 
 
-class EmailMemory(MemorySettings):
+class EmailMemory(_Frozen):
     """``email: {provider: memory}`` — record e-mails instead of sending them."""
+
+    provider: Literal["memory"]
 
 
 class PagerSettings(_Frozen):
-    """The validated section: each channel's settings, None when it is not configured."""
+    """The validated section: e-mail's settings (None when not configured) and each phone
+    channel's providers in failover order (empty when not configured)."""
 
     email: EmailSettings | EmailMemory | None = None
-    sms: PhoneSettings | None = None
-    voice: PhoneSettings | None = None
+    sms: tuple[PhoneSettings, ...] = ()
+    voice: tuple[PhoneSettings, ...] = ()
+
+    def providers(self) -> list[tuple[str, PhoneSettings]]:
+        """Every SMS and voice provider with its channel."""
+        return [("sms", p) for p in self.sms] + [("voice", p) for p in self.voice]
 
 
 def parse(raw: Mapping[str, Any]) -> PagerSettings:
@@ -236,16 +360,43 @@ def parse(raw: Mapping[str, Any]) -> PagerSettings:
     for channel, section in raw.items():
         if channel not in CHANNELS:
             problems.append(f"{channel}: unknown channel (use email, sms or voice)")
-        elif section is not None:
-            model = _model(channel, section, problems)
-            if model is not None:
-                try:
-                    parsed[channel] = model.model_validate(section)
-                except ValidationError as exc:
-                    problems += [_problem(channel, err) for err in exc.errors()]
+        elif section is None:
+            continue
+        elif channel == "email":
+            parsed[channel] = _one(channel, channel, section, problems)
+        elif isinstance(section, list | tuple):
+            if not section:
+                problems.append(f"{channel}: list at least one provider, or leave it out")
+            parsed[channel] = tuple(
+                _one(channel, f"{channel}[{i}]", item, problems) for i, item in enumerate(section)
+            )
+        else:
+            parsed[channel] = (_one(channel, channel, section, problems),)
+    for channel in ("sms", "voice"):
+        seen: dict[str, int] = {}
+        for i, provider in enumerate(parsed.get(channel, ())):
+            if provider is None:
+                continue
+            if provider.label in seen:
+                problems.append(
+                    f"{channel}[{i}].name: {provider.label!r} is already {channel}"
+                    f"[{seen[provider.label]}]'s name; give each of them its own"
+                )
+            seen.setdefault(provider.label, i)
     if problems:
         raise ConfigError(problems)
     return PagerSettings.model_construct(**parsed)  # each channel is validated above
+
+
+def _one(channel: str, where: str, section: Any, problems: list[str]) -> Any:
+    model = _model(channel, where, section, problems)
+    if model is None:
+        return None
+    try:
+        return model.model_validate(section)
+    except ValidationError as exc:
+        problems += [_problem(where, err) for err in exc.errors()]
+        return None
 
 
 def validate(raw: Mapping[str, Any]) -> list[str]:
@@ -253,20 +404,18 @@ def validate(raw: Mapping[str, Any]) -> list[str]:
     return section_problems(parse, raw)
 
 
-def _model(channel: str, section: Any, problems: list[str]) -> type[BaseModel] | None:
+def _model(channel: str, where: str, section: Any, problems: list[str]) -> type[BaseModel] | None:
     if not isinstance(section, Mapping):
-        problems.append(f"{channel}: must be a mapping of keys")
+        problems.append(f"{where}: must be a mapping of keys")
         return None
     if channel == "email":
         return EmailMemory if section.get("provider") == "memory" else EmailSettings
     provider = section.get("provider")
     if provider is None:
-        problems.append(f"{channel}.provider: required key is missing ({', '.join(PROVIDERS)})")
+        problems.append(f"{where}.provider: required key is missing ({', '.join(PROVIDERS)})")
         return None
     if provider not in PROVIDERS:
-        problems.append(
-            f"{channel}.provider: unknown provider {provider!r} ({', '.join(PROVIDERS)})"
-        )
+        problems.append(f"{where}.provider: unknown provider {provider!r} ({', '.join(PROVIDERS)})")
         return None
     return _MODELS[(channel, str(provider))]
 

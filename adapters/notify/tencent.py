@@ -11,6 +11,10 @@ Errors come back with HTTP 200 as ``Response.Error.Code``; an SMS also has a per
 - everything else (``AuthFailure*``, ``InvalidParameter*``, ``FailedOperation.*``,
   ``UnauthorizedOperation.*``, a daily limit…) → `PermanentDelivery`;
 - no readable answer: HTTP 429/5xx are retryable, anything else permanent.
+
+Delivery reports, SMS replies and keypresses come back through the callback URLs set in
+Tencent's console; `callback_urls()` lists them and `callback_routes(events)` serves them
+(`tencent_hooks`, which says what Tencent documents and how the routes are protected).
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ import json
 from typing import Any
 
 import httpx
+from starlette.routing import BaseRoute
 
-from adapters.notify import tencent_sign
+from adapters.notify import tencent_hooks, tencent_sign
+from adapters.notify.callbacks import path
 from adapters.notify.http import Json, json_body, make_client, post, retry_after
 from adapters.notify.settings import TencentSmsSettings, TencentVoiceSettings
 from adapters.notify.values import brief, e164, ordered_params
 from bot.clock import Clock, SystemClock
 from bot.errors import DeliveryError, PermanentDelivery, RetryableDelivery
+from bot.paging.events import PhoneEvents
 from bot.ports import Page, Receipt
 
 SMS_URL = "https://sms.tencentcloudapi.com"
@@ -55,6 +62,9 @@ def api_error(
 
 class _TencentApi:
     provider = "tencent"
+    channel: str
+    events: tuple[str, ...]
+    """The callback paths' last parts."""
 
     def __init__(
         self,
@@ -65,11 +75,27 @@ class _TencentApi:
         default_url: str,
         client: httpx.AsyncClient | None,
         clock: Clock | None,
+        public_url: str,
     ) -> None:
         self.settings = settings
         self.service, self.version = service, version
         self.client = client or make_client(settings.base_url or default_url, settings.timeout)
         self.clock = clock or SystemClock()
+        self.public_url = public_url.rstrip("/")
+
+    def callback_urls(self) -> dict[str, str]:
+        """What to enter in Tencent's console for each callback (none without a token)."""
+        token = self.settings.callback_token
+        if token is None:
+            return {}
+        query = f"?token={token.get_secret_value()}"
+        name = self.settings.label
+        return {e: f"{self.public_url}{path(name, self.channel, e)}{query}" for e in self.events}
+
+    def callback_routes(self, events: PhoneEvents) -> list[BaseRoute]:
+        """The routes Tencent's callbacks arrive on, handing them to `events`."""
+        s = self.settings
+        return tencent_hooks.routes(s.label, self.channel, s.callback_token, events, self.clock)
 
     async def call(self, action: str, payload: Json) -> Json:
         """The ``Response`` object of a successful call."""
@@ -108,6 +134,7 @@ class _TencentApi:
 
 class TencentSms(_TencentApi):
     channel = "sms"
+    events = ("status", "reply")
 
     def __init__(
         self,
@@ -115,6 +142,7 @@ class TencentSms(_TencentApi):
         *,
         client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
+        public_url: str = "",
     ) -> None:
         super().__init__(
             settings,
@@ -123,6 +151,7 @@ class TencentSms(_TencentApi):
             default_url=SMS_URL,
             client=client,
             clock=clock,
+            public_url=public_url,
         )
         self.sms = settings
 
@@ -150,6 +179,7 @@ class TencentSms(_TencentApi):
 
 class TencentVoice(_TencentApi):
     channel = "voice"
+    events = ("callback",)
 
     def __init__(
         self,
@@ -157,6 +187,7 @@ class TencentVoice(_TencentApi):
         *,
         client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
+        public_url: str = "",
     ) -> None:
         super().__init__(
             settings,
@@ -165,6 +196,7 @@ class TencentVoice(_TencentApi):
             default_url=VOICE_URL,
             client=client,
             clock=clock,
+            public_url=public_url,
         )
         self.voice = settings
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +20,7 @@ from bot.incidents.aggregate import MONITORING, Incident
 from bot.incidents.status import Status
 from bot.incidents.times import clock
 from bot.silences.view import silence_lines, silence_view
-from bot.store.tables import escalation_log, escalations, pages
+from bot.store.tables import escalation_log, escalations, page_sends, pages
 
 Sent = dict[tuple[int, ...], dict[str, list[dict[str, Any]]]]
 _VIA = re.compile(r"^(\w+):(.+?)(?: \((.+) → (\d{4}-\d\d-\d\d \d\d:\d\d) UTC\))?$")
@@ -134,6 +135,8 @@ def _entry(entry: Any, sent: Sent, say: _Say) -> list[str]:
         return [_stopped(detail, say.when(entry.ran_at), say)]
     if entry.kind == "maintenance":
         return [_held(detail, say.when(entry.ran_at), say)]
+    if entry.kind == "undelivered":
+        return [_undelivered(detail, say)]
     if entry.kind != "step":
         return []
     out = [
@@ -177,14 +180,17 @@ def _via(via: str, say: _Say) -> str:
     return t(f"why.via.{kind}", say.lang, name=name)
 
 
+def _undelivered(detail: dict[str, Any], say: _Say) -> str:
+    """``SMS to bob undelivered: next step at once.`` (a P0 page nobody got)."""
+    channel = t("channel." + str(detail.get("channel", "sms")), say.lang)
+    status = t(f"why.delivery.{detail.get('status', 'undelivered')}", say.lang)
+    return t(
+        "why.undelivered", say.lang, channel=channel, who=detail.get("recipient"), status=status
+    )
+
+
 def _channel(page: dict[str, Any], say: _Say) -> str:
-    lang = say.lang
-    status = t(f"why.status.{page['status']}", lang)
-    extra = _reason(page, say)
-    channel = t("channel." + page["channel"], lang)
-    if extra:
-        return t("why.channel_because", lang, channel=channel, status=status, extra=extra)
-    return t("why.channel", lang, channel=channel, status=status)
+    return _phone(page, say) if page.get("sends") or page.get("delivery") else _plain(page, say)
 
 
 def _reason(page: dict[str, Any], say: _Say) -> str:
@@ -203,8 +209,68 @@ def _reason(page: dict[str, Any], say: _Say) -> str:
     return reason or str(page["provider_ref"])
 
 
+def _phone(page: dict[str, Any], say: _Say) -> str:
+    """A phone page through its providers: ``aliyun failed (isv.…) → sent by tencent``, then
+    how the last send went: ``SMS delivered 02:14 (tencent)``, ``call unanswered (twilio)``."""
+    lang = say.lang
+    sends = page.get("sends", [])
+    words = []
+    for before, after in pairwise(sends):
+        if after.position <= before.position:
+            continue
+        key = before.status if before.status in ("failed", "superseded") else "reported"
+        status = t(f"why.delivery.{before.status}", lang) if key == "reported" else ""
+        words.append(
+            t(
+                f"why.failover.{key}",
+                lang,
+                provider=before.provider,
+                detail=before.detail or "-",
+                within=before.detail or "?",
+                status=status,
+                next=after.provider,
+            )
+        )
+    channel = t("channel." + page["channel"], lang)
+    delivery, provider = page.get("delivery") or "", page.get("provider") or ""
+    if page["status"] != "sent" or not delivery:
+        words.append(_plain(page, say))
+        return t("why.list_sep", lang).join(words)
+    if delivery == "delivered":
+        key = "answered" if page["channel"] == "voice" else "delivered"
+        state = t(f"why.delivery.{key}", lang, at=say.when(page.get("delivered_at")))
+    else:
+        state = t(f"why.delivery.{delivery}", lang)
+    what = t("why.channel", lang, channel=channel, status=state)
+    detail = sends[-1].detail if sends and delivery != "delivered" else ""
+    if detail:
+        words.append(
+            t("why.delivery.line_detail", lang, what=what, provider=provider, detail=detail)
+        )
+    else:
+        words.append(t("why.delivery.line", lang, what=what, provider=provider))
+    return t("why.list_sep", lang).join(words)
+
+
+def _plain(page: dict[str, Any], say: _Say) -> str:
+    """A page as it stands, without its providers' reports: ``SMS sent (sms-1)``."""
+    lang = say.lang
+    status = t(f"why.status.{page['status']}", lang)
+    extra = _reason(page, say)
+    channel = t("channel." + page["channel"], lang)
+    if extra:
+        return t("why.channel_because", lang, channel=channel, status=status, extra=extra)
+    return t("why.channel", lang, channel=channel, status=status)
+
+
 async def _pages(conn: AsyncConnection, incident_id: int) -> Sent:
     found: Sent = defaultdict(lambda: defaultdict(list))
+    sends: dict[int, list[Any]] = defaultdict(list)
+    stmt = (
+        select(page_sends).where(page_sends.c.incident_id == incident_id).order_by(page_sends.c.id)
+    )
+    for send in (await conn.execute(stmt)).all():
+        sends[send.page_id].append(send)
     rows = await conn.execute(
         select(pages).where(pages.c.incident_id == incident_id).order_by(pages.c.id)
     )
@@ -220,6 +286,10 @@ async def _pages(conn: AsyncConnection, incident_id: int) -> Sent:
                 "at": at,
                 "reason": row.reason,
                 "provider_ref": row.provider_ref,
+                "provider": row.provider,
+                "delivery": row.delivery if row.channel in ("sms", "voice") else "",
+                "delivered_at": row.delivered_at,
+                "sends": sends.get(row.id, []),
             }
         )
     return found

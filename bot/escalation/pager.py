@@ -19,6 +19,13 @@ Each page is sent once while its sender lives, however slow the provider:
   lease finds the page taken over and records nothing;
 - a provider call that does not end within `SEND_TIMEOUT` is abandoned and tried again later.
 
+SMS and voice pages go through the channel's providers in order (`bot.paging.chains`): a send
+that fails or times out while another provider takes the number is recorded as a failed send
+and the page is due again at once with the next provider; the last provider retries with
+back-off up to `paging.max_attempts`. A send whose provider has a `confirm_within`, with a
+provider after it, waits for a ``delivered`` report until `confirm_by`; then
+`bot.paging.poll` hands the page on (see `bot.paging.failover` for what that leaves open).
+
 A send runs to completion even when the engine is being stopped, so a stopping replica never
 leaves a page sent but unrecorded. A replica that dies mid-send (or cannot reach the database
 for longer than its lease) leaves a lease that expires, and the page is sent again: a duplicate
@@ -31,7 +38,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,14 +49,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.clock import Clock
 from bot.errors import PermanentDelivery, RetryableDelivery
 from bot.escalation.pages import StoredPage
-from bot.i18n import t
-from bot.incidents.aggregate import Incident
+from bot.escalation.wording import Wording
 from bot.incidents.repository import IncidentRepository
-from bot.incidents.status import Status, card_ref
+from bot.incidents.status import Status
 from bot.links import LinkSigner
 from bot.metrics import Metrics
-from bot.model import ActionKind
-from bot.ports import Notifier, Page
+from bot.paging import failover
+from bot.paging.chains import Chains
+from bot.paging.receipts import Receipts
+from bot.ports import Page, Provider
 from bot.prefs import get_language, user_scope
 from bot.settings import Settings
 from bot.store.db import Database
@@ -72,6 +79,14 @@ class Outcome:
     provider: str = ""
     provider_ref: str = ""
     retry_at: datetime | None = None
+    position: int = 0
+    """The provider's position in the page's order."""
+    failed_send: bool = False
+    """A failed attempt to keep as a send (one moving on, or the last)."""
+    next_position: bool = False
+    """Hand the page to the next provider."""
+    confirm_by: datetime | None = None
+    has_next: bool = False
 
 
 @dataclass(slots=True)
@@ -97,7 +112,7 @@ class PageSender:
         settings: Settings,
         db: Database,
         clock: Clock,
-        notifiers: Mapping[str, Notifier],
+        chains: Chains,
         signer: LinkSigner,
         metrics: Metrics,
         *,
@@ -106,16 +121,18 @@ class PageSender:
     ) -> None:
         self.settings, self.db, self.clock = settings, db, clock
         self.incidents = IncidentRepository(db)
-        self.notifiers, self.signer, self.metrics = notifiers, signer, metrics
+        self.chains, self.signer, self.metrics = chains, signer, metrics
         self.lease, self.send_timeout = lease, send_timeout
         self.users = {u.id: u for u in settings.users}
+        self.receipts = Receipts(settings, db, clock, metrics, chains=chains)
+        self.wording = Wording(settings, signer)
         self._sending: dict[asyncio.Task[None], str] = {}
         """Sends in flight, with their recipient. They are never cancelled: `idle` waits."""
 
     async def run_once(self) -> int:
         """Deliver what is due, up to `BATCH` pages, `CONCURRENCY` at a time; returns how many
         pages were handled."""
-        if not self.notifiers:
+        if not self.chains:
             return 0
         handled = started = 0
         mine: set[asyncio.Task[None]] = set()
@@ -162,7 +179,7 @@ class PageSender:
             due = and_(due, pages.c.recipient.not_in(sorted(busy)))
         stmt = (
             select(pages)
-            .where(and_(due, pages.c.channel.in_(list(self.notifiers))))
+            .where(and_(due, pages.c.channel.in_(list(self.chains))))
             .order_by(pages.c.next_attempt_at)
             .limit(1)
         )
@@ -216,45 +233,92 @@ class PageSender:
             return await self._record(
                 row, claim, Outcome("pending", "throttled", retry_at=free_at), now
             )
-        page = self._page(row, incident, now, chosen)
+        chain = failover.providers_for(self.chains, self.users, row)
+        if row.provider_pos >= len(chain):
+            reason = (
+                f"no {row.channel} provider takes {row.address}"
+                if not chain
+                else f"no {row.channel} provider left"
+            )
+            return await self._record(row, claim, Outcome("failed", reason), now)
+        provider = chain[row.provider_pos]
+        has_next = row.provider_pos + 1 < len(chain)
+        page = self.wording.page(row, incident, now, chosen)
         if not await self._renew(claim):
             log.warning("page claim lost before sending", page=row.id)
             return
         done = asyncio.Event()
         beat = asyncio.create_task(self._heartbeat(claim, done))
         try:
-            outcome = await self._send(row, page, now)
+            outcome = await self._send(row, page, provider, has_next, now)
         finally:  # also when this task is cancelled: a dead sender holds no lease
             done.set()
             await beat
         await self._record(row, claim, outcome, self.clock.now())
 
-    async def _send(self, row: StoredPage, page: Page, now: datetime) -> Outcome:
-        notifier = self.notifiers[row.channel]
+    async def _send(
+        self, row: StoredPage, page: Page, provider: Provider, has_next: bool, now: datetime
+    ) -> Outcome:
+        """Send through `provider`; a failure moves on to the next one when there is one."""
+        name, at = provider.name, row.provider_pos
         try:
             async with asyncio.timeout(self.send_timeout.total_seconds()):
-                receipt = await notifier.send(page)
+                receipt = await provider.notifier.send(page)
         except RetryableDelivery as exc:
-            return self._retry(row, str(exc), exc.retry_after, now, notifier.provider)
+            return self._retry(row, str(exc), exc.retry_after, now, name, has_next)
         except PermanentDelivery as exc:
-            return Outcome("failed", str(exc)[:256], notifier.provider)
+            if has_next:
+                return self._retry(row, str(exc), None, now, name, has_next)
+            return Outcome("failed", str(exc)[:256], name, position=at, failed_send=True)
         except TimeoutError:
-            log.warning("page send timed out", page=row.id, channel=row.channel)
-            return self._retry(row, "provider timeout", None, now, notifier.provider)
+            log.warning("page send timed out", page=row.id, channel=row.channel, provider=name)
+            return self._retry(row, "provider timeout", None, now, name, has_next)
         except Exception as exc:  # a provider bug must not stop the pass
-            log.exception("page send failed", page=row.id, channel=row.channel)
-            return self._retry(row, type(exc).__name__, None, now, notifier.provider)
-        return Outcome("sent", "", receipt.provider, receipt.message_id[:128])
+            log.exception("page send failed", page=row.id, channel=row.channel, provider=name)
+            return self._retry(row, type(exc).__name__, None, now, name, has_next)
+        confirm_by = None
+        if provider.confirm_within is not None and has_next:
+            confirm_by = self.clock.now() + provider.confirm_within
+        return Outcome(
+            "sent",
+            "",
+            name,
+            receipt.message_id[:128],
+            position=at,
+            confirm_by=confirm_by,
+            has_next=has_next,
+        )
 
     def _retry(
-        self, row: StoredPage, reason: str, after: float | None, now: datetime, provider: str
+        self,
+        row: StoredPage,
+        reason: str,
+        after: float | None,
+        now: datetime,
+        provider: str,
+        has_next: bool = False,
     ) -> Outcome:
+        at = row.provider_pos
+        if has_next:  # the next provider, at once
+            return Outcome(
+                "pending",
+                reason[:256],
+                provider,
+                retry_at=now,
+                position=at,
+                failed_send=True,
+                next_position=True,
+            )
         if row.attempts + 1 >= self.settings.paging.max_attempts:
-            return Outcome("failed", reason[:256], provider)
+            return Outcome("failed", reason[:256], provider, position=at, failed_send=True)
         backoff = after if after is not None else min(2 ** (row.attempts + 1), 300)
         jitter = random.uniform(0, backoff / 10)
         return Outcome(
-            "pending", reason[:256], provider, retry_at=now + timedelta(seconds=backoff + jitter)
+            "pending",
+            reason[:256],
+            provider,
+            retry_at=now + timedelta(seconds=backoff + jitter),
+            position=at,
         )
 
     async def _rate_free_at(
@@ -283,39 +347,10 @@ class PageSender:
                 latest = free if latest is None else max(latest, free)
         return latest
 
-    def _page(
-        self, row: StoredPage, incident: Incident, now: datetime, chosen: str | None = None
-    ) -> Page:
-        """The page in the person's language: `chosen` with `/lang`, else configured."""
-        user = self.users.get(row.recipient)
-        lang = chosen or (user.language if user else None) or self.settings.tocsin.language
-        dest = f"{row.channel}:@{row.recipient}"
-        token = self.signer.token(
-            ActionKind.ACK, card_ref(incident.id), "", dest, row.recipient, now
-        )
-        url = self.signer.url(token)
-        params = {
-            "id": str(incident.id),
-            "tier": str(incident.tier),
-            "title": incident.title,
-            "service": incident.service or "-",
-            "environment": incident.environment or "-",
-            "url": url,
-        }
-        return Page(
-            channel=row.channel,
-            to=row.address,
-            key=f"{incident.id}.{row.cycle}.{row.loop}.{row.step}.{row.recipient}.{row.channel}",
-            subject=t("page.subject", lang, **params),
-            text=t(f"page.{row.channel}", lang, **params),
-            lang=lang,
-            params=params,
-            ack_url=url,
-        )
-
     async def _record(self, row: StoredPage, claim: Claim, outcome: Outcome, now: datetime) -> None:
         """Write what happened, if the claim is still ours: a replica that stalled past its
-        lease finds the page taken over and records nothing."""
+        lease finds the page taken over and records nothing. A send is kept in `page_sends`
+        with the page, and reports that came before it are applied in the same transaction."""
         values: dict[str, Any] = {
             "status": outcome.status,
             "reason": outcome.reason,
@@ -324,16 +359,55 @@ class PageSender:
         if outcome.provider:
             values["provider"] = outcome.provider
         if outcome.status == "sent":
-            values.update(provider_ref=outcome.provider_ref, sent_at=now)
+            values.update(
+                provider_ref=outcome.provider_ref,
+                sent_at=now,
+                delivery="",
+                delivered_at=None,
+                confirm_by=outcome.confirm_by,
+            )
         if outcome.status in ("sent", "failed") or outcome.reason not in ("throttled", ""):
             values["attempts"] = pages.c.attempts + 1
         if outcome.retry_at is not None:
             values["next_attempt_at"] = outcome.retry_at
+        if outcome.next_position:
+            values["provider_pos"] = pages.c.provider_pos + 1
         async with self.db.begin() as conn:
             result = await conn.execute(update(pages).where(claim.held()).values(**values))
-        if result.rowcount == 0:
-            log.warning("page claim lost to another replica", page=row.id)
-            return
+            if result.rowcount == 0:
+                log.warning("page claim lost to another replica", page=row.id)
+                return
+            if outcome.status == "sent" or outcome.failed_send:
+                await self._keep_send(conn, row, outcome, now)
+            if outcome.status == "failed":
+                await failover.escalate_undelivered(conn, row, "failed", now)
+            if outcome.status in ("sent", "failed") or outcome.next_position:
+                await failover.show(conn, row.incident_id, now)
         self.metrics.pages.labels(row.channel, outcome.status).inc()
         if outcome.status == "failed":
             log.warning("page failed", page=row.id, channel=row.channel, reason=outcome.reason)
+        elif outcome.next_position:
+            log.warning(
+                "page moves to the next provider",
+                page=row.id,
+                provider=outcome.provider,
+                reason=outcome.reason,
+            )
+
+    async def _keep_send(
+        self, conn: AsyncConnection, row: StoredPage, outcome: Outcome, now: datetime
+    ) -> None:
+        sent = outcome.status == "sent"
+        ref = outcome.provider_ref if sent else ""
+        await failover.add_send(
+            conn,
+            row,
+            outcome.provider,
+            outcome.position,
+            ref,
+            "sent" if sent else "failed",
+            outcome.reason,
+            now,
+        )
+        if sent and ref:
+            await self.receipts.catch_up(conn, outcome.provider, ref, now)

@@ -49,6 +49,15 @@ class StoredPage:
     claimed_until: datetime | None
     created_at: datetime
     sent_at: datetime | None
+    provider_pos: int
+    """Position, in the number's provider order, of the provider sending next (or that sent
+    last): failover moves it on."""
+    confirm_by: datetime | None
+    """When a send not yet confirmed delivered moves to the next provider."""
+    delivery: str
+    """The current send's last report: "" (none yet), delivered, failed, undelivered,
+    no_answer, busy."""
+    delivered_at: datetime | None
 
     @classmethod
     def of(cls, row: Any) -> StoredPage:

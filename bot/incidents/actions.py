@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +15,7 @@ from bot.incidents.aggregate import Incident
 from bot.incidents.rollback import RollbackHandoff
 from bot.incidents.service import IncidentService, Outcome
 from bot.incidents.status import card_ref
+from bot.metrics import Metrics
 from bot.model import ActionKind
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import parse_duration
@@ -26,6 +27,24 @@ if TYPE_CHECKING:
 MIN_SILENCE, MAX_SILENCE = timedelta(minutes=1), timedelta(days=7)
 
 Handler = Callable[["Context[object]", Incident, str], Awaitable[Outcome]]
+
+
+@runtime_checkable
+class Metered(Protocol):
+    """Services that count (the dispatcher's `Services` do)."""
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+
+PAGING_CHANNELS = frozenset({"sms", "voice", "email"})
+
+
+def ack_channel(via: str) -> str:
+    """The paging channel an acknowledgement came by (``sms_reply``, ``link:sms`` → ``sms``;
+    ``voice_key`` → ``voice``), else ``chat`` (a button or a link on a chat)."""
+    channel = via.removeprefix("link:").removesuffix("_reply").removesuffix("_key")
+    return channel if channel in PAGING_CHANNELS else "chat"
 
 
 class Escalation(Protocol):
@@ -64,7 +83,17 @@ class IncidentActions:
         return await self.handlers[kind](ctx, incident, value)
 
     async def _ack(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
-        return await self.incidents.acknowledge(ctx.conn, incident, ctx.person.display, ctx.now)
+        """Acknowledge, keeping how (`ack_channel`); the time since the episode's first page
+        goes to ``tocsin_page_ack_seconds``."""
+        via = ctx.via or ctx.chat.platform
+        who = ctx.person.display
+        outcome = await self.incidents.acknowledge(ctx.conn, incident, who, ctx.now, via=via)
+        if outcome.changed and isinstance(ctx.services, Metered):
+            first = await self.incidents.first_page_at(ctx.conn, incident)
+            if first is not None:
+                waited = max((ctx.now - first).total_seconds(), 0.0)
+                ctx.services.metrics.page_ack_seconds.labels(ack_channel(via)).observe(waited)
+        return outcome
 
     async def _unack(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
         return await self.incidents.unacknowledge(ctx.conn, incident, ctx.person.display, ctx.now)

@@ -68,6 +68,8 @@ class Incident:
     silenced_until: datetime | None = None
     acked_by: str | None = None
     acked_at: datetime | None = None
+    acked_via: str | None = None
+    """How: a chat platform (``slack``), ``sms_reply``, ``voice_key`` or ``link:<channel>``."""
     ack_expires_at: datetime | None = None
     resolved_by: str | None = None
     resolved_at: datetime | None = None
@@ -80,8 +82,11 @@ class Incident:
 
     # -- what people do ---------------------------------------------------------------------
 
-    def acknowledge(self, who: str, now: datetime, timeout: timedelta | None) -> Transition:
-        """Someone is on it; with a `timeout`, the acknowledgement lapses after it."""
+    def acknowledge(
+        self, who: str, now: datetime, timeout: timedelta | None, via: str | None = None
+    ) -> Transition:
+        """Someone is on it (`via`: how they said so); with a `timeout`, the acknowledgement
+        lapses after it."""
         self._refuse_resolved()
         if self.status == Status.ACKNOWLEDGED:
             raise UserError("incident.already_acked", id=self.id, user=self.acked_by)
@@ -90,6 +95,7 @@ class Incident:
             status=Status.ACKNOWLEDGED,
             acked_by=who,
             acked_at=now,
+            acked_via=via,
             ack_expires_at=now + timeout if timeout else None,
         )
         return Transition(self, after, (RefreshCard(),))
@@ -225,6 +231,7 @@ def _retriggered_values(now: datetime) -> dict[str, Any]:
         "resolved_by": None,
         "acked_by": None,
         "acked_at": None,
+        "acked_via": None,
         "ack_expires_at": None,
         "triggered_at": now,
     }

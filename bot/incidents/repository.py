@@ -43,6 +43,7 @@ def from_row(row: Any) -> Incident:
         silenced_until=row.silenced_until,
         acked_by=row.acked_by,
         acked_at=row.acked_at,
+        acked_via=row.acked_via,
         ack_expires_at=row.ack_expires_at,
         resolved_by=row.resolved_by,
         resolved_at=row.resolved_at,

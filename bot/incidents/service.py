@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
@@ -24,7 +24,7 @@ from bot.model import Reply
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import format_duration
 from bot.store.db import Database
-from bot.store.tables import card_posts, incidents
+from bot.store.tables import card_posts, incidents, pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +144,27 @@ class IncidentService:
         return done
 
     async def acknowledge(
-        self, conn: AsyncConnection, incident: Incident, who: str, now: datetime
+        self,
+        conn: AsyncConnection,
+        incident: Incident,
+        who: str,
+        now: datetime,
+        via: str | None = None,
     ) -> Outcome:
+        """`via`: how it came (a chat platform, ``sms_reply``, ``voice_key``, ``link:sms``)."""
         done = Outcome(True, "incident.acked", {"id": incident.id, "user": who})
         return await self._act(
-            conn, lambda: incident.acknowledge(who, now, self.ack_timeout), now, done
+            conn, lambda: incident.acknowledge(who, now, self.ack_timeout, via), now, done
         )
+
+    async def first_page_at(self, conn: AsyncConnection, incident: Incident) -> datetime | None:
+        """When the incident's current episode first paged someone (None: nobody was paged),
+        the start of its time to acknowledge."""
+        stmt = select(func.min(pages.c.created_at)).where(pages.c.incident_id == incident.id)
+        if incident.triggered_at is not None:
+            stmt = stmt.where(pages.c.created_at >= incident.triggered_at)
+        first: datetime | None = (await conn.execute(stmt)).scalar()
+        return first
 
     async def unacknowledge(
         self, conn: AsyncConnection, incident: Incident, who: str, now: datetime

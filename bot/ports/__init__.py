@@ -6,7 +6,8 @@
   connection), and the `ChatAdapterFactory` each chat package offers as ``create``;
 - `deploy`: `DeployBackend` and the run it starts, polls and cancels;
 - `metrics`: `MetricsSource`, the PromQL queries release checks ask;
-- `notify`: `Notifier`, one page on one channel.
+- `notify`: `Notifier`, one page on one channel; `Provider`, its place in a failover order;
+  `ReceiptPoller`, a notifier asked for delivery reports; the reports and replies they give.
 
 Only what an adapter implements is a port. Protocols the core implements itself and hands to
 adapters (`bot.clock.Clock`, `bot.replay.Replays`, `bot.inbound.InboundHandler`) stay next to
@@ -25,26 +26,46 @@ from bot.ports.deploy import (
     RunStatus,
 )
 from bot.ports.metrics import NAN, NO_DATA, MetricsSource, QueryResult, Sample
-from bot.ports.notify import Notifier, Page, Receipt
+from bot.ports.notify import (
+    FINAL,
+    Answer,
+    DeliveryReport,
+    DeliveryStatus,
+    Notifier,
+    Page,
+    PhoneReply,
+    Provider,
+    Receipt,
+    ReceiptPoller,
+    Sent,
+)
 
 __all__ = [
+    "FINAL",
     "NAN",
     "NO_DATA",
+    "Answer",
     "BackendCapabilities",
     "ChatAdapter",
     "ChatAdapterFactory",
     "ChatCapabilities",
     "ChatPlatform",
+    "DeliveryReport",
+    "DeliveryStatus",
     "DeployBackend",
     "DeployRequest",
     "MetricsSource",
     "Notifier",
     "Page",
     "Phase",
+    "PhoneReply",
     "PostedRef",
+    "Provider",
     "QueryResult",
     "Receipt",
+    "ReceiptPoller",
     "RunRef",
     "RunStatus",
     "Sample",
+    "Sent",
 ]

@@ -34,6 +34,7 @@ from bot.store.tables import (
     escalations,
     incidents,
     outbox,
+    page_sends,
     pages,
 )
 
@@ -45,6 +46,7 @@ INCIDENT_TABLES = (
     "alerts",
     "card_posts",
     "pages",
+    "page_sends",
     "escalation_log",
     "escalations",
     "alert_rollbacks",
@@ -84,6 +86,7 @@ def _dependents(chosen: Any) -> list[tuple[Table, ColumnElement[bool]]]:
         (alerts, alerts.c.incident_id.in_(chosen)),
         (card_posts, card_posts.c.card_ref.in_(select(CARD_REF).where(incidents.c.id.in_(chosen)))),
         (pages, pages.c.incident_id.in_(chosen)),
+        (page_sends, page_sends.c.incident_id.in_(chosen)),
         (escalation_log, escalation_log.c.incident_id.in_(chosen)),
         (escalations, escalations.c.incident_id.in_(chosen)),
         (alert_rollbacks, alert_rollbacks.c.incident_id.in_(chosen)),

@@ -94,8 +94,9 @@ async def prune(
     for rule in simple_rules(found):
         if dry_run:
             where = rule.where
-            if rule.key == "pages" and incidents_before is not None:
-                where = and_(where, outlives(rule.table, incidents_before))  # counted once
+            belongs = "incident_id" in rule.table.c  # a row counted with its incident is not here
+            if rule.key == "pages" and incidents_before is not None and belongs:
+                where = and_(where, outlives(rule.table, incidents_before))
             report.add(rule.table.name, await count_rows(db, rule.table, where))
             continue
         try:

@@ -25,6 +25,8 @@ from bot.store.tables import (
     incidents,
     maintenance_windows,
     outbox,
+    page_receipts,
+    page_sends,
     pages,
     schedule_overrides,
     sign_in_failures,
@@ -118,6 +120,12 @@ def _conditions(key: str, before: datetime) -> list[tuple[Table, ColumnElement[b
                 escalation_log,
                 and_(escalation_log.c.incident_id.in_(resolved), escalation_log.c.ran_at < before),
             ),
+            (
+                page_sends,
+                and_(page_sends.c.incident_id.in_(resolved), page_sends.c.sent_at < before),
+            ),
+            # a report is applied within seconds; one for a send nobody recorded waits no longer
+            (page_receipts, page_receipts.c.received_at < before),
         ]
     if key == "outbox":
         finished = and_(

@@ -198,3 +198,7 @@ class Contact(_Frozen):
     else the console)."""
     notify: dict[Tier, tuple[Channel, ...]] = {}
     """Channels by tier for this person, instead of `paging.channels`."""
+    providers: dict[Literal["sms", "voice"], tuple[str, ...]] = {}
+    """Per channel, the providers (their `pagers` names) to try first for this person, in
+    order, e.g. ``{sms: [twilio]}`` for a number abroad; the channel's other providers follow
+    in their configured order."""

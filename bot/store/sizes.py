@@ -32,6 +32,8 @@ TABLES = (
     "digests",
     "escalation_log",
     "pages",
+    "page_sends",
+    "page_receipts",
     "runs",
     "gate_measurements",
     "schedule_overrides",

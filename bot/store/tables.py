@@ -89,6 +89,8 @@ incidents = Table(
     Column("page_destinations", JSON),
     # The maintenance window its current episode was triggered in (maintenance_windows.id).
     Column("maintenance_id", Id),
+    # How it was acknowledged: a chat platform, "sms_reply", "voice_key", "link:<channel>".
+    Column("acked_via", String(32)),
     Index(
         "uq_incidents_open_group",
         "group_key",
@@ -364,9 +366,52 @@ pages = Table(
     Column("claimed_until", TS),
     Column("created_at", TS, nullable=False),
     Column("sent_at", TS),
+    # Failover: the position, in the channel's order for this number, of the provider that
+    # sends next (or sent last); `confirm_by`, when a send not yet confirmed delivered moves on.
+    Column("provider_pos", Integer, nullable=False, default=0),
+    Column("confirm_by", TS),
+    # The last provider's report on the current send: "" (none yet), delivered, failed,
+    # undelivered, no_answer, busy; and when it was delivered.
+    Column("delivery", String(16), nullable=False, default=""),
+    Column("delivered_at", TS),
     UniqueConstraint("incident_id", "cycle", "loop", "step", "recipient", "channel"),
     Index("ix_pages_due", "status", "next_attempt_at"),
     Index("ix_pages_recipient", "recipient", "channel", "sent_at"),
+    Index("ix_pages_confirm", "confirm_by"),
+)
+
+page_sends = Table(
+    "page_sends",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("page_id", Id, nullable=False),
+    Column("incident_id", Id, nullable=False),
+    Column("provider", String(32), nullable=False),  # its name (`bot.ports.Provider.name`)
+    Column("position", Integer, nullable=False),
+    Column("provider_ref", String(128), nullable=False),
+    # sent · delivered · failed · undelivered · no_answer · busy · superseded
+    Column("status", String(16), nullable=False),
+    Column("detail", String(256), nullable=False, default=""),
+    Column("sent_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_page_sends_ref", "provider", "provider_ref"),
+    Index("ix_page_sends_page", "page_id"),
+    Index("ix_page_sends_incident", "incident_id"),
+)
+
+page_receipts = Table(
+    "page_receipts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("provider", String(32), nullable=False),
+    Column("provider_ref", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("detail", String(256), nullable=False, default=""),
+    Column("at", TS, nullable=False),
+    Column("received_at", TS, nullable=False),
+    Column("applied", Boolean, nullable=False, default=False),
+    Index("ix_page_receipts_ref", "provider", "provider_ref"),
+    Index("ix_page_receipts_waiting", "applied", "received_at"),
 )
 
 round_robin = Table(

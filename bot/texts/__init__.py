@@ -13,6 +13,7 @@ from bot.texts import (
     canary,
     console,
     core,
+    delivery,
     deploy,
     drills,
     grammar,
@@ -20,6 +21,7 @@ from bot.texts import (
     help,
     maintenance,
     oncall,
+    phones,
     review,
     silences,
     status,
@@ -40,6 +42,8 @@ MODULES: tuple[ModuleType, ...] = (
     silences,
     heartbeats,
     maintenance,
+    phones,
+    delivery,
 )
 
 

@@ -97,6 +97,7 @@ class ActionLinks:
                 chat=Destination.parse(claim.destination),
                 event_id=event_id(claim.nonce),
                 received_at=self.clock.now(),
+                via=_via(claim),
             )
         )
         if reply.extra.get("duplicate"):  # used by a holder that stopped before saying who
@@ -157,6 +158,16 @@ def _used(used_by: str, lang: str) -> Response:
     else:
         text = t("link.used_by", lang, user=used_by)
     return _page(f'<p class="err">{escape(text)}</p>', 409)
+
+
+PAGING_CHANNELS = frozenset({"sms", "voice", "email"})
+
+
+def _via(claim: LinkClaim) -> str:
+    """``link:sms`` for a link sent in a page (its destination is ``sms:@bob``); "" for a
+    chat's link, which counts as that chat's button."""
+    channel = claim.destination.partition(":")[0]
+    return f"link:{channel}" if channel in PAGING_CHANNELS else ""
 
 
 def _perm(claim: LinkClaim) -> str:

@@ -61,7 +61,7 @@ async def built(
     clock = FakeClock()
 
     def make(**overrides: Any) -> Notifier:
-        made.append(create({channel: section(**overrides)}, clock=clock)[channel])
+        made.append(create({channel: section(**overrides)}, clock=clock)[channel][0].notifier)
         return made[-1]
 
     await server.start()

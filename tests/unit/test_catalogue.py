@@ -59,6 +59,7 @@ DYNAMIC = {
     r"grammar\.\w+_plain": "bot/grammar/parser.py: key + '_plain'",
     r"time\.": "bot/incidents/times.py: f'time.{in|ago}.{unit}'",
     r"card\.link\.": "bot/cards.py: f'card.link.{link.kind}'",
+    r"card\.(page|via)\.": "bot/paging/card.py: f'card.page.state.{state}', f'card.via.{via}'",
     r"help\.(topic|name|arg|flag)\.": "bot/grammar/help.py, spec.py: f'help.arg.{name}'",
     r"console\.": "adapters/chat/console/routes.py: every console.* text goes to the page",
 }  # fmt: skip

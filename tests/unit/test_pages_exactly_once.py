@@ -20,6 +20,7 @@ from bot.escalation.pager import PageSender
 from bot.incidents.status import Status
 from bot.links import LinkSigner
 from bot.metrics import Metrics
+from bot.paging.chains import chains
 from bot.ports import Notifier, Page, Receipt
 from bot.settings import Settings
 from bot.store.db import Database
@@ -70,7 +71,9 @@ def sender(
     **options: Any,
 ) -> PageSender:
     signer = LinkSigner(settings.tocsin.secret_key, settings.tocsin.public_url)
-    return PageSender(settings, db, clock, {"sms": sms}, signer, Metrics(), lease=lease, **options)
+    return PageSender(
+        settings, db, clock, chains({"sms": sms}), signer, Metrics(), lease=lease, **options
+    )
 
 
 async def add_pages(db: Database, clock: Clock, count: int) -> None:

@@ -85,7 +85,7 @@ async def test_a_page_card_is_in_the_persons_language_and_zone(
     assert bob.badge is not None and bob.badge.word == "告警中"
     started = [f.value for f in bob.fields if f.label == "开始时间"]
     assert started == ["02:55（世界标准时间） · 5 分钟前"]
-    names = ["HighErrorRate", "orders", "prod", "ops", "UTC"]
+    names = ["HighErrorRate", "orders", "prod", "ops", "UTC", "Alice", "Bob"]  # Bob: paged
     assert english_words(visible_text(bob).replace(bob.body, ""), names) == []
     assert alice.badge is not None and alice.badge.word == "Triggered"
     assert [f.value for f in alice.fields if f.label == "Started"] == ["03:55 CET · 5 min ago"]

@@ -32,6 +32,8 @@ from bot.store.tables import (
     inbound_events,
     incidents,
     outbox,
+    page_receipts,
+    page_sends,
     pages,
 )
 from tests.support import RecordingPlatform, base_config, firing, make_settings, resolved
@@ -397,6 +399,7 @@ async def test_pages_digests_console_and_gate_samples_follow_their_own_ages(
         "status": "sent",
     }
     when = {"created_at": start, "updated_at": start}
+    sent = {"sent_at": start, "updated_at": start}
     async with db.begin() as conn:
         await conn.execute(
             pages.insert(),
@@ -404,6 +407,25 @@ async def test_pages_digests_console_and_gate_samples_follow_their_own_ages(
                 {**page, "incident_id": paged, "recipient": "alice", "created_at": start},
                 {**page, "incident_id": still_open, "recipient": "bob", "created_at": start},
             ],
+        )
+        send = {"provider": "twilio", "position": 0, "status": "delivered", "detail": ""}
+        await conn.execute(
+            page_sends.insert(),
+            [
+                {**send, "page_id": 1, "incident_id": paged, "provider_ref": "SM1", **sent},
+                {**send, "page_id": 2, "incident_id": still_open, "provider_ref": "SM2", **sent},
+            ],
+        )
+        await conn.execute(
+            page_receipts.insert().values(
+                provider="twilio",
+                provider_ref="SM9",
+                status="delivered",
+                detail="",
+                at=start,
+                received_at=start,
+                applied=False,
+            )
         )
         await conn.execute(
             digests.insert(),
@@ -448,6 +470,9 @@ async def test_pages_digests_console_and_gate_samples_follow_their_own_ages(
     assert await count(db, pages, pages.c.incident_id == paged) == 0
     assert await count(db, escalation_log, escalation_log.c.incident_id == paged) == 0
     assert await count(db, pages, pages.c.incident_id == still_open) == 1  # open: kept
+    assert await count(db, page_sends, page_sends.c.incident_id == paged) == 0
+    assert await count(db, page_sends, page_sends.c.incident_id == still_open) == 1
+    assert await count(db, page_receipts) == 0  # one no send claimed waits no longer
     assert await count(db, console_messages) == 0 and await count(db, gate_measurements) == 0
     assert await count(db, gate_runs) == 1 and report.rows["gate_measurements"] == 1
     assert await count(db, digests) == 2  # their incidents are still there

@@ -56,7 +56,7 @@ async def make() -> AsyncIterator[Callable[..., Notifier]]:
     clock = FakeClock()
 
     def build(channel: str, section: dict[str, Any]) -> Notifier:
-        notifier = create({channel: section}, clock=clock)[channel]
+        notifier = create({channel: section}, clock=clock)[channel][0].notifier
         made.append(notifier)
         return notifier
 

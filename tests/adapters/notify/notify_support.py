@@ -3,11 +3,15 @@ point at the fake servers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.ports import Page
+from bot.errors import DatabaseUnavailable
+from bot.ports import Answer, DeliveryReport, Page, PhoneReply
 
 DATA = Path(__file__).parent / "data"
 
@@ -116,3 +120,29 @@ def twilio(base_url: str, **overrides: Any) -> dict[str, Any]:
         "base_url": base_url,
         **overrides,
     }
+
+
+@dataclass
+class RecordingEvents:
+    """A `PhoneEvents` standing in for the core: keeps what the routes hand it and gives
+    `answer`; while `down` it fails as the database would, and with a `gate` it waits for it."""
+
+    answer: Answer = field(default_factory=lambda: Answer("已确认 #42", True, "zh"))
+    reports: list[DeliveryReport] = field(default_factory=list)
+    replies: list[PhoneReply] = field(default_factory=list)
+    down: bool = False
+    gate: asyncio.Event | None = None
+
+    async def receipts(self, reports: Sequence[DeliveryReport]) -> int:
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.down:
+            raise DatabaseUnavailable("connection refused")
+        self.reports += reports
+        return len(reports)
+
+    async def reply(self, reply: PhoneReply) -> Answer:
+        if self.down:
+            raise DatabaseUnavailable("connection refused")
+        self.replies.append(reply)
+        return self.answer

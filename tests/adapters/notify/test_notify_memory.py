@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from notify_support import page
 
@@ -36,7 +38,23 @@ async def test_fails_the_next_sends_as_told() -> None:
 async def test_is_a_notifier_made_from_settings() -> None:
     made = create({"sms": {"provider": "memory"}, "email": {"provider": "memory"}})
     assert set(made) == {"sms", "email"}
-    notifier: Notifier = made["email"]
+    (provider,) = made["email"]
+    notifier: Notifier = provider.notifier
     assert isinstance(notifier, MemoryNotifier) and notifier.channel == "email"
     await notifier.aclose()
     assert notifier.closed
+
+
+async def test_refused_numbers_fail_for_good_and_a_hanging_send_waits_for_release() -> None:
+    sms = MemoryNotifier("sms")
+    sms.refused.add("+8613800138000")
+    with pytest.raises(PermanentDelivery):
+        await sms.send(page("sms"))
+    sms.hanging = True
+    waiting = asyncio.create_task(sms.send(page("sms")))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    sms.release()
+    with pytest.raises(RetryableDelivery):
+        await waiting
+    assert sms.sent == [] and sms.attempts == 2

@@ -24,7 +24,10 @@ from adapters.notify.email import EmailNotifier
 from adapters.notify.settings import EmailSettings, parse
 from adapters.notify.tencent import TencentSms, TencentVoice
 from adapters.notify.twilio import TwilioSms, TwilioVoice
+from bot.bootstrap import check_adapters
 from bot.errors import ConfigError
+from bot.settings import parse_settings
+from tests.support import EXAMPLE_ENV, base_config
 
 ROOT = Path(__file__).parents[3]
 URL = "http://127.0.0.1:1"
@@ -39,7 +42,7 @@ def test_a_full_section_is_valid() -> None:
     }
     assert validate(raw) == []
     settings = parse(raw)
-    assert settings.email is not None and settings.sms is not None and settings.voice is not None
+    assert settings.email is not None and len(settings.sms) == 1 and len(settings.voice) == 1
 
 
 def test_missing_keys_are_named_by_channel() -> None:
@@ -133,15 +136,17 @@ def test_create_raises_config_error_with_every_problem() -> None:
 async def test_create_builds_the_provider_for_each_channel(
     raw: dict[str, Any], kind: type[Any]
 ) -> None:
-    [(channel, notifier)] = create(raw).items()
+    [(channel, [provider])] = create(raw).items()
+    notifier = provider.notifier
     assert isinstance(notifier, kind)
     assert notifier.channel == channel
+    assert provider.name == notifier.provider  # named by its kind unless configured
     await notifier.aclose()
 
 
 async def test_default_endpoints_are_the_providers() -> None:
     made = create({"sms": {k: v for k, v in tencent_sms(URL).items() if k != "base_url"}})
-    sms = made["sms"]
+    sms = made["sms"][0].notifier
     assert isinstance(sms, TencentSms)
     assert str(sms.client.base_url) == "https://sms.tencentcloudapi.com"
     await sms.aclose()
@@ -168,3 +173,65 @@ def test_importing_the_package_loads_no_provider_code() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert done.stdout.strip() == "[]"
+
+
+async def test_a_channel_lists_its_providers_in_failover_order() -> None:
+    raw = {
+        "sms": [
+            {**aliyun_sms(URL), "prefixes": ["+86"], "confirm_within": "2m"},
+            {**tencent_sms(URL), "confirm_within": "90s"},
+            {**twilio(URL), "name": "twilio-us"},
+        ]
+    }
+    assert validate(raw) == []
+    chain = create(raw)["sms"]
+    assert [p.name for p in chain] == ["aliyun", "tencent", "twilio-us"]
+    assert [p.confirm_within.total_seconds() if p.confirm_within else None for p in chain] == [
+        120,
+        90,
+        None,
+    ]
+    assert chain[0].takes("+8613800000001") and not chain[0].takes("+14155550100")
+    assert chain[2].takes("+14155550100")
+    for provider in chain:
+        await provider.notifier.aclose()
+
+
+def test_problems_in_a_list_are_named_by_position() -> None:
+    raw = {
+        "sms": [
+            aliyun_sms(URL),
+            {**aliyun_sms(URL), "prefixes": ["86"]},
+            {"provider": "carrier-pigeon"},
+        ],
+        "voice": [],
+    }
+    assert validate(raw) == [
+        "sms[1].prefixes: '86' is not an E.164 prefix such as '+86'",
+        "sms[2].provider: unknown provider 'carrier-pigeon' (aliyun, tencent, twilio, memory)",
+        "voice: list at least one provider, or leave it out",
+    ]
+
+
+def test_two_providers_of_one_kind_need_names() -> None:
+    raw = {"sms": [aliyun_sms(URL), {**aliyun_sms(URL), "name": "aliyun-intl"}]}
+    assert validate(raw) == []
+    assert [p.label for p in parse(raw).sms] == ["aliyun", "aliyun-intl"]
+    assert validate({"sms": [aliyun_sms(URL), aliyun_sms(URL)]}) == [
+        "sms[1].name: 'aliyun' is already sms[0]'s name; give each of them its own"
+    ]
+    bad = validate({"sms": [aliyun_sms(URL), {**aliyun_sms(URL), "name": "Aliyun 2"}]})
+    assert [p.split(":")[0] for p in bad] == ["sms[1].name"]
+
+
+def test_a_persons_provider_choice_must_name_a_provider_of_that_channel() -> None:
+    raw = base_config(pagers={"sms": [aliyun_sms(URL), twilio(URL)], "voice": twilio(URL)})
+    raw["users"][0]["contact"] = {"phone": "+14155550100", "providers": {"sms": ["twilio"]}}
+    assert check_adapters(parse_settings(raw, env=EXAMPLE_ENV)) == []
+    raw["users"][0]["contact"]["providers"] = {"sms": ["twilio", "tencent"], "voice": ["aliyun"]}
+    assert check_adapters(parse_settings(raw, env=EXAMPLE_ENV)) == [
+        "users[0].contact.providers.sms: no sms provider named 'tencent' in pagers.sms "
+        "(aliyun, twilio)",
+        "users[0].contact.providers.voice: no voice provider named 'aliyun' in pagers.voice "
+        "(twilio)",
+    ]
