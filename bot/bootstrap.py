@@ -241,6 +241,7 @@ def bootstrap(
             recent_window=settings.deploy.recent_window,
             retention=settings.deploy.retention,
             deployable=frozenset(settings.services),
+            phones=bool(pagers),
         ),
         signer,
         WorkerSettings(

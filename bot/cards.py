@@ -201,10 +201,12 @@ async def render(
     retention: int = 5,
     deployable: frozenset[str] | None = None,
     tz: str = "UTC",
+    phones: bool = True,
 ) -> Card | None:
     """The card for `ref` as of now, for a reader of `lang` in zone `tz`, or None when what it
     showed no longer exists. `deployable`: the services that can have releases; other incidents
-    skip the ledger."""
+    skip the ledger. `phones`: whether SMS, voice or e-mail providers are configured; without
+    them only an acknowledged incident's card reads its pages (to say how soon)."""
     if ref.startswith(reviews.REF):
         return await reviews.render(conn, ref, lang, tz)
     kind, number = parse_card_ref(ref)
@@ -233,7 +235,11 @@ async def render(
             facts=await facts(conn, row.id, row.summary),
             upstream=await silence_view(conn, row.id) if row.silenced_until else None,
             maintenance=await marked(conn, row.id) if row.maintenance_id is not None else None,
-            paging=await paging_field(conn, row, now, lang, tz, names),
+            paging=(
+                await paging_field(conn, row, now, lang, tz, names)
+                if phones or (row.acked_via and row.status == Status.ACKNOWLEDGED)
+                else None
+            ),
         )
     if kind == "run":
         return await runs(conn, number, lang) if runs is not None else None
