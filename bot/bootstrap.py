@@ -216,7 +216,12 @@ def bootstrap(
         metrics=metrics,
         registry=registry,
         actions=IncidentActions(
-            incidents, handoff, outbox, escalator, Asking(apis, settings.tocsin.public_url)
+            incidents,
+            handoff,
+            outbox,
+            escalator,
+            Asking(apis, settings.tocsin.public_url),
+            metrics,
         ),
         seen=SeenCounts(),
         oncall=oncall,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,14 +27,6 @@ if TYPE_CHECKING:
 MIN_SILENCE, MAX_SILENCE = timedelta(minutes=1), timedelta(days=7)
 
 Handler = Callable[["Context[object]", Incident, str], Awaitable[Outcome]]
-
-
-@runtime_checkable
-class Metered(Protocol):
-    """Services that count (the dispatcher's `Services` do)."""
-
-    @property
-    def metrics(self) -> Metrics: ...
 
 
 PAGING_CHANNELS = frozenset({"sms", "voice", "email"})
@@ -61,10 +53,12 @@ class IncidentActions:
         outbox: Outbox,
         escalation: Escalation,
         upstream: Asking | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.incidents, self.deploys, self.outbox = incidents, deploys, outbox
         self.escalation = escalation
         self.upstream = upstream
+        self.metrics = metrics
         self.handlers: dict[ActionKind, Handler] = {
             ActionKind.ACK: self._ack,
             ActionKind.UNACK: self._unack,
@@ -88,11 +82,11 @@ class IncidentActions:
         via = ctx.via or ctx.chat.platform
         who = ctx.person.display
         outcome = await self.incidents.acknowledge(ctx.conn, incident, who, ctx.now, via=via)
-        if outcome.changed and isinstance(ctx.services, Metered):
+        if outcome.changed and self.metrics is not None:
             first = await self.incidents.first_page_at(ctx.conn, incident)
             if first is not None:
                 waited = max((ctx.now - first).total_seconds(), 0.0)
-                ctx.services.metrics.page_ack_seconds.labels(ack_channel(via)).observe(waited)
+                self.metrics.page_ack_seconds.labels(ack_channel(via)).observe(waited)
         return outcome
 
     async def _unack(self, ctx: Context[object], incident: Incident, _value: str) -> Outcome:
