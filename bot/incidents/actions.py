@@ -19,6 +19,7 @@ from bot.metrics import Metrics
 from bot.model import ActionKind
 from bot.outbox.enqueue import Outbox
 from bot.settings.durations import parse_duration
+from bot.settings.oncall import PAGER_CHANNELS
 from bot.silences.asking import Asking
 
 if TYPE_CHECKING:
@@ -29,14 +30,11 @@ MIN_SILENCE, MAX_SILENCE = timedelta(minutes=1), timedelta(days=7)
 Handler = Callable[["Context[object]", Incident, str], Awaitable[Outcome]]
 
 
-PAGING_CHANNELS = frozenset({"sms", "voice", "email"})
-
-
 def ack_channel(via: str) -> str:
     """The paging channel an acknowledgement came by (``sms_reply``, ``link:sms`` → ``sms``;
     ``voice_key`` → ``voice``), else ``chat`` (a button or a link on a chat)."""
     channel = via.removeprefix("link:").removesuffix("_reply").removesuffix("_key")
-    return channel if channel in PAGING_CHANNELS else "chat"
+    return channel if channel in PAGER_CHANNELS else "chat"
 
 
 class Escalation(Protocol):

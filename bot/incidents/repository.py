@@ -11,7 +11,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
@@ -57,6 +57,19 @@ def from_row(row: Any) -> Incident:
         card_due_at=row.card_due_at,
         triggered_at=row.triggered_at,
         page_destinations=tuple(row.page_destinations or ()),
+    )
+
+
+async def redraw_soon(
+    conn: AsyncConnection, incident_id: int, now: datetime, *when: ColumnElement[bool]
+) -> None:
+    """Have the incident's card redrawn on the engine's next card pass (its put-off refresh
+    made due now), where `when` holds."""
+    i = incidents.c
+    await conn.execute(
+        update(incidents)
+        .where(and_(i.id == incident_id, *when))
+        .values(card_due_at=func.coalesce(i.card_due_at, now))
     )
 
 

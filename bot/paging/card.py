@@ -16,10 +16,9 @@ from bot.incidents.status import Status
 from bot.incidents.times import clock
 from bot.model import Field
 from bot.reviews.card import duration
+from bot.settings.oncall import PAGER_CHANNELS
 from bot.store.tables import pages
 from bot.texts import CATALOGUE
-
-PHONE = ("sms", "voice", "email")
 
 
 async def paging_field(
@@ -51,7 +50,7 @@ async def paging_field(
         return None
     latest: dict[str, dict[str, Any]] = {}
     for page in found:
-        if page.channel in PHONE and page.status != "cancelled":
+        if page.channel in PAGER_CHANNELS and page.status != "cancelled":
             latest.setdefault(page.recipient, {})[page.channel] = page
     lines = [
         _person((names or {}).get(who, who), by_channel, now, lang, tz)
@@ -73,7 +72,7 @@ async def paging_field(
 
 def _person(who: str, by_channel: dict[str, Any], now: datetime, lang: str, tz: str) -> str:
     parts: list[str] = []
-    for channel in PHONE:
+    for channel in PAGER_CHANNELS:
         page = by_channel.get(channel)
         if page is None:
             continue

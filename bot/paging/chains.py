@@ -30,8 +30,11 @@ def order(chain: Sequence[Provider], address: str, first: Sequence[str] = ()) ->
     by_name = {p.name: p for p in chain}
     chosen = [by_name[name] for name in dict.fromkeys(first) if name in by_name]
     chosen += [p for p in chain if p not in chosen]
-    return [p for p in chosen if p.takes(_number(address))]
+    return [p for p in chosen if p.takes("+" + digits(address))]
 
 
-def _number(address: str) -> str:
-    return "".join(c for c in address if c == "+" or c.isdigit())
+def digits(number: str) -> str:
+    """A number's digits with its country code, however it is written (``+86 138-0000-0001``,
+    ``008613800000001`` → ``8613800000001``): to compare numbers and match prefixes."""
+    found = "".join(c for c in number if c.isdigit())
+    return found[2:] if number.strip().startswith("00") else found

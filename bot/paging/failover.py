@@ -20,9 +20,10 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.incidents.repository import redraw_soon
 from bot.model import Tier
 from bot.paging.chains import Chains, order
 from bot.ports import Provider
@@ -73,12 +74,7 @@ async def add_send(
 
 async def show(conn: AsyncConnection, incident_id: int, now: datetime) -> None:
     """Have the incident's card redrawn (the engine's card pass queues the edit)."""
-    i = incidents.c
-    await conn.execute(
-        update(incidents)
-        .where(i.id == incident_id)
-        .values(card_due_at=func.coalesce(i.card_due_at, now))
-    )
+    await redraw_soon(conn, incident_id, now)
 
 
 async def apply(

@@ -28,6 +28,7 @@ from bot.inbound import InboundHandler
 from bot.incidents.status import card_ref
 from bot.metrics import Metrics
 from bot.model import ActionKind, CardActionRequest, Destination, Sender
+from bot.paging.chains import digits
 from bot.paging.codes import Asked, code, parse
 from bot.ports import Answer, PhoneReply
 from bot.prefs import Reader, reader
@@ -41,13 +42,6 @@ ACTIONS = {"ack": ActionKind.ACK, "escalate": ActionKind.ESCALATE}
 VIA = {"sms": "sms_reply", "voice": "voice_key"}
 AUDITED = "phone:reply"
 """The audit action of a reply that was refused before reaching the dispatcher."""
-
-
-def e164(number: str) -> str:
-    """A number's digits with its country code (``+86 138-0000-0001``, ``008613800000001``
-    → ``8613800000001``), to compare numbers however a provider wrote them."""
-    digits = "".join(c for c in number if c.isdigit())
-    return digits[2:] if number.strip().startswith("00") else digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +66,7 @@ class Replies:
         """People by their number's digits (a shared on-call phone may have several)."""
         for user in settings.users:
             if user.contact.phone:
-                self.owners.setdefault(e164(user.contact.phone), []).append(user)
+                self.owners.setdefault(digits(user.contact.phone), []).append(user)
 
     async def reply(self, reply: PhoneReply) -> Answer:
         """Act on `reply` as the person whose number it came from; what to say back. Raises
@@ -87,7 +81,7 @@ class Replies:
             raise down from exc
 
     async def _reply(self, reply: PhoneReply) -> Answer:
-        owners = self.owners.get(e164(reply.number), [])
+        owners = self.owners.get(digits(reply.number), [])
         if not owners:
             await self._refuse(reply, f"{reply.channel}:{reply.number}", "unknown number")
             return Answer("", ok=False)

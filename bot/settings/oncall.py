@@ -14,6 +14,8 @@ from bot.settings.durations import Duration, parse_duration, parse_setting
 
 Channel = Literal["chat", "sms", "voice", "email"]
 CHANNELS: tuple[Channel, ...] = ("chat", "sms", "voice", "email")
+PAGER_CHANNELS: tuple[Channel, ...] = ("sms", "voice", "email")
+"""The channels a provider of `pagers` sends (chat pages go through the outbox)."""
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -32,11 +32,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import Clock
 from bot.errors import PermanentDelivery, RetryableDelivery
+from bot.incidents.repository import redraw_soon
 from bot.ports.silences import SilenceAPI, SilenceMatcher, UpstreamSilence
 from bot.silences.rows import ACTIVE, ALERTMANAGER, DUE, EXPIRED, EXPIRING, FAILED, PENDING
 from bot.store.db import Database
@@ -277,14 +278,8 @@ class SilencePush:
 
 
 async def _show(conn: AsyncConnection, incident_id: int, now: datetime) -> None:
-    """Have the card of a silenced incident redrawn with what Alertmanager now holds: its
-    put-off refresh made due now (the engine's card pass queues it)."""
-    i = incidents.c
-    await conn.execute(
-        update(incidents)
-        .where(and_(i.id == incident_id, i.silenced_until.is_not(None)))
-        .values(card_due_at=func.coalesce(i.card_due_at, now))
-    )
+    """Have the card of a silenced incident redrawn with what Alertmanager now holds."""
+    await redraw_soon(conn, incident_id, now, incidents.c.silenced_until.is_not(None))
 
 
 def _matchers(row: Any) -> tuple[SilenceMatcher, ...]:

@@ -28,6 +28,7 @@ from bot.i18n import t
 from bot.inbound import InboundHandler
 from bot.links import BUSY, UNKNOWN, LinkClaim, LinkSigner, LinkUses, event_id
 from bot.model import CardActionRequest, Destination, Sender
+from bot.settings.oncall import PAGER_CHANNELS
 from bot.web.body import read_body
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
@@ -160,14 +161,11 @@ def _used(used_by: str, lang: str) -> Response:
     return _page(f'<p class="err">{escape(text)}</p>', 409)
 
 
-PAGING_CHANNELS = frozenset({"sms", "voice", "email"})
-
-
 def _via(claim: LinkClaim) -> str:
     """``link:sms`` for a link sent in a page (its destination is ``sms:@bob``); "" for a
     chat's link, which counts as that chat's button."""
     channel = claim.destination.partition(":")[0]
-    return f"link:{channel}" if channel in PAGING_CHANNELS else ""
+    return f"link:{channel}" if channel in PAGER_CHANNELS else ""
 
 
 def _perm(claim: LinkClaim) -> str:

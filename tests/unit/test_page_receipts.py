@@ -16,6 +16,7 @@ from adapters.notify.memory import MemoryNotifier
 from bot.bootstrap import Tocsin
 from bot.cards import render
 from bot.clock import FakeClock
+from bot.errors import RetryableDelivery
 from bot.paging.receipts import Receipts
 from bot.ports import DeliveryReport, Provider, Sent
 from bot.store.db import Database
@@ -150,9 +151,14 @@ class PolledSms(MemoryNotifier):
 
     asked: list[list[Sent]] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    unreachable: int = 0
+    """The next this many asks fail as a throttled or unreachable provider does."""
 
     async def statuses(self, sends: Sequence[Sent]) -> list[DeliveryReport]:
         self.asked.append(list(sends))
+        if self.unreachable:
+            self.unreachable -= 1
+            raise RetryableDelivery("aliyun QuerySendDetails: Throttling.User")
         return [
             DeliveryReport(
                 self.provider, s.message_id, "delivered", s.sent_at + timedelta(seconds=5)
@@ -181,6 +187,21 @@ async def test_a_polled_provider_is_asked_about_its_waiting_sends(
     assert len(polled.asked) == 1  # every 30 s at most, and nothing waits now
     await later(app, clock, minutes=3)
     assert twilio.sent == []
+
+
+async def test_a_provider_that_cannot_be_asked_is_asked_again_next_pass(
+    db: Database, clock: FakeClock, chat: RecordingPlatform
+) -> None:
+    polled = PolledSms("sms", provider="aliyun", unreachable=1)
+    polled.answers["sms-1"] = "delivered"
+    app = wire_chain(db, clock, chat, [Provider("aliyun", polled)])
+    await fire(app)
+    await later(app, clock, seconds=31)
+    assert len(polled.asked) == 1 and (await sms_page(app)).delivery == ""
+    async with db.connect() as conn:
+        assert (await conn.execute(select(page_receipts))).all() == []
+    await later(app, clock, seconds=31)
+    assert len(polled.asked) == 2 and (await sms_page(app)).delivery == "delivered"
 
 
 async def test_the_card_says_how_each_page_went_and_how_it_was_acknowledged(
