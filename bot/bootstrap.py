@@ -24,7 +24,7 @@ from adapters.chat.console.follow import ConsoleFollower
 from adapters.chat.console.hub import ConsoleHub
 from adapters.chat.console.platform import ConsolePlatform
 from adapters.chat.console.routes import console_routes
-from adapters.sources import PARSERS
+from adapters.sources import DECODERS, PARSERS
 from adapters.sources.auth import verify as verify_source
 from bot.alerts.ingest import IngestService
 from bot.alerts.seen import SeenCounts
@@ -297,6 +297,7 @@ def bootstrap(
         settings.server.max_alert_body_bytes,
         on_ingested=engine.wake,
         watchdogs=Watchdogs(settings.heartbeats, db, clock),
+        decoders=DECODERS,
     )
     routes: list[BaseRoute] = [
         *ops_routes(db, metrics, partial(_connections, adapters)),

@@ -30,6 +30,7 @@ EXAMPLE_ENV = {
     "ALERTMANAGER_TOKEN": "am-token-Rt5Yb8Nc2Wq7Lk4Hs9Fx3Jd6",
     "GRAFANA_TOKEN": "grafana-token-Pm3Vx8Kd5Qw2Zr7Tn4Bh9",
     "CI_WEBHOOK_SECRET": "ci-hmac-Wz6Ja3Lr8Tc5Nv2Kq9Fm4Yd7",
+    "SENTRY_CLIENT_SECRET": "4b7f0e9c2a5d8e1f3b6c9a0d2e5f8b1c4a7d0e3f6b9c2a5d8e1f4b7c0a3d6e9f",
     "BACKUP_HEARTBEAT_TOKEN": "backup-beat-Qs5Nw8Tk3Xv7Lp2Hd9Rc4",
     "CONSOLE_TOKEN_ALICE": "console-alice-Bv7Hq2Xs5Lk9Rd4Wt8Nz3",
     "CONSOLE_TOKEN_BOB": "console-bob-Gm4Tz8Kc2Rv6Yp9Lx3Wf5Q",

@@ -11,6 +11,9 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
 
 from bot.alerts.batch import Parsed, Rejected
 from bot.alerts.event import AlertEvent, AlertStatus
@@ -189,3 +192,21 @@ def _moment(value: str) -> datetime | None:
     except (ValueError, OverflowError) as exc:
         raise _BadTime(f"not a valid timestamp, got {value!r} ({exc})") from exc
     return None if moment == _ZERO_TIME else moment
+
+
+def decode_form_or_json(body: bytes, content_type: str) -> Any:
+    """A form body (``application/x-www-form-urlencoded``) as an object of strings, a field
+    sent twice keeping its first value; any other body as JSON."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"body is not valid JSON: {exc}") from None
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"form body is not UTF-8: {exc}") from None
+    form: dict[str, str] = {}
+    for key, value in parse_qsl(text, keep_blank_values=True):
+        form.setdefault(key, value)
+    return form

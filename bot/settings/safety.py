@@ -124,16 +124,19 @@ def _weakness(path: str, value: str, fix: str) -> str | None:
     return None
 
 
+_AUTH_SECRETS = ("bearer_token", "query_token", "hmac_secret")
+
+
 def _own_secrets(settings: Settings) -> Iterator[tuple[str, str, str]]:
     """(key path, value, how to fix it) of each secret Tocsin itself checks or signs with."""
     yield "tocsin.secret_key", settings.tocsin.secret_key, f"{_MAKE_ONE} (TOCSIN_SECRET_KEY)"
     for index, source in enumerate(settings.sources):
-        for key in ("bearer_token", "hmac_secret"):
+        for key in _AUTH_SECRETS:
             value = getattr(source.auth, key)
             if value is not None:
                 yield f"sources.{index}.auth.{key}", value, f"{_MAKE_ONE} and give it to the sender"
     for name, beat in settings.heartbeats.items():
-        for key in ("bearer_token", "hmac_secret"):
+        for key in _AUTH_SECRETS:
             value = getattr(beat.auth, key, None)
             if value is not None:
                 yield f"heartbeats.{name}.auth.{key}", value, f"{_MAKE_ONE} and give it to the job"

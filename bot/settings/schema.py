@@ -32,6 +32,7 @@ from bot.settings.oncall import (
 )
 from bot.settings.retention import Retention
 from bot.settings.sourceauth import SourceAuth
+from bot.settings.sourcekinds import REQUIRES, SourceKind, auth_problems
 from bot.settings.watch import Heartbeat, Maintenance
 
 
@@ -55,6 +56,7 @@ def _destination(value: Any) -> Any:
 
 
 Dest = Annotated[Destination, BeforeValidator(_destination)]
+LabelName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
 
 class General(_Frozen):
@@ -116,14 +118,32 @@ class AlertmanagerAPI(_Frozen):
 
 class Source(_Frozen):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kind: Literal["alertmanager", "grafana", "generic"]
+    kind: SourceKind
     auth: SourceAuth
     api: AlertmanagerAPI | None = None
+    service_from: tuple[LabelName, ...] | None = None
+    """Tags (as labels) whose first present value becomes the `service` label; unset: the
+    kind's default (`adapters.sources.tags.SERVICE_TAGS` for vendor kinds, none otherwise)."""
+    env_from: tuple[LabelName, ...] | None = None
+    """The same for the `env` label (default `adapters.sources.tags.ENV_TAGS`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scheme(cls, data: Any) -> Any:
+        """A Sentry source's secret is checked the way Sentry signs, unless told otherwise."""
+        if isinstance(data, dict) and data.get("kind") in REQUIRES:
+            auth = data.get("auth")
+            if isinstance(auth, dict) and "hmac_secret" in auth and "hmac_scheme" not in auth:
+                data = {**data, "auth": {**auth, "hmac_scheme": REQUIRES[data["kind"]]}}
+        return data
 
     @model_validator(mode="after")
     def _api(self) -> Source:
         if self.api is not None and self.kind != "alertmanager":
             raise ValueError(f"api: only an alertmanager source has one, not a {self.kind} source")
+        problems = auth_problems(self.kind, self.auth.methods)
+        if problems:
+            raise ValueError("; ".join(f"auth.{key}: {problem}" for key, problem in problems))
         return self
 
 

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.alerts.batch import Parsed, Rejected
 from bot.alerts.ingest import IngestService
+from bot.alerts.tagged import with_service_env
 from bot.errors import AuthenticationError, InputError, NotFound
 from bot.heartbeats.watchdog import Watchdogs
 from bot.metrics import Metrics
@@ -30,6 +31,8 @@ log = structlog.get_logger(__name__)
 
 PREFIX = "/api/v1/alerts/"
 Parser = Callable[[Any, str], Parsed]
+Decoder = Callable[[bytes, str], Any]
+"""A body and its content type to the payload a parser reads."""
 Verifier = Callable[..., None]
 
 
@@ -48,8 +51,10 @@ class AlertEndpoint:
         max_body: int,
         on_ingested: Callable[[], None] = lambda: None,
         watchdogs: Watchdogs | None = None,
+        decoders: Mapping[str, Decoder] | None = None,
     ) -> None:
         self.sources, self.parsers, self.verify = sources, parsers, verify
+        self.decoders = decoders or {}
         self.ingest, self.metrics, self.max_body = ingest, metrics, max_body
         self.on_ingested = on_ingested
         self.watchdogs = watchdogs
@@ -73,17 +78,17 @@ class AlertEndpoint:
         try:
             if scope["method"] != "POST":
                 raise MethodNotAllowed("use POST")
-            candidates = self._candidates(scope, kind)
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            candidates = self._candidates(query, kind)
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             body = await self._body(headers, receive)
-            source = self._authenticate(candidates, headers, body)
-            try:
-                payload = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(f"body is not valid JSON: {exc}") from None
+            source = self._authenticate(candidates, headers, body, query)
+            decode = self.decoders.get(source.kind, _json)
+            payload = decode(body, headers.get("content-type", ""))
             parsed = self.parsers[source.kind](payload, source.name)
             if parsed.rejected and not parsed.events:
                 raise InputError(_refusal(parsed.rejected))
+            parsed.events = with_service_env(source, parsed.events)
         except InputError as exc:
             reason = type(exc).__name__
             self.metrics.alert_requests_rejected.labels(reason).inc()
@@ -155,11 +160,10 @@ class AlertEndpoint:
                 left_out=parsed.truncated,
             )
 
-    def _candidates(self, scope: Scope, kind: str) -> list[Source]:
+    def _candidates(self, query: dict[str, list[str]], kind: str) -> list[Source]:
         if kind not in self.parsers:
             known = ", ".join(sorted(self.parsers))
             raise NotFound(f"unknown alert source kind {kind!r}; use one of {known}")
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         wanted = query["source"][0] if "source" in query else None
         candidates = [
             s for s in self.sources if s.kind == kind and (wanted is None or s.name == wanted)
@@ -180,18 +184,29 @@ class AlertEndpoint:
         )
 
     def _authenticate(
-        self, candidates: list[Source], headers: dict[str, str], body: bytes
+        self,
+        candidates: list[Source],
+        headers: dict[str, str],
+        body: bytes,
+        query: dict[str, list[str]],
     ) -> Source:
         """The first configured source of this kind whose credentials match is the sender."""
         error: AuthenticationError | None = None
         for source in candidates:
             try:
-                self.verify(source.auth, headers, body, now=time.time())
+                self.verify(source.auth, headers, body, now=time.time(), query=query)
             except AuthenticationError as exc:
                 error = error or exc
                 continue
             return source
         raise error or AuthenticationError("missing credentials")
+
+
+def _json(body: bytes, content_type: str) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"body is not valid JSON: {exc}") from None
 
 
 def _refusal(rejected: list[Rejected]) -> str:

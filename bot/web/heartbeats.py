@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -47,7 +48,8 @@ def heartbeat_routes(
             )
         try:
             body = await read_body(request, MAX_BODY)
-            verify(heartbeat.auth, request.headers, body, now=time.time())
+            query = parse_qs(request.url.query)
+            verify(heartbeat.auth, request.headers, body, now=time.time(), query=query)
         except InputError as exc:
             return _error(exc.status_code, str(exc))
         now = clock.now()

@@ -185,5 +185,84 @@ def test_no_credentials_fails_closed() -> None:
     """Settings validation forbids this; verify still refuses rather than letting all in."""
     empty = SourceAuth.model_construct(bearer_token=None, hmac_secret=None)
 
-    with pytest.raises(AuthenticationError, match="no bearer_token or hmac_secret"):
+    with pytest.raises(AuthenticationError, match="no bearer_token, query_token or hmac_secret"):
         verify(empty, {"Authorization": "Bearer "}, BODY, now=NOW)
+
+
+# A token in another header, a token in the URL
+
+
+def test_token_in_a_named_header_bare_or_as_bearer() -> None:
+    auth = SourceAuth(bearer_token=TOKEN, token_header="X-Tocsin-Token")
+
+    verify(auth, {"x-tocsin-token": TOKEN}, BODY, now=NOW)
+    verify(auth, {"X-Tocsin-Token": f"Bearer {TOKEN}"}, BODY, now=NOW)
+    with pytest.raises(AuthenticationError, match="missing X-Tocsin-Token header"):
+        verify(auth, {"Authorization": f"Bearer {TOKEN}"}, BODY, now=NOW)
+    with pytest.raises(AuthenticationError, match="invalid X-Tocsin-Token"):
+        verify(auth, {"X-Tocsin-Token": "guessed"}, BODY, now=NOW)
+
+
+def test_query_token() -> None:
+    auth = SourceAuth(query_token=TOKEN)
+
+    verify(auth, {}, BODY, now=NOW, query={"token": [TOKEN]})
+    for query, message in (
+        ({}, "missing token query parameter"),
+        ({"token": [TOKEN, TOKEN]}, "missing token query parameter"),
+        ({"token": ["guessed"]}, "invalid token query parameter"),
+        ({"token": [TOKEN + "x"]}, "invalid token query parameter"),
+    ):
+        with pytest.raises(AuthenticationError, match=message):
+            verify(auth, {"Authorization": f"Bearer {TOKEN}"}, BODY, now=NOW, query=query)
+
+
+def test_every_configured_method_must_pass() -> None:
+    auth = SourceAuth(bearer_token=TOKEN, query_token="other-" + TOKEN)
+
+    verify(
+        auth,
+        {"Authorization": f"Bearer {TOKEN}"},
+        BODY,
+        now=NOW,
+        query={"token": ["other-" + TOKEN]},
+    )
+    with pytest.raises(AuthenticationError, match="missing token query parameter"):
+        verify(auth, {"Authorization": f"Bearer {TOKEN}"}, BODY, now=NOW)
+
+
+# Sentry: Sentry-Hook-Signature, the hex HMAC-SHA256 of the body under the client secret
+
+SENTRY = SourceAuth(hmac_secret=SECRET, hmac_scheme="sentry")
+
+
+def sentry_headers(
+    body: bytes = BODY, secret: str = SECRET, timestamp: float | None = NOW
+) -> dict[str, str]:
+    headers = {"Sentry-Hook-Signature": hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()}
+    if timestamp is not None:
+        headers["Sentry-Hook-Timestamp"] = str(int(timestamp))
+    return headers
+
+
+def test_sentry_signature_accepted_with_and_without_its_timestamp() -> None:
+    verify(SENTRY, sentry_headers(), BODY, now=NOW)
+    verify(SENTRY, sentry_headers(timestamp=None), BODY, now=NOW)
+    verify(SENTRY, sentry_headers(timestamp=NOW - 299), BODY, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({}, "missing Sentry-Hook-Signature header"),
+        (sentry_headers(secret="guessed"), "signature does not match the body"),
+        (sentry_headers(body=BODY + b" "), "signature does not match the body"),
+        ({"X-Tocsin-Signature": sign(SECRET, BODY, int(NOW))}, "missing Sentry-Hook-Signature"),
+        (sentry_headers(timestamp=NOW - 301), "Sentry-Hook-Timestamp: .*stale or replayed"),
+        (sentry_headers(timestamp=NOW + 400), "Sentry-Hook-Timestamp: .*stale or replayed"),
+        ({**sentry_headers(), "Sentry-Hook-Timestamp": "soon"}, "must be unix seconds"),
+    ],
+)
+def test_sentry_signature_refused(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(AuthenticationError, match=message):
+        verify(SENTRY, headers, BODY, now=NOW)

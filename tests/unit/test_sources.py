@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +18,7 @@ from adapters.sources import PARSERS, alertmanager, generic, grafana
 from adapters.sources._common import parse_time
 from bot.alerts.event import AlertEvent, AlertStatus, label_fingerprint
 from bot.errors import InputError
+from bot.settings.sourcekinds import ACCEPTS, SourceKind
 
 DATA = Path(__file__).parent.parent / "data" / "sources"
 DELETE = object()
@@ -290,7 +291,7 @@ def test_generic_minimal_alert() -> None:
 
 
 def test_registry_names_each_parser() -> None:
-    assert sorted(PARSERS) == ["alertmanager", "generic", "grafana"]
+    assert set(PARSERS) == set(get_args(SourceKind)) == set(ACCEPTS)
     assert PARSERS["alertmanager"] is alertmanager.parse
     assert PARSERS["grafana"] is grafana.parse
     assert PARSERS["generic"] is generic.parse

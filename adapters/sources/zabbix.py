@@ -1,0 +1,12 @@
+"""zabbix alerts to `AlertEvent`s (being written)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.alerts.batch import Parsed
+from bot.errors import InputError
+
+
+def parse(payload: Any, source: str) -> Parsed:
+    raise InputError("the zabbix source kind is not implemented yet")
