@@ -26,7 +26,6 @@ from adapters.sources import (
     tencentcloud,
     zabbix,
 )
-from adapters.sources._common import decode_form_or_json
 from bot.alerts.batch import Parsed
 
 Parser = Callable[[Any, str], Parsed]
@@ -46,5 +45,5 @@ PARSERS: dict[str, Parser] = {
     "elastic": elastic.parse,
 }
 
-DECODERS: dict[str, Decoder] = {"aliyun": decode_form_or_json}
+DECODERS: dict[str, Decoder] = {"aliyun": aliyun.decode}
 """Kinds whose bodies may be other than JSON (CloudMonitor posts a form); others are JSON."""

@@ -9,7 +9,7 @@ go out as one statement each.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -207,6 +207,7 @@ class Changes:
             return
         changes = self._changes(row)
         if event.status == AlertStatus.RESOLVED:
+            event = _as_resolution(event, row)
             self._set_alert(row, event, changes, incident.incident.id)
             incident.firing_delta -= 1
             self._flap(incident, changes)
@@ -382,3 +383,15 @@ class Changes:
                     reply_to_card=card_ref(incident_id),
                     priority=priority,
                 )
+
+
+def _as_resolution(event: AlertEvent, row: Any) -> AlertEvent:
+    """A resolution says which alert ended; the alert keeps the labels it fired with, and the
+    resolution's annotations are added to its own. Alertmanager resends the same labels, but a
+    vendor's resolution often carries less (Sentry's resolved issue has no rule name or tags,
+    a Kibana recovery no context), and history should show what fired, not what ended it."""
+    return replace(
+        event,
+        labels=dict(row.labels),
+        annotations={**row.annotations, **event.annotations},
+    )

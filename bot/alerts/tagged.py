@@ -29,17 +29,25 @@ SERVICE_TAGS: tuple[str, ...] = (
 (OpenTelemetry's ``service.name`` arrives as ``service_name``)."""
 ENV_TAGS: tuple[str, ...] = ("env", "environment", "deployment_environment", "stage")
 """The tags its `env` label comes from by default."""
+KIND_TAGS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "sentry": (("sentry_project",), ("sentry_environment",)),
+    "elastic": (("elastic_service",), ("elastic_environment",)),
+    "aliyun": (("aliyun_app",), ()),
+}
+"""Per kind, the vendor's own service and environment fields (as its parser labels them),
+looked at after the tags above: a tag set by the team says more than the vendor's default."""
 
 
 def tag_names(source: Source) -> tuple[Sequence[str], Sequence[str]]:
     """The tags `source`'s alerts take `service` and `env` from."""
     tagged = source.kind in TAGGED
+    own_service, own_env = KIND_TAGS.get(source.kind, ((), ()))
     service_from = source.service_from
     if service_from is None:
-        service_from = SERVICE_TAGS if tagged else ()
+        service_from = SERVICE_TAGS + own_service if tagged else ()
     env_from = source.env_from
     if env_from is None:
-        env_from = ENV_TAGS if tagged else ()
+        env_from = ENV_TAGS + own_env if tagged else ()
     return service_from, env_from
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Callable
@@ -19,27 +18,14 @@ from adapters.sources._common import parse_time
 from bot.alerts.event import AlertEvent, AlertStatus, label_fingerprint
 from bot.errors import InputError
 from bot.settings.sourcekinds import ACCEPTS, SourceKind
+from tests.unit.sources.corrupt import DELETE, JSON, changed, node_paths
 
 DATA = Path(__file__).parent.parent / "data" / "sources"
-DELETE = object()
 Parser = Callable[[Any, str], list[AlertEvent]]
 
 
 def load(name: str) -> Any:
     return json.loads((DATA / f"{name}.json").read_text())
-
-
-def changed(payload: Any, path: tuple[str | int, ...], value: Any) -> Any:
-    """A deep copy of `payload` with the node at `path` replaced (or removed, for DELETE)."""
-    result = copy.deepcopy(payload)
-    node = result
-    for step in path[:-1]:
-        node = node[step]
-    if value is DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return result
 
 
 # Alertmanager
@@ -441,25 +427,6 @@ def test_malformed_input_names_the_field(
         parse(payload, "src").strict()
 
 
-def node_paths(value: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
-    """Every path into `value`, including the root `()`."""
-    paths = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            paths.extend(node_paths(child, (*prefix, key)))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            paths.extend(node_paths(child, (*prefix, index)))
-    return paths
-
-
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
-    max_leaves=8,
-)
 FIXTURES = [
     (alertmanager.parse, "alertmanager_v4_firing"),
     (alertmanager.parse, "alertmanager_v4_newer_keys"),
