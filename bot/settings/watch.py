@@ -84,7 +84,8 @@ class Heartbeat(_Frozen):
     interval: Duration
     grace: Duration = timedelta(minutes=1)
     auth: SourceAuth | None = None
-    """`POST /api/v1/heartbeats/<name>` credentials, as a source's `auth` (bearer or HMAC)."""
+    """`POST /api/v1/heartbeats/<name>` credentials, as a source's `auth` (a bearer token, a
+    token in the URL, or HMAC)."""
     watchdog: Watchdog | None = None
     labels: dict[str, str] = {}
     """Labels of the blind-monitoring alert (``service``, ``severity`` → tier, ``team``…)."""

@@ -40,6 +40,7 @@ WATCHDOG: dict[str, Any] = {
 def config() -> dict[str, Any]:
     beats = heartbeat_config()
     beats["signed-job"] = {"interval": "10m", "auth": {"hmac_secret": SIGNING}}
+    beats["url-job"] = {"interval": "10m", "auth": {"query_token": SIGNING}}
     return beats
 
 
@@ -67,6 +68,18 @@ async def count(app: Tocsin, table: Any) -> int:
 
 
 # -- POST /api/v1/heartbeats/<name> ----------------------------------------------------------
+
+
+async def test_a_beat_may_carry_its_token_in_the_url(
+    client: httpx.AsyncClient, app: Tocsin
+) -> None:
+    refused = await client.post(URL + "url-job?token=guessed")
+    assert refused.status_code == 401 and "invalid token" in refused.json()["error"]
+    assert "url-job" not in await stored(app)
+
+    answer = await client.post(URL + f"url-job?token={SIGNING}")
+    assert answer.status_code == 200, answer.text
+    assert "url-job" in await stored(app)
 
 
 async def test_a_beat_with_the_bearer_token_is_stored_before_the_answer(
