@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
-
 from bot.alerts.batch import Parsed, Rejected
 from bot.alerts.event import AlertEvent, AlertStatus
 from bot.errors import InputError
+from bot.web.alerts import decode_json
 
 _RFC3339 = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt ]"
@@ -117,6 +116,34 @@ def optional_str(obj: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+def text_field(obj: Mapping[str, Any], key: str, where: str) -> str:
+    """`obj[key]` as a trimmed string, numbers and booleans written as JSON writes them;
+    `""` when missing or null. Anything else is an error naming the field."""
+    value = obj.get(key)
+    return "" if value is None else scalar_string(value, join(where, key)).strip()
+
+
+def object_field(
+    obj: Mapping[str, Any], key: str, where: str, *, required: bool = False
+) -> dict[str, Any]:
+    """`obj[key]`, a JSON object; missing or null gives `{}` unless `required`."""
+    value = obj.get(key)
+    if value is None:
+        if required:
+            raise InputError(f"{join(where, key)}: required")
+        return {}
+    return require_object(value, join(where, key))
+
+
+def unix_time(number: float, where: str, *, per_second: int = 1) -> datetime:
+    """`number` seconds (or, with `per_second=1000`, milliseconds) since the epoch as an aware
+    UTC datetime; a number no datetime can hold is an error naming the field."""
+    try:
+        return datetime.fromtimestamp(number / per_second, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InputError(f"{where}: not a time that can be represented, got {number!r}") from None
+
+
 def string_map(value: Any, where: str, *, required: bool = False) -> dict[str, str]:
     """A label or annotation set: an object whose values are scalars, coerced to strings.
 
@@ -198,10 +225,7 @@ def decode_form_or_json(body: bytes, content_type: str) -> Any:
     """A form body (``application/x-www-form-urlencoded``) as an object of strings, a field
     sent twice keeping its first value; any other body as JSON."""
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InputError(f"body is not valid JSON: {exc}") from None
+        return decode_json(body, content_type)
     try:
         text = body.decode()
     except UnicodeDecodeError as exc:

@@ -12,13 +12,13 @@ value for; those count as absent. Values that change between deliveries (``curVa
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from adapters.sources import tags
-from adapters.sources._common import json_type, scalar_string
+from adapters.sources._common import json_type, scalar_string, unix_time
 from bot.alerts.event import AlertEvent, AlertStatus
 from bot.errors import InputError
 
@@ -145,10 +145,7 @@ def _moment(text: str) -> datetime | None:
     if not text.isascii() or not text.isdigit() or len(text) > 15:
         raise InputError(f"timestamp: must be unix seconds or milliseconds, got {text!r}")
     number = int(text)
-    try:
-        return datetime.fromtimestamp(number / 1000 if number > _MILLISECONDS else number, UTC)
-    except (ValueError, OverflowError, OSError):
-        raise InputError(f"timestamp: not a time we can represent, got {text!r}") from None
+    return unix_time(number, "timestamp", per_second=1000 if number > _MILLISECONDS else 1)
 
 
 def _annotations(fields: dict[str, str], state: str) -> dict[str, str]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from adapters.sources._common import unix_time
 from bot.errors import InputError
 
 FIRING = frozenset(
@@ -104,10 +105,7 @@ def epoch(text: str, where: str) -> datetime | None:
     if not _EPOCH.fullmatch(text):
         raise InputError(f"{where}: must be epoch milliseconds like 1406662672000, got {text!r}")
     number = int(text)
-    try:
-        return datetime.fromtimestamp(number / 1000 if number >= 10**11 else number, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise InputError(f"{where}: not a valid time, got {text!r}") from None
+    return unix_time(number, where, per_second=1000 if number >= 10**11 else 1)
 
 
 def monitor_link(message: str) -> tuple[str, str]:

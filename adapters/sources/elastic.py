@@ -24,7 +24,14 @@ import re
 from typing import Any
 
 from adapters.sources import tags
-from adapters.sources._common import join, json_type, parse_time, require_object, scalar_string
+from adapters.sources._common import (
+    json_type,
+    object_field,
+    parse_time,
+    require_object,
+    scalar_string,
+    text_field,
+)
 from adapters.sources.elastic_severity import severity_of
 from bot.alerts.batch import Parsed
 from bot.alerts.event import AlertEvent, AlertStatus
@@ -46,29 +53,29 @@ def parse(payload: Any, source: str) -> Parsed:
     """The alert of one rendered Webhook body; a bad body raises `InputError` naming the
     variable, and a connector test whose placeholders were not rendered gives no alert."""
     body = require_object(payload, "payload")
-    rule = _object(body, "rule", "", required=True)
-    rule_id = _text(rule, "id", "rule")
+    rule = object_field(body, "rule", "", required=True)
+    rule_id = text_field(rule, "id", "rule")
     if _UNRENDERED.fullmatch(rule_id):
         return Parsed()
     if not rule_id:
         raise InputError("rule.id: required")
-    name = _text(rule, "name", "rule")
+    name = text_field(rule, "name", "rule")
     if not name:
         raise InputError("rule.name: required")
-    alert = _object(body, "alert", "", required=True)
-    group = _text(alert, "actionGroup", "alert")
-    alert_id = _text(alert, "id", "alert")
+    alert = object_field(body, "alert", "", required=True)
+    group = text_field(alert, "actionGroup", "alert")
+    alert_id = text_field(alert, "id", "alert")
     if not group:
         raise InputError(f"alert.actionGroup: required ({_PER_ALERT})")
     if not alert_id:
         raise InputError(f"alert.id: required ({_PER_ALERT})")
-    context = _object(body, "context", "")
+    context = object_field(body, "context", "")
     resolved = group == RECOVERED
     labels = _labels(rule, alert_id, context)
-    security = _text(_object(context, "rule", "context"), "severity", "context.rule")
+    security = text_field(object_field(context, "rule", "context"), "severity", "context.rule")
     labels.update(severity_of(labels.get("severity", ""), security, "" if resolved else group))
     labels["alertname"] = name
-    moment = parse_time(_text(body, "date", "") or None, "date")
+    moment = parse_time(text_field(body, "date", "") or None, "date")
     return Parsed(
         [
             AlertEvent(
@@ -78,7 +85,7 @@ def parse(payload: Any, source: str) -> Parsed:
                 labels=labels,
                 annotations=_annotations(alert, context, labels),
                 ends_at=moment if resolved else None,
-                generator_url=_text(rule, "url", "rule"),
+                generator_url=text_field(rule, "url", "rule"),
             )
         ]
     )
@@ -88,12 +95,12 @@ def _labels(rule: dict[str, Any], alert_id: str, context: dict[str, Any]) -> dic
     """The rule's tags, then the rule and alert facts worth routing on (which win)."""
     labels = tags.pairs(_tags(rule.get("tags"), "rule.tags"))
     facts = {
-        "elastic_rule_id": _text(rule, "id", "rule"),
-        "elastic_rule_type": _text(rule, "type", "rule"),
-        "elastic_space": _text(rule, "spaceId", "rule"),
+        "elastic_rule_id": text_field(rule, "id", "rule"),
+        "elastic_rule_type": text_field(rule, "type", "rule"),
+        "elastic_space": text_field(rule, "spaceId", "rule"),
         "elastic_alert_id": alert_id,
-        "elastic_service": _text(context, "serviceName", "context"),
-        "elastic_environment": _text(context, "environment", "context"),
+        "elastic_service": text_field(context, "serviceName", "context"),
+        "elastic_environment": text_field(context, "environment", "context"),
     }
     labels.update({key: value for key, value in facts.items() if value})
     return labels
@@ -105,12 +112,14 @@ def _annotations(
     """The card's headline and details, its links, and the alert's changing facts."""
 
     def text(key: str) -> str:
-        return _text(context, key, "context")
+        return text_field(context, key, "context")
 
     summary = text("reason") or text("title")
-    security = _object(context, "rule", "context")
-    detail = text("message") or _text(security, "description", "context.rule")
-    group = _text(alert, "actionGroupName", "alert") or _text(alert, "actionGroup", "alert")
+    security = object_field(context, "rule", "context")
+    detail = text("message") or text_field(security, "description", "context.rule")
+    group = text_field(alert, "actionGroupName", "alert") or text_field(
+        alert, "actionGroup", "alert"
+    )
     found = {
         "summary": summary,
         "description": detail if detail != summary else "",
@@ -119,28 +128,10 @@ def _annotations(
         "dashboard_url": next(filter(is_web, map(text, _DASHBOARD_LINKS)), ""),
         "runbook_url": next(filter(is_web, (labels.get(k, "") for k in _RUNBOOK_TAGS)), ""),
         "action_group": group,
-        "alert_uuid": _text(alert, "uuid", "alert"),
-        "flapping": "true" if _text(alert, "flapping", "alert").lower() == "true" else "",
+        "alert_uuid": text_field(alert, "uuid", "alert"),
+        "flapping": "true" if text_field(alert, "flapping", "alert").lower() == "true" else "",
     }
     return {key: value for key, value in found.items() if value}
-
-
-def _object(
-    parent: dict[str, Any], key: str, where: str, *, required: bool = False
-) -> dict[str, Any]:
-    """`parent[key]`, an object; missing or null gives `{}` unless `required`."""
-    value = parent.get(key)
-    if value is None:
-        if required:
-            raise InputError(f"{join(where, key)}: required")
-        return {}
-    return require_object(value, join(where, key))
-
-
-def _text(parent: dict[str, Any], key: str, where: str) -> str:
-    """`parent[key]` as a trimmed string (numbers and booleans written out); missing is `""`."""
-    value = parent.get(key)
-    return "" if value is None else scalar_string(value, join(where, key)).strip()
 
 
 def _tags(value: Any, where: str) -> list[str]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from adapters.sources._common import json_type, scalar_string
+from adapters.sources._common import json_type, scalar_string, text_field, unix_time
 from adapters.sources.tags import as_labels
 from bot.errors import InputError
 
@@ -51,8 +51,7 @@ def first(body: Mapping[str, Any], key: str) -> str:
 def text(body: Mapping[str, Any], key: str) -> str:
     """`body[key]` as a string (numbers and booleans written as JSON writes them), ``""``
     when missing or null."""
-    value = body.get(key)
-    return "" if value is None else scalar_string(value, key).strip()
+    return text_field(body, key, "")
 
 
 def epoch_ms(body: Mapping[str, Any], key: str) -> datetime | None:
@@ -67,7 +66,7 @@ def epoch_ms(body: Mapping[str, Any], key: str) -> datetime | None:
         raise InputError(f"{key}: must be epoch milliseconds, got {json_type(value)}")
     if not 0 <= value <= _LAST_MS:
         raise InputError(f"{key}: {value!r} is not epoch milliseconds between 1970 and 9999")
-    return datetime.fromtimestamp(value / 1000, UTC)
+    return unix_time(value, key, per_second=1000)
 
 
 def tag_labels(body: Mapping[str, Any], key: str) -> dict[str, str]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.sources import tags
-from adapters.sources._common import join, json_type, require_object, string_map
+from adapters.sources._common import join, json_type, require_object, string_map, text_field
 from adapters.sources.nightingale_fields import (
     SEVERITY_WORDS,
     flag,
@@ -34,7 +34,6 @@ from adapters.sources.nightingale_fields import (
     required_text,
     severity,
     tag_list,
-    text,
 )
 from bot.alerts.batch import Parsed, Rejected
 from bot.alerts.event import AlertEvent, AlertStatus
@@ -62,7 +61,7 @@ def parse(payload: Any, source: str) -> Parsed:
         events = body["events"]
         if not isinstance(events, list):
             raise InputError(f"events: must be an array of events, got {json_type(events)}")
-        return _each(events, "events", source, base=text(body, BASE_URL, ""))
+        return _each(events, "events", source, base=text_field(body, BASE_URL, ""))
     return Parsed([parse_event(body, "", source=source)])
 
 
@@ -102,7 +101,9 @@ def parse_event(event: dict[str, Any], where: str, *, source: str, base: str = "
         annotations=annotations,
         starts_at=first or triggered,
         ends_at=evaluated if recovered else None,
-        generator_url=_event_page(annotations.get(BASE_URL) or base, text(event, "id", where)),
+        generator_url=_event_page(
+            annotations.get(BASE_URL) or base, text_field(event, "id", where)
+        ),
     )
 
 
@@ -113,7 +114,7 @@ def _labels(event: dict[str, Any], where: str) -> dict[str, str]:
     mapped = string_map(event.get("tags_map"), join(where, "tags_map"))
     labels = {**tags.as_labels(mapped), **tags.pairs(listed, "=")}
     for label, key in _ROUTING:
-        value = text(event, key, where)
+        value = text_field(event, key, where)
         if value:
             labels[label] = value
     return labels
@@ -121,13 +122,13 @@ def _labels(event: dict[str, Any], where: str) -> dict[str, str]:
 
 def _facts(event: dict[str, Any], where: str, name: str, word: str) -> dict[str, str]:
     """Annotations filled from the event's fields, unless the rule's annotations have them."""
-    target = text(event, "target_ident", where)
-    value = text(event, "trigger_value", where)
-    query = text(event, "prom_ql", where)
-    group = text(event, "group_name", where)
+    target = text_field(event, "target_ident", where)
+    value = text_field(event, "trigger_value", where)
+    query = text_field(event, "prom_ql", where)
+    group = text_field(event, "group_name", where)
     level = f"Level: {SEVERITY_WORDS.get(word, word)}"
     lines = [
-        text(event, "rule_note", where),
+        text_field(event, "rule_note", where),
         f"{level} · business group {group}" if group else level,
         f"Value: {value}" if value else "",
         f"Query: {query}" if query else "",
@@ -135,10 +136,10 @@ def _facts(event: dict[str, Any], where: str, name: str, word: str) -> dict[str,
     return {
         "summary": f"{name} · {target}" if target else name,
         "description": "\n".join(line for line in lines if line),
-        "runbook_url": text(event, "runbook_url", where),
+        "runbook_url": text_field(event, "runbook_url", where),
         "value": value,
         "query": query,
-        "target_note": text(event, "target_note", where),
+        "target_note": text_field(event, "target_note", where),
     }
 
 

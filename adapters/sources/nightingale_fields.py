@@ -6,11 +6,11 @@ a number where a text is expected is written as a string (harmless), anything el
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from adapters.sources import tags
-from adapters.sources._common import join, json_type, scalar_string
+from adapters.sources._common import join, json_type, scalar_string, text_field, unix_time
 from bot.errors import InputError
 
 SEVERITY_WORDS = {"1": "Critical", "2": "Warning", "3": "Info"}
@@ -19,15 +19,9 @@ LEVELS = {"1": tags.CRITICAL, "2": tags.WARNING, "3": tags.INFO}
 """Nightingale's level to the normalised severity; any other level counts as `warning`."""
 
 
-def text(event: dict[str, Any], key: str, where: str) -> str:
-    """`event[key]` as a string: missing or null is `""`, a number or boolean is written out."""
-    value = event.get(key)
-    return "" if value is None else scalar_string(value, join(where, key)).strip()
-
-
 def required_text(event: dict[str, Any], key: str, where: str, what: str) -> str:
     """`event[key]` as a non-empty string."""
-    value = text(event, key, where)
+    value = text_field(event, key, where)
     if not value:
         raise InputError(f"{join(where, key)}: required ({what})")
     return value
@@ -65,10 +59,7 @@ def moment(event: dict[str, Any], key: str, where: str) -> datetime | None:
         raise InputError(f"{path}: must be unix seconds (a number), got {json_type(value)}")
     if value is None or value == 0:
         return None
-    try:
-        return datetime.fromtimestamp(value, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise InputError(f"{path}: not a valid time in unix seconds, got {value!r}") from None
+    return unix_time(value, path)
 
 
 def tag_list(value: Any, where: str) -> list[str]:

@@ -32,15 +32,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.sources._common import join, parse_time, require_object
+from adapters.sources._common import join, object_field, parse_time, require_object, text_field
 from adapters.sources.sentry_fields import (
-    child,
     event_tags,
     ident,
     issue_of_url,
     project_of_event,
     severity,
-    text,
 )
 from adapters.sources.sentry_metric import metric_alert
 from bot.alerts.batch import Parsed
@@ -55,10 +53,10 @@ def parse(payload: Any, source: str) -> Parsed:
     """The alert of one webhook body, or none for a notification Tocsin ignores. A malformed
     body raises `InputError` naming the field."""
     body = require_object(payload, "payload")
-    action = text(body, "action", "")
+    action = text_field(body, "action", "")
     if not action:
         raise InputError("action: required")
-    data = child(body, "data", "")
+    data = object_field(body, "data", "", required=True)
     if "metric_alert" in data:
         return Parsed([metric_alert(action, data, source)])
     if "activity" in data:
@@ -75,27 +73,29 @@ def parse(payload: Any, source: str) -> Parsed:
 def issue_alert(data: dict[str, Any], source: str) -> AlertEvent:
     """An issue alert rule fired (``event_alert``): ``data.event`` and ``data.triggered_rule``."""
     where = "data.event"
-    event = child(data, "event", "data")
-    issue_id = text(event, "issue_id", where) or issue_of_url(text(event, "issue_url", where))
+    event = object_field(data, "event", "data", required=True)
+    issue_id = text_field(event, "issue_id", where) or issue_of_url(
+        text_field(event, "issue_url", where)
+    )
     if not issue_id:
         raise InputError(f"{where}.issue_id: required")
-    rule = text(data, "triggered_rule", "data") or _alert_title(data)
+    rule = text_field(data, "triggered_rule", "data") or _alert_title(data)
     if not rule:
         raise InputError("data.triggered_rule: required")
     labels = event_tags(event.get("tags"), join(where, "tags"))
-    labels.update(alertname=rule, **severity(text(event, "level", where)))
+    labels.update(alertname=rule, **severity(text_field(event, "level", where)))
     labels["sentry_issue_id"] = issue_id
-    if project := project_of_event(text(event, "url", where)):
+    if project := project_of_event(text_field(event, "url", where)):
         labels["sentry_project"] = project
-    if environment := text(event, "environment", where):
+    if environment := text_field(event, "environment", where):
         labels["sentry_environment"] = environment
-    title = text(event, "title", where) or text(event, "message", where) or rule
+    title = text_field(event, "title", where) or text_field(event, "message", where) or rule
     details = [
-        f"Culprit: {culprit}" if (culprit := text(event, "culprit", where)) else "",
-        f"Release: {release}" if (release := text(event, "release", where)) else "",
+        f"Culprit: {culprit}" if (culprit := text_field(event, "culprit", where)) else "",
+        f"Release: {release}" if (release := text_field(event, "release", where)) else "",
     ]
     annotations = {"summary": title, "description": "\n".join(d for d in details if d)}
-    if event_id := text(event, "event_id", where):
+    if event_id := text_field(event, "event_id", where):
         annotations["sentry_event_id"] = event_id
     return AlertEvent(
         source=source,
@@ -104,7 +104,7 @@ def issue_alert(data: dict[str, Any], source: str) -> AlertEvent:
         labels=labels,
         annotations={k: v for k, v in annotations.items() if v},
         starts_at=parse_time(event.get("datetime"), join(where, "datetime")),
-        generator_url=text(event, "web_url", where),
+        generator_url=text_field(event, "web_url", where),
     )
 
 
@@ -113,28 +113,28 @@ def _alert_title(data: dict[str, Any]) -> str:
     settings = data.get("issue_alert")
     if settings is None:
         return ""
-    return text(require_object(settings, "data.issue_alert"), "title", "data.issue_alert")
+    return text_field(require_object(settings, "data.issue_alert"), "title", "data.issue_alert")
 
 
 def issue_ended(action: str, body: dict[str, Any], data: dict[str, Any], source: str) -> AlertEvent:
     """An issue resolved or archived in Sentry (``issue``): the end of its alert."""
     where = "data.issue"
-    issue = child(data, "issue", "data")
+    issue = object_field(data, "issue", "data", required=True)
     issue_id = ident(issue, "id", where)
-    title = text(issue, "title", where) or f"Sentry issue {issue_id}"
-    labels = {"alertname": title, **severity(text(issue, "level", where))}
+    title = text_field(issue, "title", where) or f"Sentry issue {issue_id}"
+    labels = {"alertname": title, **severity(text_field(issue, "level", where))}
     labels["sentry_issue_id"] = issue_id
     project = issue.get("project")
     if project is not None:
-        slug = text(require_object(project, f"{where}.project"), "slug", f"{where}.project")
+        slug = text_field(require_object(project, f"{where}.project"), "slug", f"{where}.project")
         if slug:
             labels["sentry_project"] = slug
     annotations = {
         "summary": title,
         "description": f"{ENDING[action]} in Sentry{_by(body)}.",
         "sentry_status": action,
-        "sentry_substatus": text(issue, "substatus", where),
-        "sentry_short_id": text(issue, "shortId", where),
+        "sentry_substatus": text_field(issue, "substatus", where),
+        "sentry_short_id": text_field(issue, "shortId", where),
     }
     return AlertEvent(
         source=source,
@@ -143,7 +143,7 @@ def issue_ended(action: str, body: dict[str, Any], data: dict[str, Any], source:
         labels=labels,
         annotations={k: v for k, v in annotations.items() if v},
         starts_at=parse_time(issue.get("firstSeen"), join(where, "firstSeen")),
-        generator_url=text(issue, "web_url", where) or text(issue, "permalink", where),
+        generator_url=text_field(issue, "web_url", where) or text_field(issue, "permalink", where),
     )
 
 

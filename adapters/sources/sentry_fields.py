@@ -11,7 +11,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from adapters.sources._common import join, json_type, require_object, scalar_string
+from adapters.sources._common import join, json_type, scalar_string
 from adapters.sources.tags import CRITICAL, HIGH, INFO, WARNING, as_labels
 from bot.errors import InputError
 
@@ -44,17 +44,6 @@ def required(obj: dict[str, Any], key: str, where: str) -> Any:
     if value is None:
         raise InputError(f"{join(where, key)}: required")
     return value
-
-
-def child(obj: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    """`obj[key]`, a required JSON object."""
-    return require_object(required(obj, key, where), join(where, key))
-
-
-def text(obj: dict[str, Any], key: str, where: str) -> str:
-    """`obj[key]` as a string (numbers and booleans written out), `""` when missing or null."""
-    value = obj.get(key)
-    return "" if value is None else scalar_string(value, join(where, key)).strip()
 
 
 def ident(obj: dict[str, Any], key: str, where: str) -> str:

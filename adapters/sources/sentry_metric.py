@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.sources._common import join, parse_time
-from adapters.sources.sentry_fields import METRIC_LEVELS, child, ident, names, text
+from adapters.sources._common import join, object_field, parse_time, text_field
+from adapters.sources.sentry_fields import METRIC_LEVELS, ident, names
 from bot.alerts.event import AlertEvent, AlertStatus
 from bot.errors import InputError
 
@@ -28,9 +28,9 @@ def metric_alert(action: str, data: dict[str, Any], source: str) -> AlertEvent:
             f'action: must be "critical", "warning" or "resolved" for a metric alert, '
             f"got {action!r}"
         )
-    incident = child(data, "metric_alert", "data")
+    incident = object_field(data, "metric_alert", "data", required=True)
     rule_at = join(WHERE, "alert_rule")
-    rule = child(incident, "alert_rule", WHERE)
+    rule = object_field(incident, "alert_rule", WHERE, required=True)
     rule_id = ident(rule, "id", rule_at)
     projects = ",".join(
         sorted(
@@ -38,19 +38,19 @@ def metric_alert(action: str, data: dict[str, Any], source: str) -> AlertEvent:
             or names(rule.get("projects"), join(rule_at, "projects"))
         )
     )
-    name = text(rule, "name", rule_at) or f"Sentry metric alert {rule_id}"
+    name = text_field(rule, "name", rule_at) or f"Sentry metric alert {rule_id}"
     labels = {"alertname": name, "sentry_alert_rule_id": rule_id}
     if action in METRIC_LEVELS:
         labels.update(severity=METRIC_LEVELS[action], sentry_severity=action)
     if projects:
         labels["sentry_project"] = projects
-    if environment := text(rule, "environment", rule_at):
+    if environment := text_field(rule, "environment", rule_at):
         labels["sentry_environment"] = environment
     annotations = {
-        "summary": text(data, "description_title", "data") or name,
+        "summary": text_field(data, "description_title", "data") or name,
         # Sentry's example writes the line break as the two characters "\n"
-        "description": text(data, "description_text", "data").replace("\\n", "\n"),
-        "sentry_incident_id": text(incident, "id", WHERE),
+        "description": text_field(data, "description_text", "data").replace("\\n", "\n"),
+        "sentry_incident_id": text_field(incident, "id", WHERE),
     }
     resolved = action == "resolved"
     ended = parse_time(incident.get("date_closed"), join(WHERE, "date_closed"))
@@ -62,5 +62,5 @@ def metric_alert(action: str, data: dict[str, Any], source: str) -> AlertEvent:
         annotations={k: v for k, v in annotations.items() if v},
         starts_at=parse_time(incident.get("date_started"), join(WHERE, "date_started")),
         ends_at=ended if resolved else None,
-        generator_url=text(data, "web_url", "data"),
+        generator_url=text_field(data, "web_url", "data"),
     )

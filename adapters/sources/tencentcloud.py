@@ -22,7 +22,7 @@ from typing import Any
 
 from adapters.sources import tags
 from adapters.sources import tencentcloud_fields as f
-from adapters.sources._common import require_object, scalar_string
+from adapters.sources._common import object_field, require_object, scalar_string, text_field
 from bot.alerts.batch import Parsed
 from bot.alerts.event import AlertEvent, AlertStatus
 from bot.errors import InputError
@@ -49,26 +49,26 @@ def _event(body: dict[str, Any], source: str) -> AlertEvent:
     if body.get(POLICY) is None:
         raise InputError(f"{POLICY}: required")
     policy = require_object(body[POLICY], POLICY)
-    conditions = f.section(policy, "conditions", POLICY)
-    obj = f.section(body, "alarmObjInfo", "")
+    conditions = object_field(policy, "conditions", POLICY)
+    obj = object_field(body, "alarmObjInfo", "")
     dims = f.dimensions(obj.get("dimensions"), "alarmObjInfo.dimensions")
-    name = f.text(policy, "policyName", POLICY)
+    name = text_field(policy, "policyName", POLICY)
     if not name:
         raise InputError(f"{POLICY}.policyName: required (the alarm policy's name)")
     word = _level_word(body, policy)
     canonical, severity = f.level(word)
-    policy_id = f.text(policy, "policyId", POLICY)
-    metric = f.text(conditions, "metricName", CONDITIONS)
-    event = f.text(conditions, "eventName", CONDITIONS)
-    region = f.text(obj, "region", "alarmObjInfo")
+    policy_id = text_field(policy, "policyId", POLICY)
+    metric = text_field(conditions, "metricName", CONDITIONS)
+    event = text_field(conditions, "eventName", CONDITIONS)
+    region = text_field(obj, "region", "alarmObjInfo")
     fixed = {
         "alertname": name,
         "severity": severity,
         "tencentcloud_severity": word,
         "tencentcloud_policy_id": policy_id,
-        "tencentcloud_policy_type": f.text(policy, "policyType", POLICY),
-        "tencentcloud_alarm_type": f.text(body, "alarmType", ""),
-        "tencentcloud_namespace": f.text(obj, "namespace", "alarmObjInfo"),
+        "tencentcloud_policy_type": text_field(policy, "policyType", POLICY),
+        "tencentcloud_alarm_type": text_field(body, "alarmType", ""),
+        "tencentcloud_namespace": text_field(obj, "namespace", "alarmObjInfo"),
         "tencentcloud_region": region,
         "tencentcloud_metric": metric,
         "tencentcloud_event": event,
@@ -104,7 +104,7 @@ def _level_word(body: dict[str, Any], policy: dict[str, Any]) -> str:
     value, where = _either(body, policy, "alarmLevel")
     if value is not None:
         return scalar_string(value, where).strip()
-    return f.level_of_alert_id(f.text(body, "alertId", ""))
+    return f.level_of_alert_id(text_field(body, "alertId", ""))
 
 
 def _annotations(
@@ -115,20 +115,22 @@ def _annotations(
     region: str,
 ) -> dict[str, str]:
     def cond(key: str) -> str:
-        return f.text(conditions, key, CONDITIONS)
+        return text_field(conditions, key, CONDITIONS)
 
     unit = cond("unit")
     threshold = f"{cond('calcType')} {cond('calcValue')}{cond('calcUnit') or unit}".strip()
     current = cond("currentValue")
     what = cond("metricShowName") or cond("metricName")
     what = f"{what} {threshold}" if what and cond("calcValue") else what
-    what = what or cond("eventShowName") or cond("eventName") or f.text(policy, "policyName", "")
+    what = (
+        what or cond("eventShowName") or cond("eventName") or text_field(policy, "policyName", "")
+    )
     target = f.object_name(dims)
-    kind = f.text(policy, "policyTypeCName", POLICY) or f.text(policy, "policyType", POLICY)
-    duration = f.text(body, "durationTime", "")
+    kind = text_field(policy, "policyTypeCName", POLICY) or text_field(policy, "policyType", POLICY)
+    duration = text_field(body, "durationTime", "")
     lines = [
         f"Current value {current}{unit} (threshold {threshold})." if current else "",
-        f"Policy: {f.text(policy, 'policyName', POLICY)}" + (f" ({kind})" if kind else ""),
+        f"Policy: {text_field(policy, 'policyName', POLICY)}" + (f" ({kind})" if kind else ""),
         f"Object: {target}" + (f" in {region}" if region else "") if target else "",
         f"Alarming for {duration} s." if duration not in ("", "0") else "",
     ]
@@ -138,7 +140,7 @@ def _annotations(
         "value": f"{current}{unit}" if current else "",
         "threshold": threshold if cond("calcValue") else "",
         "duration_seconds": duration,
-        "tencentcloud_session_id": f.text(body, "sessionId", ""),
-        "tencentcloud_alert_id": f.text(body, "alertId", ""),
+        "tencentcloud_session_id": text_field(body, "sessionId", ""),
+        "tencentcloud_alert_id": text_field(body, "alertId", ""),
     }
     return {k: v for k, v in notes.items() if v}

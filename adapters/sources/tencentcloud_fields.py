@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from adapters.sources import tags
-from adapters.sources._common import join, json_type, require_object, scalar_string
+from adapters.sources._common import join, json_type, require_object, scalar_string, text_field
 from bot.alerts.event import AlertStatus
 from bot.errors import InputError
 
@@ -37,18 +37,6 @@ UNGRADED = tags.WARNING
 """The severity of an alarm that carries no level (a policy without graded thresholds)."""
 DISPLAY_DIMENSIONS = frozenset({"objName", "deviceName"})
 """Dimensions that name the object for people rather than identify it."""
-
-
-def text(obj: Mapping[str, Any], key: str, where: str) -> str:
-    """`obj[key]` as a string (numbers written as JSON writes them); `""` when missing or null."""
-    value = obj.get(key)
-    return "" if value is None else scalar_string(value, join(where, key)).strip()
-
-
-def section(obj: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    """The object `obj[key]`; `{}` when missing or null."""
-    value = obj.get(key)
-    return {} if value is None else require_object(value, join(where, key))
 
 
 def status(value: Any) -> AlertStatus:
@@ -108,7 +96,7 @@ def policy_tags(value: Any, where: str) -> dict[str, str]:
         if pair.get("key") in (None, ""):
             raise InputError(f"{at}.key: required")
         key = scalar_string(pair["key"], f"{at}.key")
-        found.setdefault(key, "" if pair.get("value") is None else text(pair, "value", at))
+        found.setdefault(key, "" if pair.get("value") is None else text_field(pair, "value", at))
     return tags.as_labels(found)
 
 

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from adapters.sources import tags
-from adapters.sources._common import join, json_type, require_object, scalar_string
+from adapters.sources._common import join, json_type, require_object, scalar_string, unix_time
 from bot.alerts.batch import Parsed
 from bot.alerts.event import AlertEvent, AlertStatus
 from bot.errors import InputError
@@ -191,7 +191,7 @@ def _moment(body: Mapping[str, Any], key: str) -> datetime | None:
         return None
     if not _DIGITS.fullmatch(value) or len(value) > 11:
         raise InputError(f"{key}: must be unix seconds, got {value!r}")
-    return datetime.fromtimestamp(int(value), UTC)
+    return unix_time(int(value), key)
 
 
 def _event_page(zabbix_url: str, trigger_id: str, event_id: str) -> str:

@@ -317,7 +317,12 @@ MALFORMED: list[tuple[str, tuple[str | int, ...], Any, str]] = [
     ("cms_alert", ("alertState",), "MAYBE", "alertState: must be ALERT, OK or INSUFFICIENT_DATA"),
     ("cms_alert", ("alertState",), DELETE, "alertState: must be ALERT, OK or INSUFFICIENT_DATA"),
     ("cms_alert", ("timestamp",), "yesterday", "timestamp: must be unix seconds or milliseconds"),
-    ("cms_alert", ("timestamp",), "999999999999999", "timestamp: not a time we can represent"),
+    (
+        "cms_alert",
+        ("timestamp",),
+        "999999999999999",
+        "timestamp: not a time that can be represented",
+    ),
     ("cms_alert", ("dimensions",), '[{"userId": ', "dimensions: not valid JSON"),
     ("cms_json_legacy", ("curValue",), {}, "curValue: must be a string, got object"),
     ("cms_json_legacy", ("alertName",), ["x"], "alertName: must be a string, got array"),

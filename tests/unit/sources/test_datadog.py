@@ -322,7 +322,7 @@ MALFORMED: list[tuple[Any, str]] = [
     (template(alert_scope=[]), "alert_scope: must be a string, got array"),
     (template(date="yesterday"), "date: must be epoch milliseconds like 1406662672000"),
     (template(date="", last_updated="2014-07-29"), "last_updated: must be epoch milliseconds"),
-    (template(date="99999999999999999"), "date: not a valid time"),
+    (template(date="99999999999999999"), "date: not a time that can be represented"),
     (template(date=True), "date: must be epoch milliseconds"),
     (template(tags={"env": "prod"}), "tags: must be a string of comma-separated tags"),
     (template(tags=["env:prod", None]), "tags[1]: must be a string, got null"),

@@ -269,7 +269,12 @@ CASES: list[tuple[str, tuple[str | int, ...], Any, str]] = [
     ("firing_tagged", ("annotations",), "x", "annotations: must be an object of strings"),
     ("firing_tagged", ("annotations", "a"), [1], "annotations: must be an object of strings"),
     ("firing_tagged", ("trigger_time",), "1767582000", "trigger_time: must be unix seconds"),
-    ("firing_tagged", ("first_trigger_time",), 1e300, "first_trigger_time: not a valid time"),
+    (
+        "firing_tagged",
+        ("first_trigger_time",),
+        1e300,
+        "first_trigger_time: not a time that can be represented",
+    ),
     ("firing_tagged", ("last_eval_time",), False, "last_eval_time: must be unix seconds"),
     ("firing_tagged", ("trigger_value",), {"v": 1}, "trigger_value: must be a string, got object"),
     ("firing_tagged", ("target_ident",), [], "target_ident: must be a string, got array"),

@@ -215,3 +215,16 @@ def test_tocsin_check_names_each_sources_bad_key(
     assert "sources.4.env_from.0: String should match pattern" in err
     assert "sources.5: auth.hmac_secret: required: a sentry source must set hmac_secret" in err
     assert "sources.6.kind: Input should be 'alertmanager', 'grafana', 'generic', 'sentry'" in err
+
+
+@pytest.mark.parametrize(
+    ("auth", "path"),
+    [
+        ({"bearer_token": TOKEN, "token_header": "X Token"}, r"sources\.3\.auth\.token_header"),
+        ({"hmac_secret": TOKEN, "hmac_header": "X-Sig:"}, r"sources\.3\.auth\.hmac_header"),
+        ({"hmac_secret": TOKEN, "hmac_scheme": "github"}, r"sources\.3\.auth\.hmac_scheme"),
+    ],
+)
+def test_header_names_and_schemes_are_checked(auth: dict[str, str], path: str) -> None:
+    with pytest.raises(ConfigError, match=path):
+        configured({"name": "vendor", "kind": "generic", "auth": auth})
