@@ -1,4 +1,5 @@
-"""The `tocsin` command line: run, demo, check, secret, db, audit, incident, oncall, alert."""
+"""The `tocsin` command line: run, demo, check, secret, db, audit, incident, oncall, import,
+alert."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import httpx
 import orjson
 
 from bot.errors import ConfigError, DatabaseNotReady
+from bot.migrate.cli import add_parsers
+from bot.migrate.cli import dispatch as migrate
 from bot.settings import Settings, load_settings
 from bot.settings.safety import Review, new_secret, review
 
@@ -135,7 +138,7 @@ def _parser() -> argparse.ArgumentParser:
         "--lang", choices=("en", "zh"), help="the language (default: tocsin.language)"
     )
 
-    oncall = sub.add_parser("oncall", help="on-call schedules: import overrides")
+    oncall = sub.add_parser("oncall", help="on-call schedules: import overrides, export")
     oncall_sub = oncall.add_subparsers(
         dest="oncall_cmd", required=True, title="commands", metavar="COMMAND"
     )
@@ -147,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
         "--schedule", required=True, help="the schedule's name in the configuration"
     )
     imports.add_argument("file", help="an iCalendar file; each event puts its person on call")
+    add_parsers(sub, oncall_sub)
 
     alert = sub.add_parser("alert", help="alerts: fire a test alert")
     alert_sub = alert.add_subparsers(
@@ -270,7 +274,7 @@ async def _require_schema(settings: Settings, config: str) -> None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    if args.cmd in _READS_DATABASE:
+    if args.cmd in _READS_DATABASE and getattr(args, "oncall_cmd", None) != "export":
         asyncio.run(_require_schema(load_settings(args.config), args.config))
     if args.cmd == "check":
         from bot.bootstrap import check_adapters
@@ -322,6 +326,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             print(text)
         return 0
+    if args.cmd == "import" or (args.cmd == "oncall" and args.oncall_cmd == "export"):
+        return migrate(args)
     if args.cmd == "oncall":
         try:
             text = Path(args.file).read_text(encoding="utf-8")

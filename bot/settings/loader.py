@@ -77,8 +77,17 @@ def parse_settings(raw: Any, env: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+INCLUDABLE = ("users", "groups", "schedules", "escalation_policies", "routes")
+"""What an included file may hold: the on-call people and structure a tool writes (e.g.
+`tocsin import --apply`), kept apart from the hand-written file."""
+
+
 def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Settings:
-    file = Path(path)
+    return parse_settings(load_document(path), env)
+
+
+def read_yaml(file: Path) -> Any:
+    """One YAML file's document; unreadable files and syntax errors as `ConfigError`."""
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -86,7 +95,64 @@ def load_settings(path: str | Path, env: Mapping[str, str] | None = None) -> Set
     except UnicodeDecodeError:
         raise ConfigError([f"{file}: not a UTF-8 text file"]) from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError([describe(file, text, exc)]) from None
-    return parse_settings(raw, env)
+
+
+def load_document(path: str | Path, *, leave_out: Path | None = None) -> Any:
+    """The configuration's document with its `include:` files merged in (all but `leave_out`).
+
+    ``include: [oncall-import.yaml]`` names files (relative to the including one) that add
+    to `INCLUDABLE` sections: a mapping's keys must be new (a name defined twice is an error,
+    never an overwrite) and a list's items come after the main file's."""
+    file = Path(path)
+    raw = read_yaml(file)
+    if not isinstance(raw, dict) or "include" not in raw:
+        return raw
+    raw = dict(raw)
+    names = raw.pop("include")
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(["include: a list of file names, e.g. [oncall-import.yaml]"])
+    problems: list[str] = []
+    for index, name in enumerate(names):
+        part = (file.parent / name).resolve()
+        if leave_out is not None and part == leave_out.resolve():
+            continue
+        problems += merge_part(raw, part, read_yaml(part), f"include.{index}", file.name)
+    if problems:
+        raise ConfigError(problems)
+    return raw
+
+
+def merge_part(raw: dict[str, Any], part: Path, doc: Any, where: str, main: str) -> list[str]:
+    if doc is None:
+        return []
+    if not isinstance(doc, dict):
+        return [f"{where}: {part.name} must be a mapping of sections"]
+    problems = []
+    for section, value in doc.items():
+        if section not in INCLUDABLE:
+            problems.append(
+                f"{where}: {part.name}: {section!r} cannot be included "
+                f"(an included file holds only {', '.join(INCLUDABLE)})"
+            )
+            continue
+        if value is None:
+            continue
+        mine = raw.get(section)
+        if isinstance(value, dict) and isinstance(mine, dict | None):
+            taken = sorted(set(value) & set(mine or {}))
+            problems += [
+                f"{where}: {part.name}: {section}.{key} is also in {main} (rename one; "
+                "an include never overwrites)"
+                for key in taken
+            ]
+            raw[section] = {**(mine or {}), **value}
+        elif isinstance(value, list) and isinstance(mine, list | None):
+            raw[section] = [*(mine or []), *value]
+        else:
+            problems.append(f"{where}: {part.name}: {section} has the wrong shape")
+    return problems

@@ -90,6 +90,8 @@ class FixedOverride(_Frozen):
 
     @model_validator(mode="after")
     def _order(self) -> FixedOverride:
+        if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+            raise ValueError("give both start and end with an offset, or neither")
         if self.end <= self.start:
             raise ValueError("an override ends after it starts")
         return self
