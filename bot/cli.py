@@ -510,20 +510,15 @@ async def _export(
 async def _import_overrides(settings: Settings, args: argparse.Namespace, text: str) -> int:
     """Overrides from an .ics file: each event's person (by name, e-mail or id) is on call."""
     from bot.clock import SystemClock
-    from bot.oncall.ical import parse_overrides
+    from bot.oncall.ical import parse_overrides, people_index
     from bot.oncall.store import add_override
     from bot.store.db import Database
 
     if args.schedule not in settings.schedules:
         print(f"no schedule {args.schedule!r} in the configuration", file=sys.stderr)
         return 2
-    users: dict[str, str] = {}
-    for user in settings.users:
-        for key in (user.id, user.name, user.contact.email):
-            if key:
-                users[key.lower()] = user.id
     try:
-        found = parse_overrides(text, users)
+        found = parse_overrides(text, people_index(settings.users))
     except ValueError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return 2

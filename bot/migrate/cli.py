@@ -16,6 +16,7 @@ import httpx
 
 from bot.migrate.flows import Origin, Request, held_from_ical, run_import, shadow
 from bot.migrate.reader import ImportFailed
+from bot.migrate.shape import when
 from bot.migrate.vendor import NAMES, vendor
 from bot.migrate.verify import Comparison, compare, report
 from bot.settings import load_settings
@@ -90,6 +91,7 @@ def add_parsers(sub: Any, oncall_sub: Any) -> None:
     verify.add_argument("--start", metavar="TIME", help="the first hour (default: the next hour)")
     verify.add_argument("--days", type=int, default=14, help="how many days (default 14)")
     verify.add_argument("--prefix", default="", help="the --prefix the import used")
+    verify.add_argument("--out", help="the file the import wrote (default: oncall-TOOL.yaml)")
 
     export = oncall_sub.add_parser(
         "export", help="write the schedules and policies with every default made explicit"
@@ -149,22 +151,22 @@ def _origin(args: argparse.Namespace) -> Origin:
 def _when(text: str | None, what: str, default: datetime) -> datetime:
     if text is None:
         return default
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ImportFailed(f"{what}: not an ISO 8601 time: {text!r}") from None
-    if when.tzinfo is None:
+    given = when(text, what)
+    if given.tzinfo is None:
         raise ImportFailed(f"{what}: give the time with its offset, e.g. {text}+08:00")
-    return when
+    return given
+
+
+def _out(args: argparse.Namespace, config: Path, tool: str) -> Path:
+    return Path(args.out) if args.out else config.parent / f"oncall-{tool}.yaml"
 
 
 async def _import(args: argparse.Namespace) -> int:
     tool = vendor(args.import_cmd)
     config = Path(args.config)
-    out = Path(args.out) if args.out else config.parent / f"oncall-{tool.name}.yaml"
     request = Request(
         config=config,
-        out=out,
+        out=_out(args, config, tool.name),
         now=_when(args.as_of, "--as-of", datetime.now(UTC)),
         prefix=args.prefix,
         chats=tuple(args.chat),
@@ -198,6 +200,7 @@ async def _verify(args: argparse.Namespace) -> int:
             settings,
             start=start,
             days=args.days,
+            out=_out(args, config, tool.name),
             prefix=args.prefix,
             wanted=args.schedule,
         )

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
+
 from bot.errors import ConfigError
 from bot.migrate.catalog import Catalog
 from bot.migrate.convert import Proposal, convert
@@ -141,7 +143,17 @@ def _included(config: Path, out: Path) -> str | None:
             "again (nothing was written)"
         )
     text = config.read_text(encoding="utf-8")
-    return text + ("" if text.endswith("\n") else "\n") + f"include:\n  - {relative}\n"
+    text += ("" if text.endswith("\n") else "\n") + f"include:\n  - {relative}\n"
+    try:
+        after = yaml.safe_load(text)
+    except yaml.YAMLError:
+        after = None
+    if not isinstance(after, dict) or after.get("include") != [relative]:
+        raise ImportFailed(
+            f"cannot add an include: to {config} safely: add `include: [{relative}]` to it "
+            "by hand, then run again (nothing was written)"
+        )
+    return text
 
 
 def _validate(config: Path, out: Path, proposal: Proposal) -> None:
@@ -173,15 +185,18 @@ async def shadow(
     *,
     start: datetime,
     days: int,
+    out: Path | None = None,
     prefix: str = "",
     wanted: Sequence[str] = (),
 ) -> tuple[list[Comparison], list[str]]:
     """Each imported schedule compared with the old tool's own on-call over [start, start +
-    days); and the lines about schedules that could not be compared."""
+    days); and the lines about schedules that could not be compared. The tool's people and
+    schedules are named as the import into `out` named them: against the configuration
+    without that file."""
     end = start + timedelta(days=days)
     catalog, reader = await _catalog(vendor, origin, start)
     try:
-        document = load_document(config)
+        document = load_document(config, leave_out=out)
         proposal = convert(
             catalog,
             vendor.title,
@@ -223,15 +238,10 @@ def _who(person: str, proposal: Proposal, settings: Settings) -> str:
 def held_from_ical(text: str, settings: Settings, start: datetime, end: datetime) -> list[Held]:
     """The on-call shifts of an iCal feed (one event per shift), people matched by id, name or
     e-mail; events outside [start, end) are left out."""
-    from bot.oncall.ical import parse_overrides
+    from bot.oncall.ical import parse_overrides, people_index
 
-    users: dict[str, str] = {}
-    for user in settings.users:
-        for key in (user.id, user.name, user.contact.email):
-            if key:
-                users[key.lower()] = user.id
     try:
-        events = parse_overrides(text, users)
+        events = parse_overrides(text, people_index(settings.users))
     except ValueError as exc:
         raise ImportFailed(f"the iCal feed: {exc}") from None
     return [Held(e.start, e.end, e.user) for e in events if e.end > start and e.start < end]

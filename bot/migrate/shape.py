@@ -40,14 +40,19 @@ def number(parent: dict[str, Any], key: str, where: str, default: int | None = N
     return int(value)
 
 
-def instant(value: Any, where: str) -> datetime:
-    """An ISO 8601 time with an offset (``Z`` or ``+08:00``) as an aware datetime."""
+def when(value: Any, where: str) -> datetime:
+    """An ISO 8601 time, with an offset (``Z``, ``+08:00``) or without (a wall time)."""
     if not isinstance(value, str):
         raise ImportFailed(f"{where}: expected a time, found {_kind(value)}")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ImportFailed(f"{where}: not an ISO 8601 time: {value!r}") from None
+
+
+def instant(value: Any, where: str) -> datetime:
+    """An ISO 8601 time with an offset as an aware datetime."""
+    parsed = when(value, where)
     if parsed.tzinfo is None:
         raise ImportFailed(f"{where}: the time {value!r} has no offset")
     return parsed

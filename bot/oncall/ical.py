@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.oncall.ics import ContentLine, escape, fold, parse_line, unescape, unfold
 from bot.oncall.model import Override, from_wall, utc
 from bot.oncall.timeline import timeline
 from bot.settings.oncall import Schedule
+
+if TYPE_CHECKING:
+    from bot.settings.schema import User
 
 _NO_NAMES: Mapping[str, str] = MappingProxyType({})
 _DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -68,6 +72,17 @@ def export_ics(
         ]
     lines.append("END:VCALENDAR")
     return "".join(fold(line) + "\r\n" for line in lines)
+
+
+def people_index(users: Iterable[User]) -> dict[str, str]:
+    """Each user's lower-case id, name and e-mail address → their id: how `parse_overrides`
+    finds an event's person."""
+    index: dict[str, str] = {}
+    for user in users:
+        for key in (user.id, user.name, user.contact.email):
+            if key:
+                index[key.lower()] = user.id
+    return index
 
 
 def parse_overrides(text: str, users: Mapping[str, str]) -> list[Override]:

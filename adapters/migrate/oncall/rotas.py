@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from adapters.migrate.oncall.pages import Found
 from bot.migrate.catalog import Catalog, Cover, Layer, Rota, daily_windows, weekly_windows
 from bot.migrate.reader import ImportFailed
-from bot.migrate.shape import arr, number, text
+from bot.migrate.shape import arr, number, text, when
 from bot.settings.oncall import WEEKDAYS, Restriction, Weekday
 
 HOUR = timedelta(hours=1)
@@ -64,12 +64,7 @@ class Shift:
         value = self.data.get(key)
         if value is None:
             return None
-        if not isinstance(value, str):
-            raise ImportFailed(f"{self.where}.{key}: expected a time, found {value!r}")
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise ImportFailed(f"{self.where}.{key}: not a time: {value!r}") from None
+        parsed = when(value, f"{self.where}.{key}")
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(ZoneInfo(self.zone)).replace(tzinfo=None)
         return parsed

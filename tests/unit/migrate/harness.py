@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from bot.cli import main
+from bot.settings import Settings
 from tests.support import base_config
 
 ZONE = "America/New_York"
@@ -55,3 +56,15 @@ def tocsin_config(folder: Path, **overrides: Any) -> Path:
     path = folder / "tocsin.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
+
+
+def imported_schedules(document: dict[str, Any]) -> dict[str, str]:
+    """The story's two schedules' Tocsin names in an import file, by their names in the tool."""
+    names = {}
+    for key in document.get("schedules", {}):
+        names["Primary" if "primary" in key else "Follow the sun"] = key
+    return names
+
+
+def user_by_email(settings: Settings, email: str) -> str:
+    return next(u.id for u in settings.users if u.contact.email == email)

@@ -5,13 +5,13 @@ failure leaves every file as it was."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.errors import ConfigError
-from bot.migrate.catalog import Catalog, Shift
+from bot.migrate.catalog import Catalog, Layer, Rota, Shift
 from bot.migrate.flows import Origin, Request, run_import, shadow
 from bot.migrate.reader import ImportFailed
 from bot.settings.loader import load_settings
@@ -169,3 +169,34 @@ async def test_shadow_compares_each_imported_schedule(tmp_path: Path) -> None:
     assert missing[0].startswith(
         "Stub schedule S1 \"Primary\": not compared, no schedule 'primary' in"
     )
+
+
+async def test_shadow_names_people_as_the_import_did(tmp_path: Path) -> None:
+    """Someone without an e-mail address is matched by the id the import gave them, not
+    proposed again once the import's file is part of the configuration."""
+
+    def nameless() -> Catalog:
+        catalog = story()
+        layer = Layer("L9", "Nights", ("U5",), timedelta(days=1), datetime(2027, 3, 1))
+        catalog.schedules.append(Rota("S9", "Nights", "UTC", (layer,)))
+        return catalog
+
+    config, out, origin = setup(tmp_path)
+    assert (await run(StubTool(build=nameless), origin, config, out, apply=True))[0] == 0
+    tool = StubTool(build=nameless, shifts={"S9": [Shift(at(8, 0), at(9, 0), "U5")]})
+    settings = load_settings(config)
+    results, _ = await shadow(
+        tool, origin, config, settings, start=at(8, 0), days=1, out=out, wanted=["S9"]
+    )
+    assert [(c.name, c.differences) for c in results] == [("nights", [])]
+
+
+async def test_an_include_that_cannot_be_appended_safely_is_left_to_the_reader(
+    tmp_path: Path,
+) -> None:
+    config, out, origin = setup(tmp_path)
+    config.write_text(config.read_text() + "...\n")
+    before = config.read_bytes()
+    with pytest.raises(ImportFailed, match=r"add `include: \[oncall-stub\.yaml\]` to it by hand"):
+        await run(StubTool(), origin, config, out, apply=True)
+    assert config.read_bytes() == before and not out.exists()

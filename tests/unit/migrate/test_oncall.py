@@ -20,9 +20,16 @@ from bot.migrate.catalog import Catalog, Chain, Cover, Layer, Routing, Step, Tar
 from bot.migrate.reader import ApiReader, FileReader, ImportFailed
 from bot.settings import load_settings
 from bot.settings.oncall import Restriction
-from bot.settings.schema import Settings
 from tests.unit.migrate.fake_oncall import FakeOnCall, write_folder
-from tests.unit.migrate.harness import AS_OF, SHADOW_START, ZONE, cli, tocsin_config
+from tests.unit.migrate.harness import (
+    AS_OF,
+    SHADOW_START,
+    ZONE,
+    cli,
+    imported_schedules,
+    tocsin_config,
+    user_by_email,
+)
 
 NOW = datetime(2027, 3, 7, 12, tzinfo=UTC)
 WEEKDAYS_ONLY = ("mon", "tue", "wed", "thu", "fri")
@@ -374,13 +381,13 @@ async def test_apply_then_verify(fake: FakeOnCall, tmp_path: Path) -> None:
         assert origin in written, origin
     assert out.name in config.read_text(encoding="utf-8")
     settings = load_settings(config)
-    schedules = _imported(yaml.safe_load(written))
+    schedules = imported_schedules(yaml.safe_load(written))
     primary = settings.schedules[schedules["Primary"]]
     assert primary.time_zone == ZONE
     (rotation,) = primary.rotations
     assert rotation.shift == timedelta(days=7)
     assert rotation.start.replace(tzinfo=None) == datetime(2027, 3, 1, 9, 0)
-    assert [o.user for o in primary.overrides] == [_user(settings, "carol@example.com")]
+    assert [o.user for o in primary.overrides] == [user_by_email(settings, "carol@example.com")]
     follow = settings.schedules[schedules["Follow the sun"]]
     assert [r.time_zone or follow.time_zone for r in follow.rotations] == [ZONE, "Asia/Shanghai"]
 
@@ -418,15 +425,3 @@ async def test_bad_token_changes_nothing(fake: FakeOnCall, tmp_path: Path) -> No
     assert result.code == 1
     assert "refused the token" in result.err and "Invalid token." in result.err
     assert (config.read_bytes(), out.read_bytes()) == before
-
-
-def _imported(document: dict[str, Any]) -> dict[str, str]:
-    """Imported schedule names by their OnCall names (the file's keys are Tocsin's)."""
-    names = {}
-    for key in document.get("schedules", {}):
-        names["Primary" if "primary" in key else "Follow the sun"] = key
-    return names
-
-
-def _user(settings: Settings, email: str) -> str:
-    return next(u.id for u in settings.users if u.contact.email == email)

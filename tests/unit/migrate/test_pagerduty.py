@@ -31,9 +31,16 @@ from bot.migrate.catalog import (
 from bot.migrate.reader import ApiReader, FileReader, ImportFailed
 from bot.settings import load_settings
 from bot.settings.oncall import Restriction
-from bot.settings.schema import Settings
 from tests.unit.migrate.fake_pagerduty import FakePagerDuty, write_folder
-from tests.unit.migrate.harness import AS_OF, SHADOW_START, ZONE, cli, tocsin_config
+from tests.unit.migrate.harness import (
+    AS_OF,
+    SHADOW_START,
+    ZONE,
+    cli,
+    imported_schedules,
+    tocsin_config,
+    user_by_email,
+)
 
 NOW = datetime(2027, 3, 7, 12, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -408,7 +415,7 @@ async def test_apply_then_verify(fake: FakePagerDuty, tmp_path: Path) -> None:
         assert origin in written, origin
     assert out.name in config.read_text(encoding="utf-8")
     settings = load_settings(config)
-    schedules = _imported(yaml.safe_load(written))
+    schedules = imported_schedules(yaml.safe_load(written))
     primary = settings.schedules[schedules["Primary"]]
     assert primary.time_zone == ZONE
     (rotation,) = primary.rotations
@@ -417,13 +424,13 @@ async def test_apply_then_verify(fake: FakePagerDuty, tmp_path: Path) -> None:
     assert rotation.participants == (
         "alice",
         "bob",
-        _user(settings, "carol@example.com"),
+        user_by_email(settings, "carol@example.com"),
     )
-    assert [o.user for o in primary.overrides] == [_user(settings, "carol@example.com")]
+    assert [o.user for o in primary.overrides] == [user_by_email(settings, "carol@example.com")]
     follow = settings.schedules[schedules["Follow the sun"]]
     assert [r.participants for r in follow.rotations] == [
-        (_user(settings, "dave@example.com"),),
-        (_user(settings, "carol@example.com"), "bob"),
+        (user_by_email(settings, "dave@example.com"),),
+        (user_by_email(settings, "carol@example.com"), "bob"),
     ]
     policy = next(p for p in settings.escalation_policies.values() if p.repeat == 2)
     assert [s.delay for s in policy.steps] == [10 * MINUTE, 15 * MINUTE, 30 * MINUTE]
@@ -460,15 +467,3 @@ async def test_bad_token_changes_nothing(fake: FakePagerDuty, tmp_path: Path) ->
     assert result.code == 1
     assert "refused the token" in result.err and "Authentication failed" in result.err
     assert (config.read_bytes(), out.read_bytes()) == before
-
-
-def _imported(document: dict[str, Any]) -> dict[str, str]:
-    """Imported schedule names by their PagerDuty names (the file's keys are Tocsin's)."""
-    names = {}
-    for key in document.get("schedules", {}):
-        names["Primary" if "primary" in key else "Follow the sun"] = key
-    return names
-
-
-def _user(settings: Settings, email: str) -> str:
-    return next(u.id for u in settings.users if u.contact.email == email)
