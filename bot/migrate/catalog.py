@@ -131,9 +131,16 @@ class Catalog:
     policies: list[Chain] = field(default_factory=list)
     routes: list[Routing] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    differences: list[Skipped] = field(default_factory=list)
+    """Things carried over that will not behave exactly as in the old tool, and how."""
 
     def skip(self, kind: str, origin: str, name: str, reason: str) -> None:
+        """`name` (the old tool's `kind` `origin`) cannot be carried over, for `reason`."""
         self.skipped.append(Skipped(kind, origin, name, reason))
+
+    def differ(self, kind: str, origin: str, name: str, reason: str) -> None:
+        """`name` is carried over, but differs from the old tool as `reason` says."""
+        self.differences.append(Skipped(kind, origin, name, reason))
 
     def person(self, origin: str) -> Person | None:
         return next((p for p in self.people if p.origin == origin), None)

@@ -86,6 +86,7 @@ def convert(
     import file) and the import file's `previous` content, if any. `chats` are the
     destinations imported routes post to (default: `default_route`'s)."""
     out = Proposal(vendor=title, skipped=list(catalog.skipped))
+    out.notes += [f"{d.kind} {d.name!r} ({d.origin}): {d.reason}" for d in catalog.differences]
     _people(catalog, base, out)
     teams = _teams(catalog, prefix, out)
     _schedules(catalog, prefix, now, out)

@@ -35,6 +35,10 @@ def render(proposal: Proposal, *, source: str, command: str, when: datetime) -> 
         for item in items:
             lines.append(f"  # {_origin(proposal, item)}")
             lines.extend(_entry(section, item))
+    if proposal.notes:
+        lines.append("")
+        lines.append(f"# Carried over with a change from {proposal.vendor}:")
+        lines += [f"#   {' '.join(note.split())}" for note in proposal.notes]
     if proposal.skipped:
         lines.append("")
         lines.append(f"# Not carried over from {proposal.vendor}:")

@@ -96,7 +96,7 @@ def _chain(origin: str, name: str, policies: list[Found], catalog: Catalog) -> _
         elif kind == "repeat_escalation":
             draft.repeat = REPEATS
             if number_ < len(policies):
-                catalog.skip(
+                catalog.differ(
                     "escalation step",
                     text(data, "id", where),
                     label,
@@ -106,7 +106,7 @@ def _chain(origin: str, name: str, policies: list[Found], catalog: Catalog) -> _
         elif kind in TARGETS:
             draft.steps.append(_step(data, where, kind))
             if data.get("important") is True:
-                catalog.skip(
+                catalog.differ(
                     "escalation step",
                     text(data, "id", where),
                     label,
@@ -117,7 +117,7 @@ def _chain(origin: str, name: str, policies: list[Found], catalog: Catalog) -> _
             reason = UNCARRIED.get(kind, f"step type {kind or 'none'!r}: Tocsin has no such step")
             catalog.skip("escalation step", text(data, "id", where), label, reason)
     if draft.lead and draft.steps:
-        catalog.skip(
+        catalog.differ(
             "escalation wait",
             origin,
             name,

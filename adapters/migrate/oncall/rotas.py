@@ -221,7 +221,7 @@ def _layer_or_skip(shift: Shift, now: datetime, catalog: Catalog) -> Layer | Non
         catalog.skip("shift", shift.origin, shift.name, str(unfit))
         return None
     if until is not None:
-        catalog.skip(
+        catalog.differ(
             "shift end",
             shift.origin,
             shift.name,
@@ -230,7 +230,7 @@ def _layer_or_skip(shift: Shift, now: datetime, catalog: Catalog) -> Layer | Non
         )
     begins = shift.wall("rotation_start")
     if begins is not None and shift.instant(begins) > now and begins > shift.start:
-        catalog.skip(
+        catalog.differ(
             "shift start",
             shift.origin,
             shift.name,
@@ -375,7 +375,7 @@ def _note_shared_levels(
         levels.setdefault(level, []).append(layer.name)
     for level, names in levels.items():
         if len(names) > 1:
-            catalog.skip(
+            catalog.differ(
                 "layer order",
                 origin,
                 name,

@@ -96,9 +96,9 @@ class Escalations:
             return None
         if (kind, notify) in _APPROXIMATE:
             reason = _APPROXIMATE[(kind, notify)]
-            self.catalog.skip("escalation rule", origin, f"{policy}: {label}", reason)
+            self.catalog.differ("escalation rule", origin, f"{policy}: {label}", reason)
         if text(rule, "condition", where, default="if-not-acked") == "if-not-closed":
-            self.catalog.skip(
+            self.catalog.differ(
                 "escalation rule",
                 origin,
                 f"{policy}: {label}",
@@ -120,7 +120,7 @@ class Escalations:
         count = number(repeat, "count", f"{where}.repeat", default=0)
         wait = timedelta(minutes=number(repeat, "waitInterval", f"{where}.repeat", default=0))
         if count > MAX_REPEAT:
-            self.catalog.skip(
+            self.catalog.differ(
                 "escalation repeat",
                 origin,
                 name,
@@ -143,7 +143,7 @@ class Escalations:
         groups = [list(group) for _, group in groupby(ordered, key=lambda rule: rule.delay)]
         first = groups[0][0].delay
         if first > timedelta(0):
-            self.catalog.skip(
+            self.catalog.differ(
                 "escalation rule",
                 origin,
                 name,

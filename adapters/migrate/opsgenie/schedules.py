@@ -80,7 +80,7 @@ def _layers(
             catalog.skip("schedule rotation", origin, name, str(unfit))
             continue
         if end is not None:
-            catalog.skip(
+            catalog.differ(
                 "rotation end",
                 origin,
                 name,
@@ -94,7 +94,7 @@ def _report_overlaps(origin: str, name: str, layers: list[Layer], catalog: Catal
     for lower, upper in combinations(layers, 2):
         met = overlap(lower, upper)
         if met is not None:
-            catalog.skip(
+            catalog.differ(
                 "schedule rotations",
                 origin,
                 name,
@@ -143,7 +143,7 @@ def _report_partial(
     named = arr(item.get("rotations") or [], f"{where}.rotations")
     ids = {text(obj(r, f"{where}.rotations[{i}]"), "id", where) for i, r in enumerate(named)}
     if ids and not {layer.origin for layer in rota.layers} <= ids:
-        catalog.skip(
+        catalog.differ(
             "override",
             alias,
             rota.name,

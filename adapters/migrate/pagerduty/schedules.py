@@ -95,19 +95,19 @@ def _layer(
         return None
     begins = instant(entry.get("start"), f"{where}.start")
     if begins > now:
-        catalog.skip(
+        catalog.differ(
             "schedule layer",
             origin,
             label,
-            f"carried, but PagerDuty starts it at {begins.isoformat()}; Tocsin applies"
+            f"PagerDuty starts it at {begins.isoformat()}; Tocsin applies"
             " it from the import on: edit the file at that time if it matters",
         )
     if ends is not None:
-        catalog.skip(
+        catalog.differ(
             "schedule layer",
             origin,
             label,
-            f"carried, but PagerDuty ends it at {ends.isoformat()}; Tocsin rotations do"
+            f"PagerDuty ends it at {ends.isoformat()}; Tocsin rotations do"
             " not end: remove it from the file then",
         )
     return layer

@@ -106,6 +106,7 @@ def story() -> Catalog:
         routes=[Routing("SV1", "Orders", "orders", "P1"), Routing("SV2", "Gone", "gone", "P9")],
     )
     catalog.skip("notification rule", "N1", "Alice's SMS rule", "Tocsin pages by tier")
+    catalog.differ("override", "O7", "Part cover", "in Tocsin it covers the whole schedule")
     return catalog
 
 

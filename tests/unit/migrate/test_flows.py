@@ -59,6 +59,8 @@ async def test_the_plan_writes_nothing_and_says_everything(tmp_path: Path) -> No
         "    + no-mail                  new user No Mail (U5: No Mail) — "
         "no e-mail address to match an existing user by",
         "    + round-robin              1 step (P2: Round robin)",
+        "Carried over with a change (4):",
+        "  - override 'Part cover' (O7): in Tocsin it covers the whole schedule",
     ):
         assert line in said.splitlines(), line
 
@@ -75,6 +77,7 @@ async def test_apply_writes_the_file_includes_it_and_a_second_run_changes_nothin
     assert "  # Stub schedule S1: Primary\n  primary:\n" in text
     assert "  # Stub user U4: Dave D.\n  - id: dave\n" in text
     assert '#   notification rule "Alice\'s SMS rule" (N1): Tocsin pages by tier' in text
+    assert "#   override 'Part cover' (O7): in Tocsin it covers the whole schedule" in text
     settings = load_settings(config)
     assert set(settings.schedules) == {"primary", "follow-the-sun"}
     assert settings.escalation_policies["primary-escalation"].repeat == 2

@@ -179,7 +179,6 @@ async def test_what_cannot_be_carried_is_reported(fake: FakeOnCall) -> None:
         ("schedule", "SLEGACY"): "iCal schedule",
         ("shift", "OMONTHLY"): "monthly frequency",
         ("schedule", "SMONTHLY"): "no rotation",
-        ("escalation step", "E6"): "important",
         ("escalation step", "E11"): "webhook step",
         ("escalation step", "E12"): "Slack user group",
         ("integration", "CBILLING"): "no escalation chain",
@@ -190,6 +189,8 @@ async def test_what_cannot_be_carried_is_reported(fake: FakeOnCall) -> None:
         assert key in skipped, key
         assert words in skipped[key], (key, skipped[key])
     assert len(catalog.skipped) == len(expected)
+    assert [(d.kind, d.origin) for d in catalog.differences] == [("escalation step", "E6")]
+    assert "important notifications" in catalog.differences[0].reason
     assert [r.origin for r in catalog.schedules] == ["SPRIMARY", "SFOLLOW"]
 
 
@@ -242,8 +243,8 @@ async def test_ended_rotation_is_left_out_and_a_coming_end_reported(fake: FakeOn
     catalog = await read(fake)
     follow = next(r for r in catalog.schedules if r.origin == "SFOLLOW")
     assert [layer.origin for layer in follow.layers] == ["ONEWYORK"]
-    assert not any(s.origin == "OSHANGHAI" for s in catalog.skipped)
-    reason = next(s.reason for s in catalog.skipped if s.origin == "ONEWYORK")
+    assert not any(s.origin == "OSHANGHAI" for s in catalog.skipped + catalog.differences)
+    reason = next(s.reason for s in catalog.differences if s.origin == "ONEWYORK")
     assert "ends at 2027-06-01 00:00:00" in reason
 
 

@@ -267,7 +267,8 @@ async def test_a_layer_that_ends_later_or_starts_later_is_carried_and_noted(
     layer["start"] = "2027-03-08T09:00:00-05:00"
     catalog = await read(fake)
     assert [x.origin for x in catalog.schedules[0].layers] == ["PLPRI02"]
-    notes = [s.reason for s in catalog.skipped if s.origin == "PLPRI02"]
+    notes = [d.reason for d in catalog.differences if d.origin == "PLPRI02"]
+    assert not [s for s in catalog.skipped if s.origin == "PLPRI02"]
     assert len(notes) == 2
     assert "starts it at 2027-03-08T09:00:00-05:00" in notes[0]
     assert "ends it at 2027-04-05T09:00:00-04:00" in notes[1]
