@@ -45,11 +45,14 @@ class Origin:
         url = self.url or vendor.default_url
         if not url:
             raise ImportFailed(f"{vendor.title} has no standard address: give --url")
+        extra = dict(self.headers)
+        if not self.token and any(k.lower() == "authorization" for k in extra):
+            return ApiReader(vendor.title, url, extra)
         if not self.token:
             raise ImportFailed(
                 f"{vendor.title}'s API needs a token: --token or TOCSIN_IMPORT_TOKEN"
             )
-        return ApiReader(vendor.title, url, {**vendor.headers(self.token), **dict(self.headers)})
+        return ApiReader(vendor.title, url, {**vendor.headers(self.token), **extra})
 
 
 async def _catalog(vendor: Vendor, origin: Origin, now: datetime) -> tuple[Catalog, Reader]:

@@ -172,6 +172,12 @@ async def test_more_headers_go_with_the_tools_own(api: Api, tmp_path: Path) -> N
     await reader.get("/v2/ok")
     await reader.close()
     assert api.headers == ["Stub t0k", "https://ours.grafana.net"]
+    bearer = Origin(url=origin.url, headers=(("Authorization", "Bearer glsa_1"),))
+    reader = bearer.reader(StubTool())
+    assert isinstance(reader, ApiReader)
+    await reader.get("/v2/ok")
+    await reader.close()
+    assert api.headers[-1] == "Bearer glsa_1"
     config = tocsin_config(tmp_path)
     done = await cli("import", "oncall", "--config", str(config), "--plan", "--header", "nocolon")
     assert (done.code, done.err) == (
