@@ -33,6 +33,8 @@ examples:
   tocsin run --config tocsin.yaml              run for real
   tocsin audit verify --config tocsin.yaml     check the audit log for tampering
   tocsin alert fire --demo                     send the demo a realistic alert
+  tocsin import pagerduty --config tocsin.yaml --plan
+                                               move in from PagerDuty (or opsgenie, oncall)
 
 exit status: 0 done, 1 failed while running, 2 wrong usage or configuration,
 3 the database schema is missing or behind (run 'tocsin db upgrade').

@@ -157,6 +157,22 @@ def _when(text: str | None, what: str, default: datetime) -> datetime:
     return given
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The import's command line for the file's header, without its token or headers."""
+    words = ["tocsin", "import", args.import_cmd, "--config", args.config]
+    for flag, value in (
+        ("--url", args.url),
+        ("--from", args.folder),
+        ("--out", args.out),
+        ("--prefix", args.prefix),
+        ("--as-of", args.as_of),
+        *(("--chat", chat) for chat in args.chat),
+    ):
+        if value:
+            words += [flag, value]
+    return " ".join(shlex.quote(word) for word in [*words, "--apply"])
+
+
 def _out(args: argparse.Namespace, config: Path, tool: str) -> Path:
     return Path(args.out) if args.out else config.parent / f"oncall-{tool}.yaml"
 
@@ -172,11 +188,8 @@ async def _import(args: argparse.Namespace) -> int:
         chats=tuple(args.chat),
         replace=args.replace,
     )
-    command = "tocsin import " + " ".join(
-        shlex.quote(a) for a in sys.argv[2:] if not a.startswith("--token")
-    )
     return await run_import(
-        tool, _origin(args), request, apply=args.apply, command=command.strip(), say=print
+        tool, _origin(args), request, apply=args.apply, command=_command(args), say=print
     )
 
 

@@ -98,6 +98,8 @@ async def propose(vendor: Vendor, origin: Origin, request: Request) -> Proposal:
 async def run_import(
     vendor: Vendor, origin: Origin, request: Request, *, apply: bool, command: str, say: Say
 ) -> int:
+    if request.out.resolve() == request.config.resolve():
+        raise ImportFailed("--out names the configuration itself: the import writes a file apart")
     proposal = await propose(vendor, origin, request)
     say(plan_text(proposal, origin.describe(), str(request.config)))
     if not apply:

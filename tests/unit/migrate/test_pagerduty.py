@@ -468,3 +468,20 @@ async def test_bad_token_changes_nothing(fake: FakePagerDuty, tmp_path: Path) ->
     assert result.code == 1
     assert "refused the token" in result.err and "Authentication failed" in result.err
     assert (config.read_bytes(), out.read_bytes()) == before
+
+
+async def test_the_written_file_names_its_command_but_never_the_token(
+    fake: FakePagerDuty, tmp_path: Path
+) -> None:
+    config = tocsin_config(tmp_path)
+    out = tmp_path / "pd.yaml"
+    argv = _argv(fake, config, "--apply", "--out", str(out), "--as-of", AS_OF)
+    result = await cli("import", "pagerduty", *argv, "--header", "X-Trace:secret-trace")
+    assert result.code == 0, result.err
+    text = out.read_text(encoding="utf-8")
+    assert f"# by `tocsin import pagerduty --config {config} --url {fake.url} --out {out}" in text
+    assert fake.key not in text and "secret-trace" not in text
+    assert "--token" not in text and "--header" not in text
+    same = await cli("import", "pagerduty", *_argv(fake, config, "--plan", "--out", str(config)))
+    assert same.code == 1
+    assert "--out names the configuration itself" in same.err
