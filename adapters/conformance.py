@@ -57,7 +57,14 @@ if TYPE_CHECKING:
     from adapters.notify.tencent import TencentSms, TencentVoice
     from adapters.notify.twilio import TwilioSms, TwilioVoice
     from bot.incidents.rollback import RollbackHandoff
-    from bot.ports import ChatAdapter, ChatPlatform, DeployBackend, MetricsSource, Notifier
+    from bot.ports import (
+        ChatAdapter,
+        ChatPlatform,
+        DeployBackend,
+        GroupMembers,
+        MetricsSource,
+        Notifier,
+    )
 
 
 # -- chat: whole adapters, then each outbound surface ------------------------------------------
@@ -104,6 +111,14 @@ def _wecom_robot(p: WeComRobotPlatform) -> ChatPlatform:
 
 
 def _feishu(p: FeishuPlatform) -> ChatPlatform:
+    return p
+
+
+def _slack_groups(p: SlackPlatform) -> GroupMembers:
+    return p
+
+
+def _feishu_groups(p: FeishuPlatform) -> GroupMembers:
     return p
 
 

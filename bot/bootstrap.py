@@ -72,6 +72,7 @@ from bot.ports import (
 )
 from bot.ports.silences import SilenceAPI
 from bot.replay import ReplayGuard
+from bot.reports.weekly import NoiseCards
 from bot.services import Registry, Services
 from bot.settings import Settings
 from bot.silences import Asking, SilencePush
@@ -247,6 +248,7 @@ def bootstrap(
             retention=settings.deploy.retention,
             deployable=frozenset(settings.services),
             phones=bool(pagers),
+            reports=NoiseCards(settings).render,
         ),
         signer,
         WorkerSettings(

@@ -22,12 +22,18 @@ from bot.maintenance.windows import Window
 from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Link, Section, Tier
 from bot.oncall.swaps import render_swap
 from bot.paging.card import paging_field
+from bot.reviews.similar import similar_lines
 from bot.settings.durations import format_duration
 from bot.silences.view import SilenceView, silence_lines, silence_view
 from bot.statuses import badge
 from bot.store.tables import digests, incidents
 
 RunCards = Callable[[AsyncConnection, int, str], Awaitable[Card | None]]
+
+REPORT_REF = "report:"
+"""Cards of scheduled reports (``report:noise:<start>:<end>``), drawn by `reports`."""
+ReportCards = Callable[[AsyncConnection, str, str, str], Awaitable[Card | None]]
+"""Draws a report's card: (conn, ref, lang, tz)."""
 
 
 def incident_card(
@@ -44,12 +50,14 @@ def incident_card(
     upstream: SilenceView | None = None,
     maintenance: Window | None = None,
     paging: Field | None = None,
+    similar: Sequence[str] = (),
 ) -> Card:
     """The card of incident `row` (a stored row or an `Incident`) for a reader of `lang` in
     zone `tz`; `facts` are its alerts' links, description and start, `recent` its service's
     recent runs, one line each; `maintenance` the window its episode met; `upstream`
     what its Alertmanager holds of its silence (shown while it is silenced); `paging` how its
-    pages by phone and e-mail went (`bot.paging.card`)."""
+    pages by phone and e-mail went (`bot.paging.card`); `similar` its similar past incidents,
+    one line each (`bot.reviews.similar`)."""
     facts = facts or AlertFacts()
     status = display_status(row, now)
     fields = []
@@ -83,6 +91,8 @@ def incident_card(
     sections: tuple[Section, ...] = ()
     if recent:
         sections = (Section(t("card.recent_deploys", lang), tuple(recent)),)
+    if similar:
+        sections += (Section(t("review.similar.section", lang), tuple(similar)),)
     body = "\n".join(part for part in (row.summary, facts.description) if part and part.strip())
     if row.flapping:
         body = f"{body}\n{t('card.flapping', lang)}".strip()
@@ -202,13 +212,16 @@ async def render(
     deployable: frozenset[str] | None = None,
     tz: str = "UTC",
     phones: bool = True,
+    reports: ReportCards | None = None,
 ) -> Card | None:
     """The card for `ref` as of now, for a reader of `lang` in zone `tz`, or None when what it
     showed no longer exists. `deployable`: the services that can have releases; other incidents
     skip the ledger. `phones`: whether SMS, voice or e-mail providers are configured; without
     them only an acknowledged incident's card reads its pages (to say how soon)."""
     if ref.startswith(reviews.REF):
-        return await reviews.render(conn, ref, lang, tz)
+        return await reviews.render(conn, ref, lang, tz, names)
+    if ref.startswith(REPORT_REF):
+        return await reports(conn, ref, lang, tz) if reports is not None else None
     kind, number = parse_card_ref(ref)
     if kind == "incident":
         row = (await conn.execute(select(incidents).where(incidents.c.id == number))).first()
@@ -240,11 +253,12 @@ async def render(
                 if phones or (row.acked_via and row.status == Status.ACKNOWLEDGED)
                 else None
             ),
+            similar=await similar_lines(conn, row, now, lang, tz, names),
         )
     if kind == "run":
         return await runs(conn, number, lang) if runs is not None else None
     if kind == "swap":
-        return await render_swap(conn, number, now, lang, names)
+        return await render_swap(conn, number, now, lang, names, tz=tz)
     digest = (await conn.execute(select(digests).where(digests.c.id == number))).first()
     if digest is None:
         return None

@@ -1,5 +1,5 @@
 """The `tocsin` command line: run, demo, check, secret, db, audit, incident, oncall, import,
-alert."""
+report, alert."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import orjson
 from bot.errors import ConfigError, DatabaseNotReady
 from bot.migrate.cli import add_parsers
 from bot.migrate.cli import dispatch as migrate
+from bot.reports.cli import add_parser as add_report_parser
+from bot.reports.cli import dispatch as report
 from bot.settings import Settings, load_settings
 from bot.settings.safety import Review, new_secret, review
 
@@ -153,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     imports.add_argument("file", help="an iCalendar file; each event puts its person on call")
     add_parsers(sub, oncall_sub)
+    add_report_parser(sub, CONFIG_HELP)
 
     alert = sub.add_parser("alert", help="alerts: fire a test alert")
     alert_sub = alert.add_subparsers(
@@ -258,7 +261,7 @@ def version() -> str:
         return "unknown"
 
 
-_READS_DATABASE = frozenset({"audit", "incident", "oncall"})
+_READS_DATABASE = frozenset({"audit", "incident", "oncall", "report"})
 """Commands that read Tocsin's tables: they first check the schema is there and current."""
 
 
@@ -328,6 +331,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         else:
             print(text)
         return 0
+    if args.cmd == "report":
+        return report(args)
     if args.cmd == "import" or (args.cmd == "oncall" and args.oncall_cmd == "export"):
         return migrate(args)
     if args.cmd == "oncall":

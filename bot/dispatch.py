@@ -33,13 +33,22 @@ from bot.audit import AuditEntry, append
 from bot.authz import Person
 from bot.errors import CommandError, PermissionDenied
 from bot.escalation.pages import was_paged
-from bot.grammar import GrammarError, asks_for_help, parse, split_command
+from bot.grammar import (
+    BIGINT_MAX,
+    GrammarError,
+    asks_for_help,
+    parse,
+    split_command,
+    whole_number,
+)
 from bot.i18n import t, word
 from bot.inbox import Inbox, Request, Resume, Resumer
 from bot.inbox.codec import Json
 from bot.incidents.status import Status, parse_card_ref
 from bot.model import ActionKind, CardActionRequest, CommandRequest, Reply, Sender
 from bot.prefs import Reader, reader
+from bot.reviews import desk as review_desk
+from bot.reviews import followups
 from bot.services import Context, Services
 from bot.store.tables import digests, inbound_events
 
@@ -78,6 +87,7 @@ class Dispatcher:
             "digest": self._digest_action,
             "swap": self._swap_action,
             "run": self._run_action,
+            "review": self._review_action,
         }
         """Who handles a button, by the kind of card it is on (see `parse_card_ref`)."""
 
@@ -341,6 +351,26 @@ class Dispatcher:
 
     async def _run_action(self, ctx: Context, run_id: int, request: CardActionRequest) -> Reply:
         return await self.s.runs.press(ctx, run_id, request.action)
+
+    async def _review_action(self, ctx: Context, run_id: int, request: CardActionRequest) -> Reply:
+        """Done or Undo on one follow-up item of a review card (the item's id is the value)."""
+        item_id = whole_number(request.value) if request.value.isascii() else None
+        if (
+            request.action not in (ActionKind.DONE, ActionKind.UNDONE)
+            or item_id is None
+            or not 1 <= item_id <= BIGINT_MAX
+        ):
+            raise _Denied(Reply(t("error.bad_card", ctx.lang), private=True, ok=False), "invalid")
+        item = await followups.load(ctx.conn, item_id)
+        if item is None or item.run_id != run_id:
+            raise _Denied(Reply(t("error.bad_card", ctx.lang), private=True, ok=False), "invalid")
+        try:
+            return await review_desk.mark(
+                ctx, item, done=request.action == ActionKind.DONE, private=True
+            )
+        except PermissionDenied as denied:
+            reply = Reply(word(denied, ctx.lang), private=True, ok=False)
+            raise _Denied(reply, "denied") from None
 
     async def _digest_action(
         self, ctx: Context, digest_id: int, request: CardActionRequest

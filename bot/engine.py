@@ -28,8 +28,10 @@ from bot.heartbeats.monitor import HeartbeatPass
 from bot.incidents.status import card_destinations, card_ref
 from bot.maintenance.upkeep import RecurringWindows
 from bot.model import Tier
+from bot.oncall.groups import GroupSync
 from bot.outbox.worker import OutboxWorker
 from bot.paging.poll import ReceiptPass
+from bot.reports.weekly import WeeklyReports
 from bot.retention import RetentionPass
 from bot.services import Services
 from bot.silences.found import FoundSilences
@@ -85,6 +87,8 @@ class Engine:
         self.receipts = receipts
         self.retention = RetentionPass(services.settings, services.db, services.metrics)
         self.windows = RecurringWindows(services.settings, services.db)
+        self.reports = WeeklyReports(services)
+        self.groups = GroupSync(services, worker.platforms)
         self.pass_timeout = pass_timeout
         self._scheduler: Any = None
         self._kicks: dict[str, Callable[[], None]] = {}
@@ -132,6 +136,8 @@ class Engine:
             ("seen", self._write_seen),
             ("cards", self._due_cards),
             ("schedules", self.s.oncall.run_due),
+            ("chat_groups", self.groups.run),
+            ("reports", self.reports.run),
             ("windows", self.windows.run),
             ("retention", self.retention.run),
             ("heartbeats", self._heartbeats),

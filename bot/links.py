@@ -15,7 +15,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import orjson
@@ -119,16 +119,7 @@ class LinkSigner:
             )
             for b in card.buttons
         )
-        return Card(
-            card.ref,
-            card.title,
-            card.tier,
-            card.status,
-            card.fields,
-            card.body,
-            buttons,
-            card.footer,
-        )
+        return replace(card, buttons=buttons)
 
 
 LEASE = timedelta(minutes=2)

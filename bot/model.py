@@ -41,6 +41,8 @@ class ActionKind(enum.StrEnum):
     PROMOTE = "promote"
     RETRY = "retry"
     REVIEW = "review"
+    DONE = "done"
+    UNDONE = "undone"
 
 
 class ButtonStyle(enum.StrEnum):
@@ -127,6 +129,9 @@ class Card:
     """`status` as words and tone; every card the core makes has one."""
     links: tuple[Link, ...] = ()
     sections: tuple[Section, ...] = ()
+    mentions: tuple[str, ...] = ()
+    """People to @-mention where the card is posted: ids on the destination's platform (set
+    by whoever addresses the card to a chat, e.g. a group's on-call people)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -153,6 +158,7 @@ class Card:
             else None,
             "links": [{"label": link.label, "url": link.url} for link in self.links],
             "sections": [{"title": s.title, "lines": list(s.lines)} for s in self.sections],
+            "mentions": list(self.mentions),
         }
 
     @classmethod
@@ -183,6 +189,7 @@ class Card:
             sections=tuple(
                 Section(s["title"], tuple(s["lines"])) for s in data.get("sections", ())
             ),
+            mentions=tuple(data.get("mentions", ())),
         )
 
 

@@ -7,7 +7,7 @@ from bot.services import Command
 
 
 def all_commands() -> list[Command]:
-    from commands import deploy, heartbeat, help, incident, maint, oncall, whoami
+    from commands import deploy, heartbeat, help, incident, maint, oncall, review, whoami
 
     return [
         *incident.COMMANDS,
@@ -15,6 +15,7 @@ def all_commands() -> list[Command]:
         *oncall.COMMANDS,
         *maint.COMMANDS,
         *heartbeat.COMMANDS,
+        *review.COMMANDS,
         *help.COMMANDS,
         *whoami.COMMANDS,
     ]

@@ -1,10 +1,12 @@
-"""/oncall: who is on call now and next, overrides, swaps and the calendar feed."""
+"""/oncall: who is on call now and next, overrides, swaps, taking a shift, the fairness report
+and the calendar feed."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from bot.authz import Directory, Person
 from bot.deploys.moments import stamp
@@ -12,7 +14,10 @@ from bot.errors import PermissionDenied, UserError
 from bot.grammar import Arg, CommandSpec, ParsedCommand, shown
 from bot.i18n import t
 from bot.model import Reply
+from bot.oncall.model import from_wall, to_wall
 from bot.oncall.service import OnCallService
+from bot.reports.fairness import gather
+from bot.reports.fairness_format import chat_text
 from bot.services import Command, Context
 from bot.settings import Settings
 from bot.settings.durations import parse_duration
@@ -20,6 +25,21 @@ from bot.web.schedules import feed_url
 
 MIN_OVERRIDE, MAX_OVERRIDE = timedelta(minutes=15), timedelta(days=30)
 _MENTION = re.compile(r"<@([A-Za-z0-9_.-]+)(?:\|[^>]*)?>")
+_TIME = re.compile(r"([01]?\d|2[0-3])[:：]([0-5]\d)")
+_WEEKDAYS = {
+    **{name: i for i, name in enumerate(("mon", "tue", "wed", "thu", "fri", "sat", "sun"))},
+    **{
+        name: i
+        for i, name in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    },
+    **{f"周{c}": i for i, c in enumerate("一二三四五六日")},
+    **{f"星期{c}": i for i, c in enumerate("一二三四五六日")},
+    "周天": 6,
+    "星期天": 6,
+}
+REPORT_SINCE, REPORT_MAX = timedelta(days=30), timedelta(days=366)
 
 
 class Uses(Protocol):
@@ -40,6 +60,10 @@ async def _oncall(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
         return await _override(ctx, words)
     if what in ("swap", "换班"):
         return await _swap(ctx, words)
+    if what in ("take", "接班"):
+        return await _take(ctx, words)
+    if what in ("report", "报告"):
+        return await _report(ctx, words)
     if what in ("ical", "calendar", "日历"):
         return _ical(ctx, words)
     if what in ("help", "帮助"):
@@ -132,6 +156,71 @@ async def _swap(ctx: Context[Uses], words: list[str]) -> Reply:
     return Reply(t("oncall.swap_requested", ctx.lang, id=swap_id, other=other.display))
 
 
+async def _take(ctx: Context[Uses], words: list[str]) -> Reply:
+    """``/oncall take @bob <when> [schedule]``: ask Bob to let me work his shift."""
+    if len(words) < 2:
+        raise UserError("oncall.usage")
+    owner = _person(ctx, words[0])
+    at = when(words[1], ctx.now, ZoneInfo(ctx.tz))
+    name = _schedule(ctx, words[2:], owner.id)
+    service = ctx.services.oncall
+    take_id, shift = await service.request_take(
+        ctx.conn, name, ctx.person.id, owner.id, at, ctx.now, str(ctx.chat)
+    )
+    return Reply(
+        t(
+            "oncall.take_requested",
+            ctx.lang,
+            id=take_id,
+            other=owner.display,
+            start=stamp(shift.start, ctx.lang, ctx.tz),
+            end=stamp(shift.end, ctx.lang, ctx.tz),
+        )
+    )
+
+
+def when(text: str, now: datetime, zone: ZoneInfo) -> datetime | None:
+    """The moment `text` names, read in the reader's `zone`: None for ``next``; a date or a
+    weekday at its midnight (a weekday is its next one, today included); a time at its next
+    occurrence (today if still ahead)."""
+    word = text.strip().lower()
+    if word in ("next", "下次", "下一班"):
+        return None
+    today = to_wall(now, zone).date()
+    if word in _WEEKDAYS:
+        ahead = (_WEEKDAYS[word] - today.weekday()) % 7
+        return from_wall(datetime.combine(today + timedelta(days=ahead), time()), zone)
+    clock = _TIME.fullmatch(word)
+    if clock:
+        wall = time(int(clock.group(1)), int(clock.group(2)))
+        moment = from_wall(datetime.combine(today, wall), zone)
+        if moment < now:
+            moment = from_wall(datetime.combine(today + timedelta(days=1), wall), zone)
+        return moment
+    try:
+        day = date.fromisoformat(word)
+    except ValueError:
+        raise UserError("oncall.bad_when") from None
+    return from_wall(datetime.combine(day, time()), zone)
+
+
+async def _report(ctx: Context[Uses], words: list[str]) -> Reply:
+    """``/oncall report [schedule] [30d]``: the fairness report over the period, in short."""
+    since, names = REPORT_SINCE, []
+    for word in words:
+        try:
+            since = parse_duration(word)
+        except ValueError:
+            ctx.services.oncall.schedule(word)
+            names.append(word)
+    if not timedelta(hours=1) <= since <= REPORT_MAX:
+        raise UserError("oncall.bad_period")
+    report = await gather(
+        ctx.services.settings, ctx.conn, since=ctx.now - since, until=ctx.now, schedules=names
+    )
+    return Reply(chat_text(report, ctx.lang, ctx.tz))
+
+
 def _ical(ctx: Context[Uses], words: list[str]) -> Reply:
     name = _schedule(ctx, words, ctx.person.id)
     settings = ctx.services.settings
@@ -185,28 +274,32 @@ COMMANDS = [
                     "word",
                     required=False,
                     default="",
-                    help_en="a schedule, or override / swap / ical",
-                    help_zh="排班名，或 override / swap / ical",
-                    label="[schedule|override|swap|ical]",
-                    label_zh="[排班|override|swap|ical]",
+                    help_en="a schedule, or override / swap / take / report / ical",
+                    help_zh="排班名，或 override / swap / take / report / ical",
+                    label="[schedule|override|swap|take|report|ical]",
+                    label_zh="[排班|override|swap|take|report|ical]",
                 ),
                 Arg(
                     "rest",
                     "rest",
                     required=False,
                     default="",
-                    help_en="override: @user and how long; swap: @user; then the schedule if "
-                    "there are several",
-                    help_zh="override：@用户 和时长；swap：@用户；有多个排班时再加排班名",
+                    help_en="override: @user and how long; swap: @user; take: @user and "
+                    "when (next, 2027-03-10, wed, 18:00); report: how far back (30d); then the "
+                    "schedule if there are several",
+                    help_zh="override：@用户 和时长；swap：@用户；take：@用户 和时间"
+                    "（下次、2027-03-10、周三、18:00）；report：统计多久（30d）；"
+                    "有多个排班时再加排班名",
                     label="[…]",
                 ),
             ),
             "view",
-            "Who is on call now and next; overrides, swaps and the calendar feed.",
-            "查看当前与下一位值班人；临时替班、换班和日历订阅。",
+            "Who is on call now and next; overrides, swaps, taking a shift, the fairness "
+            "report and the calendar feed.",
+            "查看当前与下一位值班人；临时替班、换班、接班、值班公平性报告和日历订阅。",
             aliases=("值班",),
             topic="oncall",
-            examples=("/oncall", "/oncall override @bob 1h", "/oncall swap @alice"),
+            examples=("/oncall swap @alice", "/oncall take @alice next", "/oncall report 30d"),
         ),
         _oncall,
     ),

@@ -51,7 +51,7 @@ def card_ref(incident_id: int) -> str:
 def parse_card_ref(ref: str) -> tuple[str, int]:
     kind, _, number = ref.partition(":")
     if (
-        kind not in ("incident", "digest", "swap", "run")
+        kind not in ("incident", "digest", "swap", "run", "review")
         or not (number.isascii() and number.isdigit())
         or not 1 <= int(number) <= 2**63 - 1  # ids are BIGINT
     ):

@@ -1,5 +1,6 @@
-"""On-call at run time: who is on call, overrides, swaps, and the schedule pass that announces
-hand-offs and warns about gaps. The maths is `bot.oncall`'s; this module adds the database."""
+"""On-call at run time: who is on call, overrides, swaps and takes (`bot.oncall.swaps`), and the
+schedule pass that announces hand-offs and warns about gaps. The maths is `bot.oncall`'s; this
+module adds the database."""
 
 from __future__ import annotations
 
@@ -12,21 +13,19 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.errors import UserError
-from bot.i18n import t
 from bot.model import ActionKind, Reply
-from bot.oncall import Segment, gaps, next_on_call, on_call, shifts_of
+from bot.oncall import Segment, gaps, next_on_call, on_call
 from bot.oncall.store import active_overrides, add_override
+from bot.oncall.swaps import SwapDesk
 from bot.outbox.enqueue import Outbox
 from bot.settings import Settings
 from bot.settings.oncall import Schedule
 from bot.store.db import Database
-from bot.store.tables import schedule_state, swap_requests
+from bot.store.tables import schedule_state
 
 if TYPE_CHECKING:
     from bot.services import Context
 
-HORIZON = timedelta(days=35)
-SWAP_TTL = timedelta(hours=24)
 GAP_CHECK_EVERY = timedelta(hours=1)
 
 
@@ -94,16 +93,16 @@ class OnCallService:
     ) -> int:
         self.schedule(name)
         found = await add_override(conn, name, user_id, start, end, by=by, reason=reason, now=now)
-        await self._recheck(conn, name, now)
+        await self.recheck(conn, name, now)
         return found
 
-    async def _recheck(self, conn: AsyncConnection, name: str, now: datetime) -> None:
+    async def recheck(self, conn: AsyncConnection, name: str, now: datetime) -> None:
         """Make the schedule pass look again now (an override may change who is on call)."""
         await conn.execute(
             update(schedule_state).where(schedule_state.c.schedule == name).values(until=now)
         )
 
-    # -- swaps ------------------------------------------------------------------------------
+    # -- swaps, covers and takes (`bot.oncall.swaps`) --------------------------------------
 
     async def request_swap(
         self,
@@ -114,98 +113,22 @@ class OnCallService:
         now: datetime,
         chat: str,
     ) -> int:
-        schedule = self.schedule(name)
-        if other == requester:
-            raise UserError("oncall.swap_self")
-        overrides = (await active_overrides(conn, now, name)).get(name, [])
-        mine = shifts_of(schedule, requester, now, now + HORIZON, overrides)
-        if not mine:
-            raise UserError("oncall.no_shift", user=requester, schedule=name)
-        given = mine[0]
-        theirs = shifts_of(schedule, other, given.end, now + HORIZON, overrides)
-        taken = theirs[0] if theirs else None
-        dests = list(dict.fromkeys([chat, *self.direct(other)]))
-        result = await conn.execute(
-            swap_requests.insert()
-            .values(
-                schedule=name,
-                requester=requester,
-                other=other,
-                shift_start=max(given.start, now),
-                shift_end=given.end,
-                other_start=taken.start if taken else None,
-                other_end=taken.end if taken else None,
-                status="pending",
-                destinations=dests,
-                created_at=now,
-                expires_at=min(now + SWAP_TTL, given.end),
-            )
-            .returning(swap_requests.c.id)
-        )
-        swap_id = int(result.scalar_one())
-        await self.outbox.card(conn, f"swap:{swap_id}", dests, priority=1, now=now)
-        return swap_id
+        return await SwapDesk(self).request_swap(conn, name, requester, other, now, chat)
+
+    async def request_take(
+        self,
+        conn: AsyncConnection,
+        name: str,
+        taker: str,
+        owner: str,
+        at: datetime | None,
+        now: datetime,
+        chat: str,
+    ) -> tuple[int, Segment]:
+        return await SwapDesk(self).request_take(conn, name, taker, owner, at, now, chat)
 
     async def decide_swap(self, ctx: Context[object], swap_id: int, action: ActionKind) -> Reply:
-        row = (
-            await ctx.conn.execute(
-                self.db.for_update(select(swap_requests).where(swap_requests.c.id == swap_id))
-            )
-        ).first()
-        if row is None or action not in (ActionKind.ACCEPT, ActionKind.DECLINE):
-            raise UserError("error.bad_card")
-        me = ctx.person.id
-        params = {
-            "id": swap_id,
-            "user": ctx.person.display,
-            "other": self.name(row.other),
-            "requester": self.name(row.requester),
-        }
-        if row.status != "pending":
-            return Reply(t(f"swap.already.{row.status}", ctx.lang, **params), private=True)
-        if row.expires_at <= ctx.now:
-            await self._decide(ctx.conn, row, "expired", ctx.now)
-            return Reply(t("swap.already.expired", ctx.lang, **params), private=True)
-        if me not in (row.other, row.requester) or (
-            action == ActionKind.ACCEPT and me != row.other
-        ):
-            raise UserError("swap.not_yours", other=self.name(row.other))
-        if action == ActionKind.DECLINE:
-            await self._decide(ctx.conn, row, "declined", ctx.now)
-            return Reply(t("swap.declined", ctx.lang, **params))
-        reason = f"swap #{swap_id}"
-        await add_override(
-            ctx.conn,
-            row.schedule,
-            row.other,
-            max(row.shift_start, ctx.now),
-            row.shift_end,
-            by=me,
-            reason=reason,
-            now=ctx.now,
-        )
-        if row.other_start is not None:
-            await add_override(
-                ctx.conn,
-                row.schedule,
-                row.requester,
-                row.other_start,
-                row.other_end,
-                by=me,
-                reason=reason,
-                now=ctx.now,
-            )
-        await self._decide(ctx.conn, row, "accepted", ctx.now)
-        await self._recheck(ctx.conn, row.schedule, ctx.now)
-        return Reply(t("swap.accepted", ctx.lang, **params))
-
-    async def _decide(self, conn: AsyncConnection, row: Any, status: str, now: datetime) -> None:
-        await conn.execute(
-            update(swap_requests)
-            .where(swap_requests.c.id == row.id)
-            .values(status=status, decided_at=now)
-        )
-        await self.outbox.card(conn, f"swap:{row.id}", row.destinations, priority=1, now=now)
+        return await SwapDesk(self).decide(ctx, swap_id, action)
 
     # -- the schedule pass ------------------------------------------------------------------
 

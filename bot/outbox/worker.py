@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from bot.i18n import t
 from bot.links import LinkSigner
 from bot.metrics import Metrics
 from bot.model import Card, Destination
+from bot.oncall.groups_state import MENTIONING, group_mentions
 from bot.outbox.budget import Budgets
 from bot.outbox.items import Posted, Queued
 from bot.outbox.statements import statements
@@ -199,10 +200,17 @@ class OutboxWorker:
             one_card = {"b_destination": destination, "b_card_ref": first.card_ref}
             newest = (await conn.execute(self.sql.newest, one_card)).scalar_one()
             card = await self.render(conn, card_ref, started, lang, tz=who.tz)
+            mentions: tuple[str, ...] = ()
+            if card is not None and post is None and dest.platform in MENTIONING:
+                # a group following a rotation: its on-call people are @-mentioned when the
+                # card first appears there, not again on each update or repost
+                mentions = await group_mentions(conn, destination)
             await conn.commit()
         if card is not None:
             if not platform.capabilities.buttons:
                 card = self.links.with_links(card, dest, started)
+            if mentions:
+                card = replace(card, mentions=mentions)
             if post is None:
                 ref, kind = await platform.post_card(dest, card, lang=lang), "post"
             elif platform.capabilities.update_in_place:

@@ -1,7 +1,8 @@
 """The ports the core talks through: adapters implement them, `bot.bootstrap` wires them, and
 `adapters.conformance` makes mypy check every concrete adapter against its port.
 
-- `chat`: `ChatPlatform`, its capabilities declared as data, and `PostedRef`;
+- `chat`: `ChatPlatform`, its capabilities declared as data, and `PostedRef`; `GroupMembers`,
+  the optional capability of filling a group (a Slack user group, a Feishu chat);
 - `chat_adapter`: `ChatAdapter`, a whole chat platform (outbound surfaces, inbound routes,
   connection), and the `ChatAdapterFactory` each chat package offers as ``create``;
 - `deploy`: `DeployBackend` and the run it starts, polls and cancels;
@@ -15,7 +16,7 @@ their implementation, and the rollback hand-off between two core services lives 
 `bot.incidents.rollback`.
 """
 
-from bot.ports.chat import ChatCapabilities, ChatPlatform, PostedRef
+from bot.ports.chat import ChatCapabilities, ChatPlatform, GroupMembers, PostedRef
 from bot.ports.chat_adapter import ChatAdapter, ChatAdapterFactory
 from bot.ports.deploy import (
     BackendCapabilities,
@@ -54,6 +55,7 @@ __all__ = [
     "DeliveryStatus",
     "DeployBackend",
     "DeployRequest",
+    "GroupMembers",
     "MetricsSource",
     "Notifier",
     "Page",

@@ -7,8 +7,9 @@ rendering, never discovered by trying.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.model import Card, Destination
 
@@ -45,3 +46,21 @@ class ChatPlatform(Protocol):
     async def post_text(
         self, dest: Destination, text: str, *, reply_to: PostedRef | None
     ) -> None: ...
+
+
+@runtime_checkable
+class GroupMembers(Protocol):
+    """An optional capability: a platform whose groups Tocsin can fill (a Slack user group, a
+    Feishu/Lark chat). `bot.oncall.groups` checks for it with ``isinstance`` before calling.
+
+    Ids are the platform's own (``users[].identities.<platform>``). Raises `RetryableDelivery`
+    / `PermanentDelivery`; the caller retries either with back-off, since a refusal
+    (``permission_denied``) is usually fixed by an administrator, not by Tocsin."""
+
+    async def set_group_members(
+        self, group: str, wanted: Sequence[str], added_before: Sequence[str]
+    ) -> list[str]:
+        """Make `group` hold `wanted`. `added_before` are the members this sync put there
+        earlier: only those may be taken out again, never people who joined by themselves.
+        Returns the members the sync now accounts for (what to pass as `added_before` next)."""
+        ...

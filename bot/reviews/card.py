@@ -4,12 +4,16 @@ drill's report (no root cause to look for when the release was bad on purpose)."
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 
 from bot.i18n import t
-from bot.model import Card, Field, Link, Section
+from bot.model import ActionKind, Button, ButtonStyle, Card, Field, Link, Section
 from bot.reviews import timeline
+from bot.reviews.checklist import follow_items
 from bot.reviews.facts import Facts
+from bot.reviews.followups import Item
 from bot.statuses import badge
 
 REF = "review:"
@@ -20,10 +24,19 @@ def review_ref(run_id: int) -> str:
     return f"{REF}{run_id}"
 
 
-def review_card(facts: Facts, lang: str, tz: tzinfo = UTC) -> Card:
-    """The review of `facts` in `lang`, with times shown in `tz`."""
+def review_card(
+    facts: Facts,
+    lang: str,
+    tz: tzinfo = UTC,
+    items: Sequence[Item] = (),
+    names: Mapping[str, str] | None = None,
+) -> Card:
+    """The review of `facts` in `lang`, with times shown in `tz`; `items` are its tracked
+    follow-ups (a Done or Undo button each), `names` who marked them, by user id. A review
+    written before its items were tracked shows its checklist without buttons."""
+    follow = _follow(facts, lang, tz, items, names or {})
     if facts.drill is not None:
-        return _drill(facts, lang, tz)
+        return replace(_drill(facts, lang, tz, follow[0]), buttons=follow[1])
     rollback, bad = facts.rollback, facts.bad
     names = {"service": facts.service, "environment": facts.environment}
     key = "review.title.canary" if rollback.stage == "canary" else "review.title.rollback"
@@ -35,13 +48,6 @@ def review_card(facts: Facts, lang: str, tz: tzinfo = UTC) -> Card:
     if bad is not None and bad.finished_at and rollback.finished_at:
         spent = duration(bad.finished_at, rollback.finished_at, lang)
         fields.append(Field(t("review.field.restore_time", lang), spent))
-    follow = (
-        "review.follow.cause",
-        "review.follow.test",
-        "review.follow.gate",
-        "review.follow.fix",
-    )
-    version = rollback.previous or "?"
     return Card(
         ref=review_ref(rollback.id),
         title=title,
@@ -52,17 +58,49 @@ def review_card(facts: Facts, lang: str, tz: tzinfo = UTC) -> Card:
         sections=(
             *_measurements(facts, lang, tz),
             _timeline(facts, lang, tz),
-            Section(
-                t("review.section.follow", lang),
-                tuple(f"[ ] {t(key, lang, version=version)}" for key in follow),
-            ),
+            *follow[0],
         ),
+        buttons=follow[1],
         links=_links(facts, lang),
         footer=t("review.footer", lang),
     )
 
 
-def _drill(facts: Facts, lang: str, tz: tzinfo) -> Card:
+def _follow(
+    facts: Facts, lang: str, tz: tzinfo, items: Sequence[Item], names: Mapping[str, str]
+) -> tuple[tuple[Section, ...], tuple[Button, ...]]:
+    """The follow-up section, and a Done (or Undo) button per tracked item, numbered as the
+    lines are. An item reads in `lang` from the facts by its position; its stored text stands
+    in if the list changed since it was written."""
+    said = follow_items(facts, lang)
+    if not items:
+        lines = tuple(f"[ ] {text}" for text in said)
+        return ((Section(t("review.section.follow", lang), lines),) if lines else ()), ()
+    shown, buttons = [], []
+    for item in items:
+        n = item.position + 1
+        text = said[item.position] if item.position < len(said) else item.text
+        if item.done:
+            who = names.get(item.done_by or "", item.done_by or "?")
+            when = item.done_at.astimezone(tz).strftime("%Y-%m-%d") if item.done_at else "-"
+            shown.append(t("review.item.done", lang, text=text, who=who, when=when))
+            buttons.append(
+                Button(t("review.button.undo", lang, n=n), ActionKind.UNDONE, str(item.id))
+            )
+        else:
+            shown.append(f"[ ] {text}")
+            buttons.append(
+                Button(
+                    t("review.button.done", lang, n=n),
+                    ActionKind.DONE,
+                    str(item.id),
+                    style=ButtonStyle.PRIMARY,
+                )
+            )
+    return (Section(t("review.section.follow", lang), tuple(shown)),), tuple(buttons)
+
+
+def _drill(facts: Facts, lang: str, tz: tzinfo, follow: tuple[Section, ...]) -> Card:
     rollback, bad = facts.rollback, facts.bad
     names = {"service": facts.service, "environment": facts.environment}
     gate = next((g for g in facts.gates if bad is not None and g.run_id == bad.id), None)
@@ -76,15 +114,9 @@ def _drill(facts: Facts, lang: str, tz: tzinfo) -> Card:
             detect=detect,
             restore=duration(caught, rollback.finished_at, lang),
         )
-        follow: tuple[Section, ...] = ()
     else:
         state = timeline.run_state(rollback.state, lang)
         body = t("review.drill.failed", lang, id=rollback.id, state=state)
-        lines = (
-            t("review.follow.drill_rollback", lang, **names, version=rollback.version),
-            t("review.follow.drill_again", lang, service=facts.service),
-        )
-        follow = (Section(t("review.section.follow", lang), tuple(f"[ ] {x}" for x in lines)),)
     status = "drill.passed" if passed else "drill.failed"
     return Card(
         ref=review_ref(rollback.id),

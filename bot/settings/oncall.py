@@ -104,6 +104,10 @@ class Schedule(_Frozen):
     overrides: tuple[FixedOverride, ...] = ()
     announce: tuple[Annotated[Destination, BeforeValidator(lambda v: _dest(v))], ...] = ()
     """Chats told about hand-offs and about gaps in the coming week."""
+    chat_groups: dict[Literal["slack", "feishu", "dingtalk", "wecom"], str] = {}
+    """Chat groups kept in step with who is on call, by platform: a Slack user group's id
+    (``S0123ABCD``), a Feishu/Lark chat (``oc_…``) whose members follow the rotation, or a
+    DingTalk/WeCom group chat whose on-call @-mentions follow it."""
 
 
 def _dest(value: Any) -> Destination:

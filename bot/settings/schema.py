@@ -30,6 +30,7 @@ from bot.settings.oncall import (
     Schedule,
     TimeZone,
 )
+from bot.settings.reports import Reports
 from bot.settings.retention import Retention
 from bot.settings.sourceauth import SourceAuth
 from bot.settings.sourcekinds import REQUIRES, SourceKind, auth_problems
@@ -289,6 +290,7 @@ class Settings(_Frozen):
     retention: Retention = Retention()
     audit: Audit = Audit()
     maintenance: Maintenance = Maintenance()
+    reports: Reports = Reports()
     heartbeats: dict[str, Heartbeat] = {}
     """Expected beats by name (``[a-z0-9][a-z0-9_-]*``)."""
     metrics: dict[str, Any] | None = None

@@ -101,6 +101,8 @@ incidents = Table(
     Index("ix_incidents_status_due", "status", "silenced_until", "ack_expires_at"),
     Index("ix_incidents_card_due", "card_due_at"),
     Index("ix_incidents_resolved", "resolved_at"),
+    # Earlier incidents of a service, newest first (similar past incidents on a card).
+    Index("ix_incidents_service", "service", "created_at"),
     # An alert's group: its open incident or one resolved lately (reopen_window).
     Index("ix_incidents_group", "group_key", "resolved_at"),
 )
@@ -377,6 +379,7 @@ pages = Table(
     UniqueConstraint("incident_id", "cycle", "loop", "step", "recipient", "channel"),
     Index("ix_pages_due", "status", "next_attempt_at"),
     Index("ix_pages_recipient", "recipient", "channel", "sent_at"),
+    Index("ix_pages_sent", "sent_at"),  # reports over a period
     Index("ix_pages_confirm", "confirm_by"),
 )
 
@@ -452,6 +455,10 @@ swap_requests = Table(
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS, nullable=False),
     Column("decided_at", TS),
+    # swap: shifts traded; cover: the requester's shift given to the other; take: the other's
+    # shift taken by the requester (`/oncall take`).
+    Column("kind", String(8), nullable=False, default="swap", server_default="swap"),
+    Index("ix_swap_requests_decided", "status", "decided_at"),
 )
 
 schedule_state = Table(
@@ -715,4 +722,52 @@ heartbeats = Table(
     Column("missing_since", TS),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
+)
+
+followups = Table(
+    "followups",
+    metadata,
+    # The follow-up items of a root-cause review, tracked until done (`/review list`).
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("incident_id", Id),
+    # The review draft it came from (rca_drafts.run_id), when it came from one.
+    Column("run_id", Id),
+    Column("position", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("done", Boolean, nullable=False, default=False),
+    Column("done_by", String(64)),
+    Column("done_at", TS),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_followups_incident", "incident_id"),
+    Index("ix_followups_run", "run_id"),
+    Index("ix_followups_open", "done", "created_at"),
+)
+
+group_sync = Table(
+    "group_sync",
+    metadata,
+    # A chat group kept in step with who is on call in a schedule (`schedules.*.chat_groups`):
+    # the members it should have, those last applied, and the retry state.
+    Column("schedule", String(128), primary_key=True),
+    Column("target", String(300), primary_key=True),  # <platform>:<group or chat id>
+    Column("wanted", JSON, nullable=False),
+    Column("applied", JSON),
+    Column("status", String(16), nullable=False),  # pending · ok · failed · missing
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", TS),
+    Column("claimed_until", TS),
+    Column("last_error", String(512), nullable=False, default=""),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_group_sync_due", "status", "next_attempt_at"),
+)
+
+report_posts = Table(
+    "report_posts",
+    metadata,
+    # A scheduled report (`reports:`) posted for one period: the row claims it, so one replica
+    # posts it once.
+    Column("name", String(128), primary_key=True),
+    Column("period_start", TS, primary_key=True),
+    Column("posted_at", TS, nullable=False),
 )

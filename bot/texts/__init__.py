@@ -17,11 +17,13 @@ from bot.texts import (
     deploy,
     drills,
     grammar,
+    groups,
     heartbeats,
     help,
     maintenance,
     oncall,
     phones,
+    reports,
     review,
     silences,
     status,
@@ -44,6 +46,8 @@ MODULES: tuple[ModuleType, ...] = (
     maintenance,
     phones,
     delivery,
+    reports,
+    groups,
 )
 
 

@@ -190,9 +190,11 @@ TEXTS.update(
         },
         "oncall.usage": {
             "en": "Usage: /oncall [schedule] · /oncall override @user 2h [schedule] · "
-            "/oncall swap @user [schedule] · /oncall ical [schedule]",
+            "/oncall swap @user [schedule] · /oncall take @user next|2027-03-10|wed|18:00 "
+            "[schedule] · /oncall report [schedule] [30d] · /oncall ical [schedule]",
             "zh": "用法：/oncall [排班] · /oncall override @用户 2h [排班] · "
-            "/oncall swap @用户 [排班] · /oncall ical [排班]",
+            "/oncall swap @用户 [排班] · /oncall take @用户 下次|2027-03-10|周三|18:00 [排班] · "
+            "/oncall report [排班] [30d] · /oncall ical [排班]",
         },
         "oncall.which_schedule": {
             "en": "Which schedule? Add one of: {known}",
@@ -292,6 +294,81 @@ TEXTS.update(
         "swap.already.expired": {
             "en": "Swap #{id} expired.",
             "zh": "换班 #{id} 已过期。",
+        },
+        "swap.title_take": {
+            "en": "Take request: {requester} takes {other}'s shift",
+            "zh": "接班请求：{requester} 接替 {other} 的班次",
+        },
+        "take.footer": {"en": "Take request #{id}", "zh": "接班请求 #{id}"},
+        "swap.accepted_cover": {
+            "en": "{user} accepted request #{id}: {other} covers {requester}'s shift.",
+            "zh": "{user} 接受了请求 #{id}：{other} 代替 {requester} 值班。",
+        },
+        "swap.accepted_take": {
+            "en": "{user} accepted request #{id}: {requester} takes {other}'s shift.",
+            "zh": "{user} 接受了请求 #{id}：{requester} 接替 {other} 的班次。",
+        },
+        "oncall.take_requested": {
+            "en": "Request #{id} sent to {other}: you would take their shift {start} → {end}; "
+            "it waits for their answer.",
+            "zh": "请求 #{id} 已发送给 {other}：由你接替其班次 {start} → {end}，等待对方确认。",
+        },
+        "oncall.take_self": {
+            "en": "That shift is already yours.",
+            "zh": "这是你自己的班次。",
+        },
+        "oncall.take_no_shift": {
+            "en": "{user} has no shift in {schedule} then (looking 35 days ahead).",
+            "zh": "{user} 在那时（未来 35 天内）没有 {schedule} 的班次。",
+        },
+        "oncall.take_over": {
+            "en": "That shift of {user} in {schedule} is already over.",
+            "zh": "{user} 在 {schedule} 的那个班次已经结束。",
+        },
+        "oncall.bad_when": {
+            "en": "When? Say next, a date (2027-03-10), a weekday (wed) or a time (18:00).",
+            "zh": "请说明时间：下次、日期（2027-03-10）、星期（周三）或时刻（18:00）。",
+        },
+        "oncall.bad_period": {
+            "en": "The report covers between 1 hour and 366 days back, e.g. 30d.",
+            "zh": "报告统计范围为 1 小时到 366 天，例如 30d。",
+        },
+        # the fairness report
+        "fairness.title": {"en": "On-call fairness", "zh": "值班公平性报告"},
+        "fairness.period": {
+            "en": "{since} → {until} · schedules: {schedules}",
+            "zh": "{since} → {until} · 排班：{schedules}",
+        },
+        "fairness.col.name": {"en": "Person", "zh": "人员"},
+        "fairness.col.time_zone": {"en": "Time zone", "zh": "时区"},
+        "fairness.col.on_call_hours": {"en": "Hours on call", "zh": "值班小时"},
+        "fairness.col.off_hours_hours": {"en": "Off-hours hours", "zh": "非工作时间小时"},
+        "fairness.col.pages": {"en": "Pages", "zh": "呼叫次数"},
+        "fairness.col.pages_off_hours": {"en": "Off-hours pages", "zh": "非工作时间呼叫"},
+        "fairness.col.incidents": {"en": "Incidents", "zh": "事件数"},
+        "fairness.col.swaps": {"en": "Swaps", "zh": "换班"},
+        "fairness.col.covers": {"en": "Covers", "zh": "代班"},
+        "fairness.col.takes": {"en": "Takes", "zh": "接班"},
+        "fairness.col.given_away": {"en": "Given away", "zh": "让出"},
+        "fairness.col.overrides": {"en": "Overrides", "zh": "临时替班"},
+        "fairness.line": {
+            "en": "• {name}: {on_call_hours:.1f} h on call ({off_hours_hours:.1f} h off-hours) · "
+            "{pages} pages / {incidents} incidents ({pages_off_hours} off-hours) · "
+            "swaps {swaps} · covers {covers} · takes {takes} · given away {given_away} · "
+            "overrides {overrides}",
+            "zh": "• {name}：值班 {on_call_hours:.1f} 小时"
+            "（非工作时间 {off_hours_hours:.1f} 小时）· "
+            "呼叫 {pages} 次 / {incidents} 个事件（非工作时间 {pages_off_hours} 次）· "
+            "换班 {swaps} · 代班 {covers} · 接班 {takes} · 让出 {given_away} · "
+            "临时替班 {overrides}",
+        },
+        "fairness.nobody": {
+            "en": "Nobody was on call or paged in this period.",
+            "zh": "此期间无人值班，也无人被呼叫。",
+        },
+        "fairness.footnote": {
+            "en": "Off-hours: outside Mon–Fri 09:00–18:00 in each person's own time zone.",
+            "zh": "非工作时间：按各人自己的时区，周一至周五 09:00–18:00 以外的时间。",
         },
     }
 )

@@ -180,4 +180,90 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Run the drill again once it is fixed: /drill rollback {service}",
         "zh": "修复后再次演练：/drill rollback {service}",
     },
+    # tracked follow-up items (`bot.reviews.followups`)
+    "review.item.done": {
+        "en": "[x] {text} — done by {who}, {when}",
+        "zh": "[x] {text} — {who} 已完成，{when}",
+    },
+    "action.done": {"en": "mark a follow-up done", "zh": "标记后续事项完成"},
+    "action.undone": {"en": "reopen a follow-up", "zh": "重新打开后续事项"},
+    "review.button.done": {"en": "Done {n}", "zh": "完成 {n}"},
+    "review.button.undo": {"en": "Undo {n}", "zh": "撤销 {n}"},
+    "review.marked.done": {
+        "en": "{user} marked follow-up #{id} done: {text}",
+        "zh": "{user} 已将后续事项 #{id} 标记为完成：{text}",
+    },
+    "review.marked.undone": {
+        "en": "{user} reopened follow-up #{id}: {text}",
+        "zh": "{user} 重新打开了后续事项 #{id}：{text}",
+    },
+    "review.already.done": {
+        "en": "Follow-up #{id} was already done (by {who}).",
+        "zh": "后续事项 #{id} 已经完成（{who}）。",
+    },
+    "review.already.open": {
+        "en": "Follow-up #{id} is not done yet.",
+        "zh": "后续事项 #{id} 尚未完成。",
+    },
+    "review.item.unknown": {
+        "en": "There is no follow-up #{id}. /review list shows the open ones.",
+        "zh": "没有编号为 #{id} 的后续事项。/review list 可查看未完成的事项。",
+    },
+    "review.usage": {
+        "en": "Usage: /review list [service], /review done <item>, /review undo <item>, "
+        "/review show <incident> or /review show run:<n>.",
+        "zh": "用法：/review list [服务]、/review done <事项编号>、/review undo <事项编号>、"
+        "/review show <事件编号> 或 /review show run:<编号>。",
+    },
+    "review.list.header": {
+        "en": "Open follow-ups, oldest first:",
+        "zh": "未完成的后续事项（最早的在前）：",
+    },
+    "review.list.header_service": {
+        "en": "Open follow-ups of {service}, oldest first:",
+        "zh": "{service} 未完成的后续事项（最早的在前）：",
+    },
+    "review.list.empty": {
+        "en": "No follow-up is open. 🎉",
+        "zh": "没有未完成的后续事项。🎉",
+    },
+    "review.list.review": {
+        "en": "Review of run #{run} · {service} · {environment}{incident} · written {age} · "
+        "/review show run:{run}",
+        "zh": "任务 #{run} 的复盘 · {service} · {environment}{incident} · 写于{age} · "
+        "/review show run:{run}",
+    },
+    "review.list.incident": {"en": " · incident #{id}", "zh": " · 事件 #{id}"},
+    "review.list.item": {
+        "en": "  ☐ #{id} {text} (open {age})",
+        "zh": "  ☐ #{id} {text}（已 {age} 未完成）",
+    },
+    "review.list.more": {
+        "en": "… and {n} more; name a service to see fewer.",
+        "zh": "…… 还有 {n} 项；指定服务可缩小范围。",
+    },
+    "review.none": {
+        "en": "There is no review for {what}.",
+        "zh": "{what} 没有复盘。",
+    },
+    # similar past incidents on an incident's card (`bot.reviews.similar`)
+    "review.similar.section": {"en": "Similar past incidents", "zh": "相似的历史事件"},
+    "review.similar.line": {
+        "en": "#{id} · {when} — {ended} · {review}",
+        "zh": "#{id} · {when} — {ended} · {review}",
+    },
+    "review.similar.resolved_by": {
+        "en": "resolved by {who} after {spent}",
+        "zh": "由 {who} 解决，用时 {spent}",
+    },
+    "review.similar.resolved_itself": {
+        "en": "its alerts cleared after {spent}",
+        "zh": "告警在 {spent}后自行恢复",
+    },
+    "review.similar.open": {"en": "still open ({status})", "zh": "仍未关闭（{status}）"},
+    "review.similar.review": {"en": "review: /review show {id}", "zh": "复盘：/review show {id}"},
+    "review.similar.no_review": {"en": "no review", "zh": "无复盘"},
+    "review.span.minutes": {"en": "{m} min", "zh": "{m} 分钟"},
+    "review.span.hours": {"en": "{h} h {m} min", "zh": "{h} 小时 {m} 分钟"},
+    "review.span.days": {"en": "{d} d {h} h", "zh": "{d} 天 {h} 小时"},
 }

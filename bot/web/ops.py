@@ -1,4 +1,5 @@
-"""`/healthz` (the process answers), `/readyz` (database reachable, schema current), `/metrics`."""
+"""`/healthz` (the process answers), `/readyz` (database reachable, schema current, chat
+connections up, chat groups following their rotation), `/metrics`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from starlette.routing import Route
 
 from bot.errors import DatabaseUnavailable
 from bot.metrics import Metrics
+from bot.oncall.groups_state import group_problems
 from bot.store.db import Database
 from bot.store.migrate import current_revision, head_revision
 from bot.store.outage import RETRY_MIN, classify
@@ -54,14 +56,16 @@ def ops_routes(
             )
         chats = connections()
         down = sorted(name for name, up in chats.items() if not up)
-        return JSONResponse(
-            {
-                "status": "degraded" if down else "ready",
-                "database": "ok",
-                "schema": revision,
-                "chat": {name: "connected" if up else "disconnected" for name, up in chats.items()},
-            }
-        )
+        groups = await _groups(db)
+        body: dict[str, object] = {
+            "status": "degraded" if down or groups else "ready",
+            "database": "ok",
+            "schema": revision,
+            "chat": {name: "connected" if up else "disconnected" for name, up in chats.items()},
+        }
+        if groups:
+            body["chat_groups"] = groups
+        return JSONResponse(body)
 
     sizes = TableSizes(db, metrics)  # tocsin_table_rows, read at most once a minute
 
@@ -76,6 +80,17 @@ def ops_routes(
         Route("/readyz", readyz),
         Route("/metrics", metrics_endpoint),
     ]
+
+
+async def _groups(db: Database) -> dict[str, str]:
+    """Chat groups that failed to follow their rotation or lack someone (`bot.oncall.groups`);
+    a slow answer here only leaves them out, the database check above already passed."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT):
+            async with db.connect() as conn:
+                return await group_problems(conn)
+    except TimeoutError:
+        return {}
 
 
 async def _revision(db: Database) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -13,6 +14,18 @@ from sqlalchemy import select
 from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
 from bot.links import LEASE, LinkSigner
+from bot.model import (
+    ActionKind,
+    Badge,
+    Button,
+    Card,
+    Destination,
+    Field,
+    Link,
+    Section,
+    Tier,
+    Tone,
+)
 from bot.store.db import Database
 from bot.store.tables import audit_log, used_links
 from bot.web.actions import ActionLinks
@@ -164,3 +177,28 @@ async def test_wrong_tokens_on_a_group_link_are_throttled_and_audited(
     failures = app.services.metrics.auth_failures
     assert failures.labels(surface="action_link", reason="bad_token")._value.get() == 6
     assert failures.labels(surface="action_link", reason="throttled")._value.get() == 15
+
+
+def test_a_card_given_links_keeps_everything_but_its_buttons_callbacks() -> None:
+    card = Card(
+        ref="incident:7",
+        title="Checkout errors",
+        tier=Tier.P1,
+        status="triggered",
+        fields=(Field("Service", "orders"),),
+        body="5% errors",
+        buttons=(Button("Ack", ActionKind.ACK),),
+        footer="#7",
+        badge=Badge("Triggered", Tone.ALERT),
+        links=(Link("Grafana", "https://grafana.example/d/1"),),
+        sections=(Section("Similar", ("#3",)),),
+        mentions=("U1",),
+    )
+    signer = LinkSigner("s" * 32, "https://tocsin.example")
+    linked = signer.with_links(
+        card, Destination("dingtalk", "cid1"), datetime(2027, 1, 1, tzinfo=UTC)
+    )
+    assert linked.buttons[0].url is not None and linked.buttons[0].url.startswith(
+        "https://tocsin.example/a/"
+    )
+    assert replace(linked, buttons=card.buttons) == card

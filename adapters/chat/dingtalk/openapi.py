@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,10 +73,16 @@ class OpenApi:
     # -- cards --------------------------------------------------------------------------------
 
     async def create_and_deliver(
-        self, out_track_id: str, space: str, params: Mapping[str, str]
+        self,
+        out_track_id: str,
+        space: str,
+        params: Mapping[str, str],
+        *,
+        mentions: Sequence[str] = (),
     ) -> dict[str, Any]:
         """Create an interactive card from the template and deliver it to `space`
-        (``dtv1.card//IM_GROUP.<cid>`` or ``dtv1.card//IM_ROBOT.<userId>``)."""
+        (``dtv1.card//IM_GROUP.<cid>`` or ``dtv1.card//IM_ROBOT.<userId>``); in a group, the
+        card @-mentions `mentions` (userIds)."""
         body: dict[str, Any] = {
             "cardTemplateId": self.settings.card_template_id,
             "outTrackId": out_track_id,
@@ -94,6 +100,8 @@ class OpenApi:
         else:
             body["imGroupOpenSpaceModel"] = {"supportForward": True}
             body["imGroupOpenDeliverModel"] = {"robotCode": self.settings.code}
+            if mentions:
+                body["imGroupOpenDeliverModel"]["atUserIds"] = {who: who for who in mentions}
         path = "/v1.0/card/instances/createAndDeliver"
         answer = await self._call("createAndDeliver", "POST", path, body)
         result = answer.get("result")

@@ -9,6 +9,10 @@ With a card template configured, a card is an interactive card created from it w
 ``{"out_track_id": …, "space": …}`` and updates replace its public data for everyone in place
 (``PUT /v1.0/card/instances``). Without a template the capabilities say so (no buttons, no
 updates in place): a card is a markdown message whose buttons are Tocsin's signed action links.
+
+A card's `mentions` (userIds: the on-call people of a chat group following a rotation) are
+@-mentioned by the interactive card in a group (``atUserIds``); DingTalk's robot group messages
+without a template cannot @-mention, so they go without.
 """
 
 from __future__ import annotations
@@ -83,7 +87,9 @@ class DingTalkPlatform:
             return PostedRef({"space": space.open_space_id})
         out_track_id = self.new_id()
         params = card_params(card, lang) | dict.fromkeys(PRIVATE_VARIABLES, "")
-        await self.api.create_and_deliver(out_track_id, space.open_space_id, params)
+        await self.api.create_and_deliver(
+            out_track_id, space.open_space_id, params, mentions=card.mentions
+        )
         return PostedRef({"out_track_id": out_track_id, "space": space.open_space_id})
 
     async def update_card(

@@ -212,7 +212,18 @@ def markdown(card: Card, *, links: bool = False, lang: str = "en") -> str:
 
 
 def robot_message(card: Card, *, keyword: str | None = None, lang: str = "en") -> dict[str, Any]:
-    """A custom robot's message: an ``actionCard`` with link buttons, or ``markdown``."""
+    """A custom robot's message: an ``actionCard`` with link buttons, or ``markdown``. A card
+    that @-mentions people (`Card.mentions`, userIds) is markdown with its buttons as links,
+    since DingTalk's ``at`` works for markdown and text only; each ``@userId`` is in the text
+    too, as DingTalk requires for the mention to show."""
+    if card.mentions:
+        shown = " ".join(f"@{who}" for who in card.mentions)
+        text = with_keyword(f"{markdown(card, links=True, lang=lang)}\n\n{shown}", keyword)
+        return {
+            "msgtype": "markdown",
+            "markdown": {"title": summary(card), "text": text},
+            "at": {"atUserIds": list(card.mentions), "isAtAll": False},
+        }
     text = with_keyword(markdown(card, lang=lang), keyword)
     buttons = [{"title": b.label, "actionURL": b.url} for b in card.buttons if b.url]
     if not buttons:

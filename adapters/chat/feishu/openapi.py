@@ -12,12 +12,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import lark_oapi as lark  # type: ignore[import-untyped]
 from lark_oapi.api.im.v1 import (  # type: ignore[import-untyped]
+    CreateChatMembersRequest,
+    CreateChatMembersRequestBody,
     CreateMessageRequest,
     CreateMessageRequestBody,
+    DeleteChatMembersRequest,
+    DeleteChatMembersRequestBody,
+    GetChatMembersRequest,
     PatchMessageRequest,
     PatchMessageRequestBody,
     ReplyMessageRequest,
@@ -29,6 +35,9 @@ from adapters.chat.feishu.settings import FeishuSettings
 from bot.errors import PermanentDelivery
 
 BOT_INFO = "/open-apis/bot/v3/info"
+MEMBERS = "im/v1/chats/:chat_id/members"
+MEMBER_PAGES = 50
+"""At most this many pages of 100 members are read (a 5,000-person chat): bounded work."""
 
 
 def open_client(settings: FeishuSettings) -> Any:
@@ -101,6 +110,63 @@ class FeishuApi:
         )
         await self._call(
             "PATCH im/v1/messages/:id", lambda: self.client.im.v1.message.patch(request)
+        )
+
+    # -- chat members ----------------------------------------------------------------------------
+
+    async def chat_members(self, chat_id: str, id_type: str) -> set[str]:
+        """``GET im/v1/chats/:chat_id/members``: the members' ids of `id_type`, page by page."""
+        found: set[str] = set()
+        token = ""
+        for _ in range(MEMBER_PAGES):
+            builder = (
+                GetChatMembersRequest.builder()
+                .chat_id(chat_id)
+                .member_id_type(id_type)
+                .page_size(100)
+            )
+            request = (builder.page_token(token) if token else builder).build()
+            response = await self._call(f"GET {MEMBERS}", partial(self._members_page, request))
+            data = response.data
+            found |= {m.member_id for m in (getattr(data, "items", None) or []) if m.member_id}
+            token = getattr(data, "page_token", None) or ""
+            if not getattr(data, "has_more", False) or not token:
+                break
+        return found
+
+    def _members_page(self, request: Any) -> Any:
+        return self.client.im.v1.chat_members.get(request)
+
+    async def add_chat_members(self, chat_id: str, id_type: str, ids: list[str]) -> set[str]:
+        """``POST im/v1/chats/:chat_id/members``: add `ids`; those Feishu refused (not found,
+        resigned, waiting for an approval) come back."""
+        request = (
+            CreateChatMembersRequest.builder()
+            .chat_id(chat_id)
+            .member_id_type(id_type)
+            .request_body(CreateChatMembersRequestBody.builder().id_list(ids).build())
+            .build()
+        )
+        response = await self._call(
+            f"POST {MEMBERS}", lambda: self.client.im.v1.chat_members.create(request)
+        )
+        data = response.data
+        refused: set[str] = set()
+        for name in ("invalid_id_list", "not_existed_id_list", "pending_approval_id_list"):
+            refused |= set(getattr(data, name, None) or [])
+        return refused
+
+    async def remove_chat_members(self, chat_id: str, id_type: str, ids: list[str]) -> None:
+        """``DELETE im/v1/chats/:chat_id/members``: take `ids` out of the chat."""
+        request = (
+            DeleteChatMembersRequest.builder()
+            .chat_id(chat_id)
+            .member_id_type(id_type)
+            .request_body(DeleteChatMembersRequestBody.builder().id_list(ids).build())
+            .build()
+        )
+        await self._call(
+            f"DELETE {MEMBERS}", lambda: self.client.im.v1.chat_members.delete(request)
         )
 
     async def bot_open_id(self) -> str:

@@ -9,11 +9,15 @@ directly by that id; Feishu opens the one-to-one chat by itself.
 A posted card's reference is ``{"message_id": …, "chat_id": …}``; updates patch exactly that
 message (``PATCH im/v1/messages/:id``; cards carry ``update_multi`` so everyone sees the update).
 Texts are rich-text posts, shown literally, threaded under their card when they reply to one.
+
+It also keeps a chat's on-call members (`GroupMembers`, ``im/v1/chats/:chat_id/members``) for
+the chat groups that follow a rotation (`bot.oncall.groups`): it adds who is on call and takes
+out only those it added before, never people who joined the chat by themselves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from adapters.chat.feishu.ids import receive_id_type
 from adapters.chat.feishu.memory import CardMemory
@@ -73,6 +77,32 @@ class FeishuPlatform:
             return
         kind, receiver = self.receiver(dest)
         await self.api.create(kind, receiver, "post", post_content(text))
+
+    # -- GroupMembers ---------------------------------------------------------------------------
+
+    async def set_group_members(
+        self, group: str, wanted: Sequence[str], added_before: Sequence[str]
+    ) -> list[str]:
+        """Adds `wanted` to the chat `group` and removes those of `added_before` no longer
+        wanted. Someone already in the chat before being wanted is not counted as added, so
+        going off call leaves them where they were. Whom Feishu refused (not found, resigned,
+        waiting for an approval) is left out of the answer."""
+        ours: list[str] = []
+        by_type: dict[str, tuple[list[str], list[str]]] = {}
+        for who in wanted:
+            by_type.setdefault(receive_id_type(who), ([], []))[0].append(who)
+        for who in added_before:
+            by_type.setdefault(receive_id_type(who), ([], []))[1].append(who)
+        for id_type, (want, before) in sorted(by_type.items()):
+            present = await self.api.chat_members(group, id_type) if want else set()
+            fresh = [w for w in want if w not in present]
+            refused = await self.api.add_chat_members(group, id_type, fresh) if fresh else set()
+            fresh = [w for w in fresh if w not in refused]  # the caller sees who is missing
+            gone = [b for b in before if b not in want]
+            if gone:
+                await self.api.remove_chat_members(group, id_type, gone)
+            ours += [w for w in want if w in before or w in fresh]
+        return ours
 
     # -- destinations -------------------------------------------------------------------------
 

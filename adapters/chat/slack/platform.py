@@ -5,6 +5,9 @@ Destinations are ``slack:<channel id>`` (``slack:C024BE91L``) or a direct messag
 (the `identities` given to the constructor) or a Slack user id (``slack:@U024BE7LH``). Direct
 message channels are opened once with ``conversations.open`` and remembered.
 
+It also keeps a user group's members (`GroupMembers`, ``usergroups.users.update``) for the chat
+groups that follow a rotation (`bot.oncall.groups`).
+
 A posted card's reference is ``{"channel": …, "ts": …}``, as ``chat.postMessage`` answered it;
 updates go to exactly that message. Texts are escaped, so ``<!channel>`` in an alert shows as typed.
 """
@@ -12,7 +15,7 @@ updates go to exactly that message. Texts are escaped, so ``<!channel>`` in an a
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from adapters.chat.slack.render import MAX_FALLBACK, Message, mrkdwn, render_card
 from adapters.chat.slack.web import SlackWeb
@@ -70,6 +73,18 @@ class SlackPlatform:
         if not (channel and thread_ts):
             channel, thread_ts = await self.channel(dest), ""
         await self.web.post_message(channel, mrkdwn(text, MAX_TEXT), thread_ts=thread_ts or None)
+
+    # -- GroupMembers ---------------------------------------------------------------------------
+
+    async def set_group_members(
+        self, group: str, wanted: Sequence[str], added_before: Sequence[str]
+    ) -> list[str]:
+        """The user group `group` (``S…``) holds exactly `wanted`. Slack refuses an empty user
+        group (``invalid_users``), so with nobody wanted it is left as it is."""
+        if not wanted:
+            return list(added_before)
+        await self.web.set_usergroup_users(group, wanted)
+        return list(wanted)
 
     # -- destinations -------------------------------------------------------------------------
 

@@ -91,6 +91,14 @@ class SlackWeb:
             raise PermanentDelivery("slack conversations.open: no channel id in the answer")
         return channel_id
 
+    async def set_usergroup_users(self, usergroup: str, users: Sequence[str]) -> dict[str, Any]:
+        """``usergroups.users.update``: `users` become the whole membership of `usergroup`
+        (needs the ``usergroups:write`` scope); the answer carries the updated user group."""
+        return await _call(
+            "usergroups.users.update",
+            self.client.usergroups_users_update(usergroup=usergroup, users=list(users)),
+        )
+
     async def user_info(self, user: str) -> dict[str, Any]:
         """``users.info``: the user object."""
         data = await _call("users.info", self.client.users_info(user=user))

@@ -16,6 +16,7 @@ Alert text is made inert (``<@all>``, ``[x](url)`` and ``<font>`` show as typed)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from adapters.chat.cardparts import badge_of, line_text, links_of
@@ -57,13 +58,21 @@ JUMP_ORDER = (
 )
 
 Message = dict[str, Any]
+_MENTIONABLE = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+"""A WeCom userid as `<@…>` takes it: anything else could end the tag early."""
 
 
 def robot_message(card: Card, lang: str, fmt: str, card_url: str | None = None) -> Message:
-    """The webhook message showing `card` in the robot's format."""
+    """The webhook message showing `card` in the robot's format. A card that @-mentions
+    people (`Card.mentions`, userids) is markdown whatever the format, since a template card
+    cannot mention: ``<@userid>`` after the card, within the 4096 bytes."""
     links = [b for b in card.buttons if b.url] + links_of(card, MAX_URL)
-    if fmt == "text_notice" and (card_url or links):
+    if fmt == "text_notice" and (card_url or links) and not card.mentions:
         return {"msgtype": "template_card", "template_card": text_notice(card, lang, card_url)}
+    if card.mentions:
+        tail = "\n" + " ".join(f"<@{who}>" for who in card.mentions if _MENTIONABLE.fullmatch(who))
+        content = cut_bytes(markdown(card, lang), MAX_MARKDOWN - len(tail.encode())) + tail
+        return {"msgtype": "markdown", "markdown": {"content": content}}
     return {"msgtype": "markdown", "markdown": {"content": markdown(card, lang)}}
 
 

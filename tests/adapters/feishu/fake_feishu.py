@@ -3,7 +3,8 @@
 
 `FakeOpenApi` answers what Tocsin and lark-oapi call — the tenant token
 (``auth/v3/tenant_access_token/internal``), ``im/v1/messages`` (create, reply, patch),
-``bot/v3/info`` and the long connection's discovery (``/callback/ws/endpoint``) — like Feishu
+``im/v1/chats/:chat_id/members`` (list, add, remove), ``bot/v3/info`` and the long
+connection's discovery (``/callback/ws/endpoint``) — like Feishu
 does: codes in a JSON body, the tenant token checked on every call, messages kept (patched in
 place) per chat, every call recorded. A test can script failures (`fail`) or hold a call until
 released (`hold`).
@@ -90,6 +91,8 @@ class FakeOpenApi(FakeHttpServer):
     chats: set[str] = field(default_factory=lambda: {"oc_alerts", "oc_other"})
     people: set[str] = field(default_factory=set)
     """Ids (open_id, union_id or user_id) the app may message directly."""
+    members: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """Each chat's members by id (open_id, union_id or user_id, as added)."""
     ws_url: str = ""
     ping_interval: int = 30
     calls: list[Call] = field(default_factory=list)
@@ -167,6 +170,9 @@ class FakeOpenApi(FakeHttpServer):
         if path == "/open-apis/bot/v3/info":
             bot = {"activate_status": 2, "app_name": "Tocsin", "open_id": BOT_OPEN_ID}
             return web.json_response({"code": 0, "msg": "ok", "bot": bot})
+        if path.startswith("/open-apis/im/v1/chats/") and path.endswith("/members"):
+            chat = path.removeprefix("/open-apis/im/v1/chats/").removesuffix("/members")
+            return self._members(request.method, chat, dict(request.query), body)
         parts = path.removeprefix("/open-apis/im/v1/messages").strip("/").split("/")
         if path.startswith("/open-apis/im/v1/messages"):
             if request.method == "POST" and parts == [""]:
@@ -175,6 +181,35 @@ class FakeOpenApi(FakeHttpServer):
                 return self._reply(parts[0], body)
             if request.method == "PATCH" and len(parts) == 1:
                 return self._patch(parts[0], body)
+        return _code(404, "not found", status=404)
+
+    def _members(
+        self, method: str, chat: str, query: dict[str, str], body: dict[str, Any]
+    ) -> web.Response:
+        """Chat members as Feishu answers: ids it cannot add come back in
+        ``not_existed_id_list``; removing someone who is not there is no error."""
+        if chat not in self.chats:
+            return _code(232011, "Operator can NOT be out of the chat.", status=400)
+        kind = query.get("member_id_type", "open_id")
+        prefix = {"open_id": "ou_", "union_id": "on_"}.get(kind, "")
+        if method == "GET":
+            items = [
+                {"member_id_type": kind, "member_id": m, "name": m, "tenant_key": "t"}
+                for m in sorted(self.members[chat])
+                if (m.startswith(prefix) if prefix else not m.startswith(("ou_", "on_")))
+            ]
+            data = {"items": items, "page_token": "", "has_more": False}
+            return web.json_response({"code": 0, "msg": "success", "data": data})
+        ids = [str(i) for i in body.get("id_list") or []]
+        if method == "POST":
+            unknown = [i for i in ids if i not in self.people]
+            self.members[chat] |= {i for i in ids if i in self.people}
+            data = {"invalid_id_list": [], "not_existed_id_list": unknown}
+            data["pending_approval_id_list"] = []
+            return web.json_response({"code": 0, "msg": "success", "data": data})
+        if method == "DELETE":
+            self.members[chat] -= set(ids)
+            return web.json_response({"code": 0, "msg": "success", "data": {"invalid_id_list": []}})
         return _code(404, "not found", status=404)
 
     def _token(self, body: dict[str, Any]) -> web.Response:
@@ -255,6 +290,8 @@ class FakeOpenApi(FakeHttpServer):
 
 
 def _key(method: str, path: str) -> str:
+    if path.startswith("/open-apis/im/v1/chats/") and path.endswith("/members"):
+        path = "/open-apis/im/v1/chats/:chat_id/members"
     if path.startswith("/open-apis/im/v1/messages/") and method == "PATCH":
         path = "/open-apis/im/v1/messages/:id"
     elif path.startswith("/open-apis/im/v1/messages/") and path.endswith("/reply"):

@@ -2,8 +2,9 @@
 
 `FakeSlackApi` answers the Web API methods Tocsin calls (``auth.test``, ``chat.postMessage``,
 ``chat.update``, ``chat.postEphemeral``, ``conversations.open``, ``users.info``,
-``apps.connections.open``) like Slack does, keeps the messages it was sent (updated in place),
-records every call, and lets a test script failures (``fail``) or hold a method until released
+``usergroups.users.update``, ``apps.connections.open``) like Slack does, keeps the messages it
+was sent (updated in place) and the user groups' members, records every call, and lets a test
+script failures (``fail``) or hold a method until released
 (``hold``). ``/hooks/<name>`` stands in for slash commands' ``response_url``.
 
 `FakeSocketMode` is a WebSocket server: it says ``hello`` to each connection, sends envelopes a
@@ -73,6 +74,8 @@ class FakeSlackApi(FakeHttpServer):
     app_token: str = "xapp-test-token"
     channels: set[str] = field(default_factory=lambda: {"C0ALERTS", "C0OTHER"})
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    usergroups: dict[str, list[str]] = field(default_factory=lambda: {"S0ONCALL": []})
+    """User groups by id, with their members."""
     ws_url: str = ""
     calls: list[Call] = field(default_factory=list)
     messages: dict[tuple[str, str], Posted] = field(default_factory=dict)
@@ -205,6 +208,40 @@ class FakeSlackApi(FakeHttpServer):
         if user is None:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": user}
+
+    def _usergroups_users_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        """As Slack documents it: ``users`` (comma-separated) replace the whole membership."""
+        group = str(params.get("usergroup", ""))
+        if not group:
+            return {"ok": False, "error": "missing_argument"}
+        if group not in self.usergroups:
+            return {"ok": False, "error": "no_such_subteam"}
+        raw = params.get("users")
+        if raw is None:
+            return {"ok": False, "error": "no_users_provided"}
+        users = [u for u in str(raw).split(",") if u]
+        if not users or any(not u.startswith(("U", "W")) for u in users):
+            return {"ok": False, "error": "invalid_users"}
+        if any(u not in self.users for u in users):
+            return {"ok": False, "error": "failed_for_some_users"}
+        self.usergroups[group] = users
+        return {
+            "ok": True,
+            "usergroup": {
+                "id": group,
+                "team_id": TEAM,
+                "is_usergroup": True,
+                "name": "On call",
+                "handle": "oncall",
+                "is_external": False,
+                "date_create": 1767225600,
+                "date_update": 1767225600,
+                "date_delete": 0,
+                "prefs": {"channels": [], "groups": []},
+                "users": users,
+                "user_count": len(users),
+            },
+        }
 
     def _apps_connections_open(self, _params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.ws_url}
