@@ -127,7 +127,8 @@ def when(moment: datetime, tz: str) -> str:
 
 
 def title(report: NoiseReport, lang: str, tz: str) -> str:
-    return t("report.noise.title", lang, since=when(report.since, tz), until=when(report.until, tz))
+    until = f"{when(report.until, tz)} {tz}"  # the zone once, after the period's end
+    return t("report.noise.title", lang, since=when(report.since, tz), until=until)
 
 
 def scope(report: NoiseReport, lang: str) -> str:

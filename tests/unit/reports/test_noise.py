@@ -272,7 +272,7 @@ async def test_service_and_team_narrow_the_report(db: Database, made: list[Made]
 
 async def test_markdown_in_chinese(db: Database, made: list[Made]) -> None:
     text = await noise_text(SETTINGS, db, since=SINCE, until=UNTIL, fmt="md", lang="zh")
-    assert text.startswith("# 告警噪音报告 2026-03-07 00:00 – 2026-03-30 00:00")
+    assert text.startswith("# 告警噪音报告 2026-03-07 00:00 – 2026-03-30 00:00 UTC")
     for title in ("## 最频繁的告警", "## 抖动的告警", "## 夜间呼叫", "## 各级别平均认领与恢复时长"):
         assert title in text
 

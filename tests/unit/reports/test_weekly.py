@@ -71,7 +71,7 @@ async def test_posted_once_per_period_by_two_engines_in_each_chats_language() ->
         await two.engine.tick()
         # 08:59 in Shanghai: the latest period ended a week ago, and is posted once
         assert [title for dest, title in posted(chat) if dest == "fake:ops"] == [
-            "Alert noise 2026-02-23 01:00 – 2026-03-02 01:00"
+            "Alert noise 2026-02-23 01:00 – 2026-03-02 01:00 UTC"
         ]
         del chat.sent[:]
         clock.advance(timedelta(minutes=2))
@@ -79,8 +79,8 @@ async def test_posted_once_per_period_by_two_engines_in_each_chats_language() ->
         await two.engine.tick()
         await one.engine.tick()
         assert sorted(posted(chat)) == [
-            ("fake:cn", "告警噪音报告 2026-03-02 09:00 – 2026-03-09 09:00"),
-            ("fake:ops", "Alert noise 2026-03-02 01:00 – 2026-03-09 01:00"),
+            ("fake:cn", "告警噪音报告 2026-03-02 09:00 – 2026-03-09 09:00 Asia/Shanghai"),
+            ("fake:ops", "Alert noise 2026-03-02 01:00 – 2026-03-09 01:00 UTC"),
         ]
         clock.advance(timedelta(days=1))
         await two.engine.tick()
