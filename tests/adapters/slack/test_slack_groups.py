@@ -18,7 +18,7 @@ from bot.bootstrap import Tocsin, bootstrap
 from bot.clock import FakeClock
 from bot.settings import parse_settings
 from bot.store.db import Database
-from tests.support import migrated
+from tests.support import migrated, postgres_database
 
 GROUP = "S0ONCALL"
 UPDATE = "usergroups.users.update"
@@ -169,12 +169,14 @@ async def test_someone_on_call_without_a_slack_identity_is_reported(
 
 @pytest.mark.postgres
 async def test_two_engines_on_one_postgresql_update_the_group_once_per_change(
-    db_url: str, slack_api: FakeSlackApi
+    slack_api: FakeSlackApi,
 ) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("replicas share one PostgreSQL")
     clock = FakeClock(datetime(2026, 1, 5, 3, 0, tzinfo=UTC))
-    async with migrated(db_url) as first_db, migrated(db_url) as second_db:
+    async with (
+        postgres_database() as url,
+        migrated(url) as first_db,
+        migrated(url) as second_db,
+    ):
         one, two = make(first_db, clock, slack_api), make(second_db, clock, slack_api)
         try:
             for day in range(6):
