@@ -16,6 +16,7 @@ from bot.incidents.service import IncidentService
 from bot.incidents.status import display_status
 from bot.maintenance.mark import marked
 from bot.model import ActionKind, Reply
+from bot.reviews.similar import similar_lines
 from bot.services import Actions, Command, Context, Scope
 from bot.settings import Settings
 from bot.silences.view import silence_view
@@ -80,8 +81,13 @@ async def _show(ctx: Context[Uses], cmd: ParsedCommand) -> Reply:
         facts=await facts(ctx.conn, row.id, row.summary),
         upstream=await silence_view(ctx.conn, row.id) if row.silenced_until else None,
         maintenance=await marked(ctx.conn, row.id),
+        similar=await similar_lines(ctx.conn, row, ctx.now, ctx.lang, ctx.tz, _names(ctx)),
     )
     return Reply(f"#{row.id} {row.title}", card=card)
+
+
+def _names(ctx: Context[Uses]) -> dict[str, str]:
+    return {u.id: u.name or u.id for u in ctx.services.settings.users}
 
 
 def _spec(name: str, permission: str, en: str, zh: str, *extra: Arg) -> CommandSpec:

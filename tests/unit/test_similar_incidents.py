@@ -73,6 +73,12 @@ async def test_a_new_incident_links_the_similar_past_one_with_its_review_and_not
     assert similar(posted(chat, other_alert)) == ()
     assert similar(posted(chat, other_service)) == ()
 
+    # the copy `/incident show` answers with where Tocsin cannot post shows them too
+    app.services.incidents.posts_to = frozenset()
+    copy: Any = await say(app, "U-CAROL", f"/incident show {new}")
+    assert copy.ok and copy.card is not None, copy.text
+    assert similar(copy.card) == similar(posted(chat, new))
+
     # the review it links is there to read
     shown: Any = await say(app, "U-CAROL", f"/review show {past}")
     assert shown.ok and shown.text == "# Review"
