@@ -3,7 +3,6 @@ what was asked and why it failed."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -72,7 +71,7 @@ class Api(FakeHttpServer):
         return web.json_response({"data": "finally"})
 
     async def slow(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(1)
+        await self.held["slow"].wait()  # answers only when the test ends: never in time
         return web.json_response({})
 
 
@@ -124,6 +123,7 @@ async def test_too_many_requests_waits_as_told_then_reads(api: Api) -> None:
 
 
 async def test_a_silent_tool_times_out(api: Api) -> None:
+    api.hold("slow")
     with pytest.raises(ImportFailed, match="did not answer in time"):
         await reading(api, "/v2/slow", timeout=0.2)
 
