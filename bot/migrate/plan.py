@@ -34,9 +34,9 @@ def plan_text(proposal: Proposal, source: str, target: str) -> str:
             continue
         lines.append(f"  {section}")
         if matched:
-            emails = _emails(proposal)
             for origin, uid in matched.items():
-                lines.append(f"    = {uid:<24} matched by e-mail {emails.get(origin, '')}")
+                email = proposal.emails.get(origin, "")
+                lines.append(f"    = {uid:<24} matched by e-mail {email}")
         lines += [f"    {MARKS[i.status]} {i.key:<24} {_describe(i)}" for i in items]
     if proposal.notes:
         lines.append(f"Carried over with a change ({len(proposal.notes)}):")
@@ -57,10 +57,6 @@ def summary(proposal: Proposal) -> str:
         parts.append(f"{len(proposal.matched)} people matched")
     parts.append(f"{len(proposal.skipped)} not carried over")
     return ", ".join(parts)
-
-
-def _emails(proposal: Proposal) -> dict[str, str]:
-    return dict(proposal.emails)
 
 
 def _describe(item: Item) -> str:

@@ -303,6 +303,12 @@ def test_tocsin_report_noise_on_a_migrated_database(
     assert main([*args, "--format", "csv"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == DOCUMENTED_CSV
     assert main([*args, "--team", "nobody"]) != 0
+    capsys.readouterr()
+    base = ["report", "noise", "--config", str(config)]
+    assert main([*base, "--since", "a week"]) == 2
+    assert "not a duration: 'a week'" in capsys.readouterr().err
+    assert main([*base, "--until", "2026-03-30T00:00"]) == 2
+    assert "--until: give the time with its offset" in capsys.readouterr().err
 
 
 _ = upgrade  # the CLI migrates the database itself
